@@ -1,0 +1,58 @@
+// Package adminapi holds the wire types of kacescim's JSON admin API
+// (/admin/v1), shared by the server that serves it and the client the CLI
+// uses, so that the two cannot drift apart.
+package adminapi
+
+import "time"
+
+// Prefix is the path under which the admin API is served.
+const Prefix = "/admin/v1"
+
+// TokenFile is the name of the admin token file in the data directory.
+const TokenFile = "admin-token"
+
+// Provider is a provider as the admin sees it. The security key itself is
+// never part of it; only KeyHint, its last four characters.
+type Provider struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Enabled     bool       `json:"enabled"`
+	HasKey      bool       `json:"hasKey"`
+	KeyMasked   string     `json:"keyMasked,omitempty"` // e.g. "kcs_…a1B2"; empty while there is no key
+	SCIMURL     string     `json:"scimUrl"`
+	SyncedUsers int64      `json:"syncedUsers"`
+	LastSyncAt  *time.Time `json:"lastSyncAt"` // null until the first successful SCIM request
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+}
+
+// CreateProviderRequest is the body of POST /admin/v1/providers.
+type CreateProviderRequest struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+}
+
+// ProviderKeyResponse answers the calls that may generate a key: create,
+// enable and rotate-key. Key is set only when a new key was generated, and
+// this response is the only place it ever appears.
+type ProviderKeyResponse struct {
+	Provider Provider `json:"provider"`
+	Key      string   `json:"key,omitempty"`
+}
+
+// ProviderList is the body of GET /admin/v1/providers.
+type ProviderList struct {
+	Providers []Provider `json:"providers"`
+}
+
+// Error is the body of every admin API error. Code is one of the directory
+// error codes ("not_found", "conflict", "invalid", "unauthorized", ...).
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ErrorBody wraps Error on the wire: {"error":{...}}.
+type ErrorBody struct {
+	Error Error `json:"error"`
+}

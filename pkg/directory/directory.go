@@ -1,0 +1,151 @@
+package directory
+
+import (
+	"context"
+	"time"
+
+	"github.com/scim2/filter-parser/v2"
+)
+
+// Provider is one identity-provider connection ("Okta"). Its security key is
+// never stored: only KeyHash (SHA-256 of the key) and KeyHint (its last four
+// characters, to recognise it when masked) are.
+type Provider struct {
+	ID          string
+	Name        string
+	Enabled     bool
+	KeyHash     []byte // nil while the provider has no key (never enabled)
+	KeyHint     string
+	SyncedUsers int64     // users the provider owns; kept by the store in the same transaction as every user write
+	LastSyncAt  time.Time // zero until the first successful SCIM request
+	Created     time.Time
+	Updated     time.Time
+}
+
+// HasKey reports whether a key was ever generated for the provider.
+func (p *Provider) HasKey() bool { return len(p.KeyHash) > 0 }
+
+// User is a SCIM User a provider owns. Resource is the document as the
+// identity provider wrote it, without the attributes the server computes
+// (id, meta, groups) and without password, which is never kept. The other
+// fields are indexed copies the store keeps for lookups.
+type User struct {
+	ProviderID   string
+	ID           string
+	UserName     string
+	ExternalID   string
+	DisplayName  string
+	Active       bool
+	Resource     map[string]any
+	Groups       []GroupRef // read-only, filled on reads from the memberships
+	Created      time.Time
+	LastModified time.Time
+	Version      int64 // incremented by every update; UpdateUser checks it
+}
+
+// GroupRef names a group a user belongs to.
+type GroupRef struct {
+	ID          string
+	DisplayName string
+}
+
+// Group is a SCIM Group a provider owns. Resource holds the attributes the
+// identity provider wrote except id, meta and members, which the store keeps
+// as rows.
+type Group struct {
+	ProviderID   string
+	ID           string
+	DisplayName  string
+	ExternalID   string
+	Resource     map[string]any
+	Members      []Member
+	Created      time.Time
+	LastModified time.Time
+	Version      int64
+}
+
+// Member is one member of a group: the SCIM id of a user of the same
+// provider, and the display text the identity provider sent with it.
+type Member struct {
+	Value   string
+	Display string
+}
+
+// Query selects a page of users or groups.
+type Query struct {
+	// Filter is a parsed SCIM filter; nil selects everything. A store
+	// returns *scim.Error with scimType invalidFilter for a filter it cannot
+	// evaluate.
+	Filter filter.Expression
+	// StartIndex is 1-based; values below 1 are treated as 1.
+	StartIndex int
+	// Count is the page size; 0 returns no resources but the total.
+	Count int
+	// WithMembers asks FindGroups to fill Group.Members.
+	WithMembers bool
+}
+
+// Store keeps providers and their SCIM resources. Every method is safe for
+// concurrent use, every multi-row change runs in one transaction, and every
+// lookup the identity provider makes on each request (key hash, id,
+// userName, externalId, displayName) is served by an index.
+//
+// Errors are *Error values with the codes above, except filter errors,
+// which are *scim.Error.
+type Store interface {
+	// CreateProvider inserts p; ECONFLICT if the name is taken
+	// (case-insensitively).
+	CreateProvider(ctx context.Context, p *Provider) error
+	// FindProviderByID returns ENOTFOUND if there is no such provider.
+	FindProviderByID(ctx context.Context, id string) (*Provider, error)
+	// FindProviderByName matches case-insensitively; ENOTFOUND if none.
+	FindProviderByName(ctx context.Context, name string) (*Provider, error)
+	// FindProviderByKeyHash returns the provider whose KeyHash is hash;
+	// ENOTFOUND if none.
+	FindProviderByKeyHash(ctx context.Context, hash []byte) (*Provider, error)
+	// FindProviders returns every provider ordered by name.
+	FindProviders(ctx context.Context) ([]*Provider, error)
+	// UpdateProvider writes Name, Enabled, KeyHash, KeyHint and Updated;
+	// ENOTFOUND if p.ID does not exist, ECONFLICT on a taken name.
+	UpdateProvider(ctx context.Context, p *Provider) error
+	// DeleteProvider removes the provider with all its users and groups.
+	DeleteProvider(ctx context.Context, id string) error
+	// RecordSync moves the provider's LastSyncAt forward to at (never back).
+	RecordSync(ctx context.Context, providerID string, at time.Time) error
+
+	// CreateUser inserts u (ID, Created, LastModified set by the caller,
+	// Version set to 1 by the store) and counts it in SyncedUsers;
+	// ECONFLICT if the provider already has the userName
+	// (case-insensitively).
+	CreateUser(ctx context.Context, u *User) error
+	// FindUserByID returns the provider's user with its Groups; ENOTFOUND
+	// if none.
+	FindUserByID(ctx context.Context, providerID, id string) (*User, error)
+	// FindUsers returns one page of the provider's users in a stable order
+	// (creation order) and the total number that match.
+	FindUsers(ctx context.Context, providerID string, q Query) ([]*User, int, error)
+	// UpdateUser replaces the user if its stored Version still equals
+	// u.Version, then increments u.Version; ESTALE if it changed,
+	// ENOTFOUND if gone, ECONFLICT on a taken userName.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes the user and its memberships; ENOTFOUND if none.
+	DeleteUser(ctx context.Context, providerID, id string) error
+
+	// CreateGroup inserts g with its members; ECONFLICT if the provider
+	// already has the displayName (case-insensitively), EINVALID if a
+	// member is not a user of the same provider. Nothing is written on error.
+	CreateGroup(ctx context.Context, g *Group) error
+	// FindGroupByID returns the group, with Members only if withMembers.
+	FindGroupByID(ctx context.Context, providerID, id string, withMembers bool) (*Group, error)
+	// FindGroups returns one page of groups in creation order and the total.
+	FindGroups(ctx context.Context, providerID string, q Query) ([]*Group, int, error)
+	// UpdateGroup replaces the group and its member list (g.Members) if its
+	// stored Version equals g.Version, then increments g.Version; ESTALE,
+	// ENOTFOUND, ECONFLICT and EINVALID as above.
+	UpdateGroup(ctx context.Context, g *Group) error
+	// DeleteGroup removes the group and its memberships; ENOTFOUND if none.
+	DeleteGroup(ctx context.Context, providerID, id string) error
+
+	// Close releases the store's resources.
+	Close() error
+}

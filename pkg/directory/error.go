@@ -1,0 +1,63 @@
+// Package directory is kacescim's domain: providers and their security keys,
+// the SCIM users and groups each provider owns, and the Store interface that
+// every storage backend implements.
+package directory
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They survive every layer: the store returns them, the HTTP
+// layer maps them to a status (and a SCIM scimType) in one table, and the
+// client decodes them back.
+const (
+	ECONFLICT     = "conflict"     // a uniqueness rule would be broken
+	EINTERNAL     = "internal"     // a bug or an unexpected failure
+	EINVALID      = "invalid"      // the input is wrong
+	ENOTFOUND     = "not_found"    // the thing does not exist
+	EUNAUTHORIZED = "unauthorized" // no or a wrong credential
+	EFORBIDDEN    = "forbidden"    // a valid credential that may not do this
+	ESTALE        = "stale"        // the row changed since it was read (optimistic locking)
+)
+
+// Error is the domain error. Message is safe to show to the caller.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err: the code of a wrapped *Error, "" for
+// nil, and EINTERNAL for anything else.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return EINTERNAL
+	}
+}
+
+// ErrorMessage returns the message of a wrapped *Error, or "internal error"
+// for anything else so that internal details never reach a client.
+func ErrorMessage(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Message
+	default:
+		return "internal error"
+	}
+}
