@@ -1,0 +1,598 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/scim2/filter-parser/v2"
+)
+
+// PatchRequest is the body of a PATCH (RFC 7644 §3.5.2).
+type PatchRequest struct {
+	Schemas    []string         `json:"schemas"`
+	Operations []PatchOperation `json:"Operations"`
+}
+
+// PatchOperation is one operation. Op is compared case-insensitively
+// (Microsoft Entra ID sends "Replace"); Value is any JSON value.
+type PatchOperation struct {
+	Op    string `json:"op"`
+	Path  string `json:"path,omitempty"`
+	Value any    `json:"value,omitempty"`
+}
+
+// IsPasswordOnly reports whether every operation only sets password: the
+// shape of a password sync, which kacescim refuses with a clear error.
+func (r *PatchRequest) IsPasswordOnly() bool {
+	if len(r.Operations) == 0 {
+		return false
+	}
+	for _, op := range r.Operations {
+		switch {
+		case strings.EqualFold(op.Path, "password"):
+		case op.Path == "":
+			m, ok := op.Value.(map[string]any)
+			if !ok || len(m) != 1 {
+				return false
+			}
+			for k := range m {
+				if !strings.EqualFold(k, "password") {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ApplyPatch applies ops to a copy of doc (a canonical resource document as
+// Normalize returns it) and returns the copy; doc itself is never changed,
+// so a failing operation leaves nothing half-applied. readOnly attributes
+// named in a path-less value (Okta's group rename carries "id") and
+// password are ignored; unknown attributes are ignored unless opts.Strict.
+func ApplyPatch(rt *ResourceType, doc map[string]any, ops []PatchOperation, opts Options) (map[string]any, error) {
+	out := CopyMap(doc)
+	for i, op := range ops {
+		kind := strings.ToLower(op.Op)
+		if opts.Strict && kind != op.Op {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "operation %d: op %q must be lower-case in strict mode", i+1, op.Op)
+		}
+		switch kind {
+		case "add", "replace", "remove":
+		default:
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "operation %d: op must be add, replace or remove, not %q", i+1, op.Op)
+		}
+		if op.Path == "" {
+			if err := applyPathless(rt, out, kind, op.Value, opts); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t, err := resolvePath(rt, op.Path)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil || t.password {
+			if t == nil && opts.Strict {
+				return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "operation %d: unknown attribute %q", i+1, op.Path)
+			}
+			continue
+		}
+		if t.attr.Mutability == ReadOnly || (t.sub != nil && t.sub.Mutability == ReadOnly) {
+			return nil, Errorf(http.StatusBadRequest, TypeMutability, "operation %d: %s is read-only", i+1, op.Path)
+		}
+		if kind != "remove" && op.Value == nil {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidValue, "operation %d: %s needs a value", i+1, kind)
+		}
+		if err := t.apply(out, kind, op.Value, opts); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// applyPathless applies an operation without a path: value is an object
+// whose keys are attribute paths, plain ("active"), dotted ("name.givenName")
+// or URN-qualified, or an extension URN holding an object.
+func applyPathless(rt *ResourceType, doc map[string]any, kind string, value any, opts Options) error {
+	if kind == "remove" {
+		return Errorf(http.StatusBadRequest, TypeNoTarget, "remove needs a path naming what to remove")
+	}
+	m, ok := value.(map[string]any)
+	if !ok {
+		return Errorf(http.StatusBadRequest, TypeInvalidValue, "an operation without a path needs an object value")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic, whatever the map order
+	for _, k := range keys {
+		v := m[k]
+		if ext := rt.Extension(k); ext != nil {
+			sub, ok := v.(map[string]any)
+			if !ok {
+				return Errorf(http.StatusBadRequest, TypeInvalidValue, "%s must be an object", ext.ID)
+			}
+			if err := applyPathless(&ResourceType{Schema: ext}, extContainer(doc, ext.ID), kind, sub, opts); err != nil {
+				return err
+			}
+			if c, _ := doc[ext.ID].(map[string]any); len(c) == 0 {
+				delete(doc, ext.ID)
+			}
+			continue
+		}
+		t, err := resolvePath(rt, k)
+		if err != nil || t == nil {
+			if opts.Strict {
+				return Errorf(http.StatusBadRequest, TypeInvalidPath, "unknown attribute %q", k)
+			}
+			continue
+		}
+		if t.password || t.attr.Mutability == ReadOnly || (t.sub != nil && t.sub.Mutability == ReadOnly) {
+			continue // Okta's group rename sends the id back: ignore it
+		}
+		if v == nil && kind == "replace" {
+			if err := t.apply(doc, "remove", nil, opts); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.apply(doc, kind, v, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func extContainer(doc map[string]any, urn string) map[string]any {
+	c, ok := doc[urn].(map[string]any)
+	if !ok {
+		c = map[string]any{}
+		doc[urn] = c
+	}
+	return c
+}
+
+// target is a resolved PATCH path.
+type target struct {
+	urn      string     // extension URN holding the attribute, "" for core
+	attr     *Attribute // the top-level attribute
+	filter   filter.Expression
+	sub      *Attribute // sub-attribute after the attribute or the filter
+	password bool       // the path names password, which is never kept
+	whole    *Schema    // the path names a whole extension
+	raw      string
+}
+
+// resolvePath parses a PATCH path and finds its attributes. It returns nil
+// and no error for an attribute the schema does not know.
+func resolvePath(rt *ResourceType, raw string) (*target, error) {
+	raw = strings.TrimSpace(raw)
+	if strings.EqualFold(raw, "password") {
+		return &target{password: true, raw: raw}, nil
+	}
+	if ext := rt.Extension(raw); ext != nil {
+		return &target{whole: ext, attr: &Attribute{Name: ext.ID, Type: TypeComplex, SubAttributes: ext.Attributes, Mutability: ReadWrite}, raw: raw}, nil
+	}
+	p, err := filter.ParsePath([]byte(raw))
+	if err != nil {
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "cannot parse path %q", raw)
+	}
+	ap := p.AttributePath
+	if p.ValueExpression != nil && ap.SubAttribute != nil {
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "cannot parse path %q", raw)
+	}
+	subName := ap.SubAttributeName()
+	if p.SubAttribute != nil {
+		subName = *p.SubAttribute
+	}
+	top, sub, urn := rt.Lookup(ap.URI(), ap.AttributeName, subName)
+	if top == nil {
+		if ap.URI() == "" && strings.EqualFold(ap.AttributeName, "password") {
+			return &target{password: true, raw: raw}, nil
+		}
+		return nil, nil
+	}
+	t := &target{urn: urn, attr: top, sub: sub, filter: p.ValueExpression, raw: raw}
+	if t.filter != nil {
+		if !top.MultiValued || top.Type != TypeComplex {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "%q: a value filter applies only to multi-valued complex attributes", raw)
+		}
+		if _, err := match(scope{parent: top}, t.filter, map[string]any{}); err != nil {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "%q: %s", raw, err.(*Error).Detail)
+		}
+	}
+	return t, nil
+}
+
+func (t *target) container(doc map[string]any, create bool) map[string]any {
+	if t.urn == "" {
+		return doc
+	}
+	if create {
+		return extContainer(doc, t.urn)
+	}
+	c, _ := doc[t.urn].(map[string]any)
+	return c
+}
+
+// cleanup drops an extension object left empty.
+func (t *target) cleanup(doc map[string]any) {
+	if t.urn != "" {
+		if c, _ := doc[t.urn].(map[string]any); len(c) == 0 {
+			delete(doc, t.urn)
+		}
+	}
+}
+
+func (t *target) apply(doc map[string]any, kind string, value any, opts Options) error {
+	if t.whole != nil {
+		if kind == "remove" {
+			delete(doc, t.whole.ID)
+			return nil
+		}
+		return applyPathless(&ResourceType{Schema: t.whole}, extContainer(doc, t.whole.ID), kind, value, opts)
+	}
+	defer t.cleanup(doc)
+	c := t.container(doc, kind != "remove")
+	if c == nil {
+		return nil // removing from an extension that is not there
+	}
+	a := t.attr
+	switch {
+	case t.filter != nil:
+		return t.applyFiltered(c, kind, value, opts)
+	case t.sub != nil && a.MultiValued:
+		// "emails.value": every element's sub-attribute.
+		list, _ := c[a.Name].([]any)
+		if kind == "remove" {
+			for _, e := range list {
+				if m, ok := e.(map[string]any); ok {
+					delete(m, t.sub.Name)
+				}
+			}
+			c[a.Name] = dropEmpty(list)
+			if len(c[a.Name].([]any)) == 0 {
+				delete(c, a.Name)
+			}
+			return nil
+		}
+		v, err := NormalizeValue(t.sub, value, opts)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			c[a.Name] = []any{map[string]any{t.sub.Name: v}}
+			return nil
+		}
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				m[t.sub.Name] = v
+			}
+		}
+		return nil
+	case t.sub != nil:
+		m, _ := c[a.Name].(map[string]any)
+		if kind == "remove" {
+			if m != nil {
+				delete(m, t.sub.Name)
+				if len(m) == 0 {
+					delete(c, a.Name)
+				}
+			}
+			return nil
+		}
+		v, err := NormalizeValue(t.sub, value, opts)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			m = map[string]any{}
+			c[a.Name] = m
+		}
+		if v == nil {
+			delete(m, t.sub.Name)
+		} else {
+			m[t.sub.Name] = v
+		}
+		if len(m) == 0 {
+			delete(c, a.Name)
+		}
+		return nil
+	case a.MultiValued:
+		return applyMulti(c, a, kind, value, opts)
+	case a.Type == TypeComplex:
+		if kind == "remove" {
+			delete(c, a.Name)
+			return nil
+		}
+		v, err := NormalizeValue(a, value, opts)
+		if err != nil {
+			return err
+		}
+		m, _ := c[a.Name].(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		if nv, ok := v.(map[string]any); ok {
+			for k, x := range nv { // merge: unnamed sub-attributes stay (RFC 7644 §3.5.2.3)
+				m[k] = x
+			}
+		}
+		if len(m) == 0 {
+			delete(c, a.Name)
+		} else {
+			c[a.Name] = m
+		}
+		return nil
+	default:
+		if kind == "remove" {
+			delete(c, a.Name)
+			return nil
+		}
+		v, err := NormalizeValue(a, value, opts)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			delete(c, a.Name)
+		} else {
+			c[a.Name] = v
+		}
+		return nil
+	}
+}
+
+// applyMulti handles add, replace and remove of a whole multi-valued
+// attribute.
+func applyMulti(c map[string]any, a *Attribute, kind string, value any, opts Options) error {
+	existing, _ := c[a.Name].([]any)
+	if kind == "remove" {
+		if value == nil {
+			delete(c, a.Name)
+			return nil
+		}
+		// Entra removes members with path "members" and the members to
+		// remove as the value: treat it as a selector, never as "remove
+		// all" (interop quirk 6).
+		sel, err := NormalizeValue(a, value, opts)
+		if err != nil {
+			return err
+		}
+		selList, _ := sel.([]any)
+		kept := existing[:0:0]
+		for _, e := range existing {
+			drop := false
+			for _, s := range selList {
+				if sameElement(a, e, s) {
+					drop = true
+					break
+				}
+			}
+			if !drop {
+				kept = append(kept, e)
+			}
+		}
+		setList(c, a.Name, kept)
+		return nil
+	}
+	v, err := NormalizeValue(a, value, opts)
+	if err != nil {
+		return err
+	}
+	added, _ := v.([]any)
+	if kind == "replace" {
+		setList(c, a.Name, dedupe(a, added))
+		return nil
+	}
+	setList(c, a.Name, dedupe(a, append(existing, added...)))
+	return nil
+}
+
+// applyFiltered handles paths with a value filter, with or without a
+// sub-attribute: emails[type eq "work"].value, members[value eq "…"].
+func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Options) error {
+	a := t.attr
+	list, _ := c[a.Name].([]any)
+	var hits []int
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		ok, err := match(scope{parent: a}, t.filter, m)
+		if err != nil {
+			return err
+		}
+		if ok {
+			hits = append(hits, i)
+		}
+	}
+	if kind == "remove" {
+		if t.sub == nil {
+			// Rebuild the list rather than deleting by index, so that
+			// several matches cannot shift each other (interop quirk 32).
+			kept := make([]any, 0, len(list))
+			j := 0
+			for i, e := range list {
+				if j < len(hits) && hits[j] == i {
+					j++
+					continue
+				}
+				kept = append(kept, e)
+			}
+			setList(c, a.Name, kept)
+			return nil
+		}
+		for _, i := range hits {
+			delete(list[i].(map[string]any), t.sub.Name)
+		}
+		setList(c, a.Name, dropEmpty(list))
+		return nil
+	}
+	var nv any
+	var err error
+	if t.sub != nil {
+		nv, err = NormalizeValue(t.sub, value, opts)
+	} else {
+		single := *a
+		single.MultiValued = false
+		nv, err = NormalizeValue(&single, value, opts)
+	}
+	if err != nil {
+		return err
+	}
+	if len(hits) == 0 {
+		if kind == "replace" {
+			return Errorf(http.StatusBadRequest, TypeNoTarget, "no value of %s matches %q", a.Name, t.raw)
+		}
+		// add with no match creates the element the filter describes
+		// (Entra's emails[type eq "work"].value, interop quirk 8).
+		el := equalities(t.filter)
+		if t.sub != nil {
+			el[t.sub.Name] = nv
+		} else if m, ok := nv.(map[string]any); ok {
+			for k, v := range m {
+				el[k] = v
+			}
+		}
+		setList(c, a.Name, append(list, el))
+		return nil
+	}
+	for _, i := range hits {
+		m := list[i].(map[string]any)
+		if t.sub != nil {
+			m[t.sub.Name] = nv
+			continue
+		}
+		if nm, ok := nv.(map[string]any); ok {
+			for k, v := range nm {
+				m[k] = v
+			}
+		}
+	}
+	return nil
+}
+
+// equalities returns the attribute values an "a eq x and b eq y" filter
+// pins down, as the start of a new element.
+func equalities(expr filter.Expression) map[string]any {
+	out := map[string]any{}
+	var walk func(filter.Expression)
+	walk = func(e filter.Expression) {
+		switch x := e.(type) {
+		case *filter.AttributeExpression:
+			if x.Operator == filter.EQ && x.AttributePath.SubAttribute == nil {
+				out[x.AttributePath.AttributeName] = x.CompareValue
+			}
+		case *filter.LogicalExpression:
+			if x.Operator == filter.AND {
+				walk(x.Left)
+				walk(x.Right)
+			}
+		}
+	}
+	walk(expr)
+	return out
+}
+
+func setList(c map[string]any, name string, list []any) {
+	if len(list) == 0 {
+		delete(c, name)
+		return
+	}
+	c[name] = list
+}
+
+func dropEmpty(list []any) []any {
+	out := list[:0:0]
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && len(m) == 0 {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// sameElement reports whether two elements of a multi-valued attribute are
+// the same value: equal "value" (and "type", when the attribute has one);
+// elements without a value are compared whole.
+func sameElement(a *Attribute, x, y any) bool {
+	mx, ok1 := x.(map[string]any)
+	my, ok2 := y.(map[string]any)
+	if !ok1 || !ok2 {
+		return reflect.DeepEqual(x, y)
+	}
+	vx, hasX := mx["value"]
+	vy, hasY := my["value"]
+	if !hasX || !hasY {
+		return reflect.DeepEqual(mx, my)
+	}
+	if a.Name == "members" {
+		return vx == vy
+	}
+	return vx == vy && mx["type"] == my["type"]
+}
+
+// dedupe keeps the last of equal elements, in the position of the first:
+// adding a member twice, or an email that is already there, changes nothing
+// but the display text.
+func dedupe(a *Attribute, list []any) []any {
+	out := make([]any, 0, len(list))
+	for _, e := range list {
+		dup := false
+		for i, o := range out {
+			if sameElement(a, o, e) {
+				out[i] = e
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// DecodePatch reads a PATCH body, checking its schema and operations.
+func DecodePatch(body []byte, opts Options) (*PatchRequest, error) {
+	var req PatchRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "the PATCH body is not a valid PatchOp message: %s", jsonErrorText(err))
+	}
+	if opts.Strict {
+		found := false
+		for _, s := range req.Schemas {
+			found = found || s == PatchOpURN
+		}
+		if !found {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "schemas must contain %s", PatchOpURN)
+		}
+		if len(req.Operations) == 0 {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "Operations must hold at least one operation")
+		}
+	}
+	return &req, nil
+}
+
+// jsonErrorText turns an encoding/json error into a short sentence.
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errorsAs(err, &se):
+		return "invalid JSON at byte " + itoa(int(se.Offset))
+	case errorsAs(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "the body"
+		}
+		return field + " has the wrong type (" + te.Value + ")"
+	}
+	return err.Error()
+}

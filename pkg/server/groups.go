@@ -1,0 +1,234 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// groupFromDoc validates a normalized Group document and fills g from it:
+// the indexed fields, the members (users of the same provider; the store
+// checks that they exist) and the rest of the resource.
+func groupFromDoc(g *directory.Group, doc map[string]any) error {
+	name, _ := doc["displayName"].(string)
+	if name == "" {
+		return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "displayName is required and must be a non-empty string")
+	}
+	g.DisplayName = name
+	g.ExternalID, _ = doc["externalId"].(string)
+	members, _ := doc["members"].([]any)
+	g.Members = make([]directory.Member, 0, len(members))
+	for _, m := range members {
+		mm, _ := m.(map[string]any)
+		value, _ := mm["value"].(string)
+		if value == "" {
+			return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "every member needs a value: the id of a user")
+		}
+		if t, _ := mm["type"].(string); t != "" && !strings.EqualFold(t, "User") {
+			return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "member %q has type %q: only users can be members of a group", value, t)
+		}
+		display, _ := mm["display"].(string)
+		g.Members = append(g.Members, directory.Member{Value: value, Display: display})
+	}
+	delete(doc, "members")
+	delete(doc, "externalId")
+	g.Resource = doc
+	return nil
+}
+
+// groupDoc is the document a PATCH applies to.
+func groupDoc(g *directory.Group) map[string]any {
+	doc := scim.CopyMap(g.Resource)
+	if g.ExternalID != "" {
+		doc["externalId"] = g.ExternalID
+	}
+	if len(g.Members) > 0 {
+		members := make([]any, len(g.Members))
+		for i, m := range g.Members {
+			mm := map[string]any{"value": m.Value}
+			if m.Display != "" {
+				mm["display"] = m.Display
+			}
+			members[i] = mm
+		}
+		doc["members"] = members
+	}
+	return doc
+}
+
+func (s *Server) renderGroup(r *http.Request, g *directory.Group, withMembers bool) map[string]any {
+	out := make(map[string]any, len(g.Resource)+5)
+	for k, v := range g.Resource {
+		out[k] = v
+	}
+	out["schemas"] = []string{scim.GroupURN}
+	out["id"] = g.ID
+	if g.ExternalID != "" {
+		out["externalId"] = g.ExternalID
+	}
+	base := s.scimBaseURL(r)
+	if withMembers {
+		members := make([]any, len(g.Members))
+		for i, m := range g.Members {
+			mm := map[string]any{"value": m.Value, "$ref": base + "/Users/" + m.Value, "type": "User"}
+			if m.Display != "" {
+				mm["display"] = m.Display
+			}
+			members[i] = mm
+		}
+		out["members"] = members
+	}
+	out["meta"] = meta("Group", base+"/Groups/"+g.ID, g.Created, g.LastModified, g.Version)
+	return out
+}
+
+// wantsMembers is false when excludedAttributes names members (Entra reads
+// groups that way), so that the member list is not even read.
+func wantsMembers(r *http.Request) bool {
+	for _, a := range strings.Split(r.URL.Query().Get("excludedAttributes"), ",") {
+		a = strings.TrimSpace(a)
+		if strings.EqualFold(a, "members") || strings.EqualFold(a, scim.GroupURN+":members") {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group, withMembers bool) error {
+	w.Header().Set("ETag", etag(g.Version))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", s.scimBaseURL(r)+"/Groups/"+g.ID)
+	}
+	writeSCIM(w, status, s.renderGroup(r, g, withMembers))
+	return nil
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
+	body, err := s.readObject(w, r)
+	if err != nil {
+		return err
+	}
+	doc, err := scim.Normalize(groupRT, body, s.dialect(p))
+	if err != nil {
+		return err
+	}
+	now := s.dir.Now()
+	g := &directory.Group{ProviderID: p.ID, ID: uuid.NewString(), Created: now, LastModified: now}
+	if err := groupFromDoc(g, doc); err != nil {
+		return err
+	}
+	if err := s.store.CreateGroup(r.Context(), g); err != nil {
+		return err
+	}
+	return s.writeGroup(w, r, http.StatusCreated, g, true)
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
+	withMembers := wantsMembers(r)
+	g, err := s.store.FindGroupByID(r.Context(), p.ID, id, withMembers)
+	if err != nil {
+		return notFound(err, "Group", id)
+	}
+	return s.writeGroup(w, r, http.StatusOK, g, withMembers)
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
+	q, err := listQuery(r)
+	if err != nil {
+		return err
+	}
+	q.WithMembers = wantsMembers(r)
+	groups, total, err := s.store.FindGroups(r.Context(), p.ID, q)
+	if err != nil {
+		return err
+	}
+	res := make([]any, len(groups))
+	for i, g := range groups {
+		res[i] = s.renderGroup(r, g, q.WithMembers)
+	}
+	writeSCIM(w, http.StatusOK, newList(total, q.StartIndex, res))
+	return nil
+}
+
+// updateGroup is updateUser for groups.
+func (s *Server) updateGroup(ctx context.Context, p *directory.Provider, id string, change func(g *directory.Group) error) (*directory.Group, error) {
+	for attempt := 0; ; attempt++ {
+		g, err := s.store.FindGroupByID(ctx, p.ID, id, true)
+		if err != nil {
+			return nil, notFound(err, "Group", id)
+		}
+		if err := change(g); err != nil {
+			return nil, err
+		}
+		g.LastModified = s.dir.Now()
+		err = s.store.UpdateGroup(ctx, g)
+		if directory.ErrorCode(err) == directory.ESTALE && attempt < maxRetries {
+			continue
+		}
+		if err != nil {
+			return nil, notFound(err, "Group", id)
+		}
+		return g, nil
+	}
+}
+
+func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
+	body, err := s.readObject(w, r)
+	if err != nil {
+		return err
+	}
+	doc, err := scim.Normalize(groupRT, body, s.dialect(p))
+	if err != nil {
+		return err
+	}
+	g, err := s.updateGroup(r.Context(), p, id, func(g *directory.Group) error {
+		return groupFromDoc(g, scim.CopyMap(doc))
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeGroup(w, r, http.StatusOK, g, true)
+}
+
+// patchGroup answers 204, as Entra advises and Okta accepts, unless the
+// client asks for attributes back.
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	opts := s.dialect(p)
+	req, err := scim.DecodePatch(body, opts)
+	if err != nil {
+		return err
+	}
+	g, err := s.updateGroup(r.Context(), p, id, func(g *directory.Group) error {
+		doc, err := scim.ApplyPatch(groupRT, groupDoc(g), req.Operations, opts)
+		if err != nil {
+			return err
+		}
+		return groupFromDoc(g, doc)
+	})
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("attributes") != "" {
+		return s.writeGroup(w, r, http.StatusOK, g, wantsMembers(r))
+	}
+	w.Header().Set("ETag", etag(g.Version))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
+	if err := s.store.DeleteGroup(r.Context(), p.ID, id); err != nil {
+		return notFound(err, "Group", id)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,261 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// Paging limits of list responses, advertised in /ServiceProviderConfig.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+	// maxRetries bounds the read-modify-write loop of PUT and PATCH when a
+	// concurrent writer changed the resource in between.
+	maxRetries = 8
+)
+
+// scimHandler is an endpoint that has an authenticated provider. It returns
+// an error instead of writing one, so that every error body is written by
+// writeSCIMError in one place.
+type scimHandler func(w http.ResponseWriter, r *http.Request, p *directory.Provider) error
+
+func (s *Server) scimRoutes(mux *http.ServeMux) {
+	h := http.HandlerFunc(s.serveSCIM)
+	mux.Handle(SCIMPrefix+"/", h)
+	mux.Handle(SCIMPrefix, h)
+}
+
+// serveSCIM authenticates the provider, routes the request by hand (so
+// that 404 and 405 are SCIM errors too, and the method is checked before the
+// body is read) and records the provider's most recent sync on success.
+func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
+	p, err := s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if err != nil {
+		if directory.ErrorCode(err) == directory.EFORBIDDEN && p != nil {
+			infoFrom(r.Context()).provider = p.Name
+		}
+		s.writeSCIMError(w, r, err)
+		return
+	}
+	infoFrom(r.Context()).provider = p.Name
+	rec := &statusRecorder{ResponseWriter: w}
+	if err := s.routeSCIM(rec, r, p); err != nil {
+		s.writeSCIMError(rec, r, err)
+	}
+	if rec.status > 0 && rec.status < 400 {
+		if err := s.store.RecordSync(r.Context(), p.ID, s.dir.Now()); err != nil {
+			s.log.Error("record sync", "provider", p.Name, "err", err)
+		}
+	}
+}
+
+func (s *Server) routeSCIM(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, SCIMPrefix), "/")
+	parts := strings.Split(rest, "/")
+	if rest == "" {
+		parts = nil
+	}
+	var id string
+	if len(parts) == 2 {
+		id = parts[1]
+	}
+	if len(parts) == 0 || len(parts) > 2 {
+		return scim.Errorf(http.StatusNotFound, "", "no SCIM endpoint at %s: use %s/Users or %s/Groups", r.URL.Path, SCIMPrefix, SCIMPrefix)
+	}
+	switch strings.ToLower(parts[0]) {
+	case "users":
+		if id == "" {
+			return dispatch(w, r, p, map[string]scimHandler{"GET": s.listUsers, "POST": s.createUser})
+		}
+		return dispatch(w, r, p, map[string]scimHandler{
+			"GET":    withID(id, s.getUser),
+			"PUT":    withID(id, s.replaceUser),
+			"PATCH":  withID(id, s.patchUser),
+			"DELETE": withID(id, s.deleteUser),
+		})
+	case "groups":
+		if id == "" {
+			return dispatch(w, r, p, map[string]scimHandler{"GET": s.listGroups, "POST": s.createGroup})
+		}
+		return dispatch(w, r, p, map[string]scimHandler{
+			"GET":    withID(id, s.getGroup),
+			"PUT":    withID(id, s.replaceGroup),
+			"PATCH":  withID(id, s.patchGroup),
+			"DELETE": withID(id, s.deleteGroup),
+		})
+	case "serviceproviderconfig":
+		if id != "" {
+			break
+		}
+		return dispatch(w, r, p, map[string]scimHandler{"GET": s.serviceProviderConfig})
+	case "resourcetypes":
+		return dispatch(w, r, p, map[string]scimHandler{"GET": withID(id, s.resourceTypes)})
+	case "schemas":
+		return dispatch(w, r, p, map[string]scimHandler{"GET": withID(id, s.schemas)})
+	}
+	return scim.Errorf(http.StatusNotFound, "", "no SCIM endpoint at %s", r.URL.Path)
+}
+
+func withID(id string, h func(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error) scimHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *directory.Provider) error { return h(w, r, p, id) }
+}
+
+func dispatch(w http.ResponseWriter, r *http.Request, p *directory.Provider, methods map[string]scimHandler) error {
+	h, ok := methods[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		h, ok = methods[http.MethodGet]
+	}
+	if !ok {
+		allowed := make([]string, 0, len(methods))
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if _, ok := methods[m]; ok {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+	}
+	return h(w, r, p)
+}
+
+// errorTable maps directory error codes to SCIM status and scimType: the
+// one place where that decision is made.
+var errorTable = map[string]struct {
+	status   int
+	scimType string
+}{
+	directory.ENOTFOUND:     {http.StatusNotFound, ""},
+	directory.ECONFLICT:     {http.StatusConflict, scim.TypeUniqueness},
+	directory.EINVALID:      {http.StatusBadRequest, scim.TypeInvalidValue},
+	directory.EUNAUTHORIZED: {http.StatusUnauthorized, ""},
+	directory.EFORBIDDEN:    {http.StatusForbidden, ""},
+	directory.ESTALE:        {http.StatusConflict, ""},
+}
+
+// toSCIMError converts any error into the *scim.Error the client sees.
+// Internal errors become a bare 500 with no detail from inside.
+func toSCIMError(err error) (*scim.Error, bool) {
+	if se, ok := scim.AsError(err); ok {
+		return se, false
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit), false
+	}
+	code := directory.ErrorCode(err)
+	if e, ok := errorTable[code]; ok {
+		return &scim.Error{Status: e.status, ScimType: e.scimType, Detail: directory.ErrorMessage(err)}, false
+	}
+	return &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error"}, true
+}
+
+func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err error) {
+	se, internal := toSCIMError(err)
+	if internal {
+		s.log.Error("internal error", "request_id", infoFrom(r.Context()).id, "err", err)
+	}
+	if se.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim"`)
+	}
+	writeSCIM(w, se.Status, se)
+}
+
+// writeSCIM writes v as application/scim+json.
+func writeSCIM(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(&scim.Error{Status: status, Detail: "internal error"})
+	}
+	w.Header().Set("Content-Type", scim.MediaType+"; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b)
+	w.Write([]byte("\n"))
+}
+
+// readObject reads a JSON object body within the configured size limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidSyntax, "cannot read the request body")
+	}
+	return b, nil
+}
+
+func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return nil, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidSyntax, "the body must be a JSON object")
+	}
+	return m, nil
+}
+
+// page reads startIndex and count (RFC 7644 §3.4.2.4): 1-based, values
+// below 1 mean 1, a negative count means 0, count is capped at maxPageSize.
+func page(r *http.Request) (startIndex, count int, err error) {
+	q := r.URL.Query()
+	startIndex, count = 1, defaultPageSize
+	if v := q.Get("startIndex"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, 0, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "startIndex must be an integer, not %q", v)
+		}
+		startIndex = max(n, 1)
+	}
+	if v := q.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, 0, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "count must be an integer, not %q", v)
+		}
+		count = min(max(n, 0), maxPageSize)
+	}
+	return startIndex, count, nil
+}
+
+// listResponse is the RFC 7644 §3.4.2 ListResponse.
+type listResponse struct {
+	Schemas      []string `json:"schemas"`
+	TotalResults int      `json:"totalResults"`
+	StartIndex   int      `json:"startIndex"`
+	ItemsPerPage int      `json:"itemsPerPage"`
+	Resources    []any    `json:"Resources"`
+}
+
+func newList(total, startIndex int, resources []any) listResponse {
+	if resources == nil {
+		resources = []any{}
+	}
+	return listResponse{Schemas: []string{scim.ListResponseURN}, TotalResults: total, StartIndex: startIndex, ItemsPerPage: len(resources), Resources: resources}
+}
+
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+func meta(resourceType, location string, created, modified time.Time, version int64) map[string]any {
+	return map[string]any{
+		"resourceType": resourceType,
+		"created":      formatTime(created),
+		"lastModified": formatTime(modified),
+		"location":     location,
+		"version":      etag(version),
+	}
+}

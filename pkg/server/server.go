@@ -1,0 +1,182 @@
+// Package server is kacescim's HTTP side: the SCIM 2.0 endpoints under
+// /scim/v2 that identity providers call, and the JSON admin API under
+// /admin/v1 that the CLI calls.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store"
+)
+
+// Config is everything `kacescim serve` needs. Zero values take the
+// defaults documented on each field.
+type Config struct {
+	// Listen is the TCP address to listen on (default 127.0.0.1:8080).
+	Listen string
+	// PublicURL is the externally visible base URL (scheme://host[:port][/prefix])
+	// used for the SCIM base URL and meta.location; when empty, the scheme
+	// and Host of each request are used.
+	PublicURL string
+	// DataDir holds the SQLite database and the admin token file.
+	DataDir string
+	// Database is a SQLite file path or sqlite:// URL (default DataDir/kacescim.db);
+	// postgres:// URLs are for several replicas.
+	Database string
+	// TLSCertFile and TLSKeyFile enable HTTPS when both are set.
+	TLSCertFile string
+	TLSKeyFile  string
+	// AdminToken authenticates the admin API; when empty it is read from
+	// DataDir/admin-token, which is generated (mode 0600) at first start.
+	AdminToken string
+	// MaxBodyBytes limits request bodies (default 1 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// Logger receives the structured request log (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultListen is the address serve listens on unless told otherwise.
+const DefaultListen = "127.0.0.1:8080"
+
+// DefaultMaxBodyBytes is the default request body limit.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Server is an opened kacescim server: its store, its directory service and
+// its HTTP handler. Open it, Serve it, Close it.
+type Server struct {
+	cfg        Config
+	store      directory.Store
+	dir        *directory.Service
+	log        *slog.Logger
+	adminToken string
+	handler    http.Handler
+}
+
+// Open validates cfg, opens the store (running migrations), loads or
+// creates the admin token and builds the handler.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("--tls-cert and --tls-key must be given together")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("no data directory: set --data-dir")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	token := cfg.AdminToken
+	if token == "" {
+		var err error
+		if token, err = LoadOrCreateAdminToken(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	dsn := cfg.Database
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "kacescim.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	dir := directory.NewService(st)
+	now := cfg.Now
+	dir.Now = func() time.Time { return now().UTC() }
+	s := &Server{cfg: cfg, store: st, dir: dir, log: cfg.Logger, adminToken: token}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler (SCIM, admin API and /healthz).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Directory returns the directory service, for tests and embedding.
+func (s *Server) Directory() *directory.Service { return s.dir }
+
+// baseURL is the public URL of the server as seen by r: --public-url when
+// configured, otherwise the scheme and Host of the request itself.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// scimBaseURL is the SCIM base URL identity providers are given.
+func (s *Server) scimBaseURL(r *http.Request) string { return s.baseURL(r) + SCIMPrefix }
+
+// Close closes the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// Serve answers on ln until ctx is done, then shuts down gracefully, giving
+// requests in flight up to ten seconds to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ListenAndServe listens on cfg.Listen and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
