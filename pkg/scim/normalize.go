@@ -43,6 +43,14 @@ func Normalize(rt *ResourceType, in map[string]any, opts Options) (map[string]an
 			}
 			continue
 		}
+		if strings.EqualFold(k, "externalId") {
+			id, ok := v.(string)
+			if !ok {
+				return nil, Errorf(http.StatusBadRequest, TypeInvalidValue, "externalId must be a string")
+			}
+			out["externalId"] = id
+			continue
+		}
 		a := rt.Schema.Attr(k)
 		if a == nil || a.Mutability == ReadOnly {
 			continue // id, meta, schemas, password, groups, unknown attributes

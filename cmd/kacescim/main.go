@@ -1,0 +1,109 @@
+// Command kacescim is the SCIM 2.0 provisioning server (`kacescim serve`)
+// and the admin CLI that manages it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kacescim/kacescim/pkg/client"
+)
+
+// version is set at link time: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Exit codes, decided in exitCode and nowhere else.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed
+	exitUsage = 2 // the command line is wrong
+	exitAuth  = 4 // the server refused the admin token
+)
+
+func main() {
+	os.Exit(run())
+}
+
+// run executes the command line and returns the exit status.
+func run() int {
+	g := &globalOptions{IO: SystemIO(), Now: time.Now, Version: programVersion()}
+	root := NewCmdRoot(g)
+	root.SetArgs(os.Args[1:])
+	cmd, err := root.ExecuteContextC(context.Background())
+	return exitCode(g, cmd, err)
+}
+
+// programVersion is the link-time version, else the module version the
+// binary was built from, else "dev".
+func programVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErr(msg string) error { return &usageError{msg: msg} }
+
+// exitStatusError ends the command with an exit status and no message,
+// because the command has already said what happened (e.g. `scim`, which
+// prints the HTTP status).
+type exitStatusError struct{ code int }
+
+func (e *exitStatusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitCode prints err for a person and maps it to the exit status. It is
+// the only place that decides either.
+func exitCode(g *globalOptions, cmd *cobra.Command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	w := g.IO.ErrOut
+	var (
+		usage       *usageError
+		status      *exitStatusError
+		unreachable *client.UnreachableError
+		apiErr      *client.Error
+	)
+	switch {
+	case errors.As(err, &status):
+		return status.code
+	case errors.As(err, &usage), isCobraUsage(err):
+		fmt.Fprintf(w, "Error: %v\n", err)
+		path := "kacescim"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", path)
+		return exitUsage
+	case errors.As(err, &unreachable):
+		fmt.Fprintf(w, "Error: cannot reach kacescim at %s: is `kacescim serve` running? (set --server)\n", unreachable.URL)
+		return exitError
+	case errors.As(err, &apiErr) && apiErr.Status == 401:
+		fmt.Fprintf(w, "Error: %s: the server refused the admin token from %s\n", apiErr.Message, g.tokenSource)
+		fmt.Fprintln(w, "Use the token in the admin-token file of the server's data directory (--data-dir), or pass it with --token.")
+		return exitAuth
+	default:
+		fmt.Fprintf(w, "Error: %v\n", err)
+		return exitError
+	}
+}
+
+// isCobraUsage recognises the errors cobra returns for an unknown command.
+func isCobraUsage(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kacescim/kacescim/pkg/adminapi"
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// NewCmdProvider returns `kacescim provider` and its verbs.
+func NewCmdProvider(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "provider",
+		Aliases: []string{"providers"},
+		Short:   "Manage identity-provider connections and their security keys",
+		Long: `A provider is one identity-provider connection (Okta, Entra ID). The
+identity provider sends its security key with every SCIM request; the key is
+generated when the provider is enabled, shown once, and stored only as a hash.`,
+		Args: parentArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		NewCmdProviderAdd(g, nil),
+		NewCmdProviderList(g, nil),
+		NewCmdProviderShow(g, nil),
+		NewCmdProviderEnable(g, nil),
+		NewCmdProviderDisable(g, nil),
+		NewCmdProviderRotateKey(g, nil),
+		NewCmdProviderRemove(g, nil),
+	)
+	return cmd
+}
+
+// --- add ---
+
+type providerAddOptions struct {
+	g       *globalOptions
+	Name    string
+	Enabled bool
+}
+
+// NewCmdProviderAdd returns `kacescim provider add`.
+func NewCmdProviderAdd(g *globalOptions, runF func(context.Context, *providerAddOptions) error) *cobra.Command {
+	opts := &providerAddOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a provider (with --enabled, get its SCIM base URL and security key)",
+		Example: `  kacescim provider add Okta --enabled
+  kacescim provider add "Entra ID"`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runProviderAdd(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Enabled, "enabled", false, "enable the provider now, which generates its security key")
+	return cmd
+}
+
+func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	resp, err := api.CreateProvider(ctx, adminapi.CreateProviderRequest{Name: opts.Name, Enabled: opts.Enabled})
+	if err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		return p.JSON(resp)
+	}
+	if resp.Key == "" {
+		p.Success("Created provider %s (disabled).", resp.Provider.Name)
+		p.Println(fmt.Sprintf("It has no security key yet: run `kacescim provider enable %s` to get one.", shellQuote(resp.Provider.Name)))
+		return nil
+	}
+	p.Success("Created provider %s (enabled).", resp.Provider.Name)
+	return printNewKey(p, resp)
+}
+
+// printNewKey shows the SCIM base URL and the new key, the one time the
+// key is ever shown.
+func printNewKey(p *printer, resp *adminapi.ProviderKeyResponse) error {
+	p.Println()
+	if err := p.Fields([][2]string{
+		{"SCIM base URL", resp.Provider.SCIMURL},
+		{"Security key", resp.Key},
+	}); err != nil {
+		return err
+	}
+	p.Println()
+	p.Warn("Copy the security key now: it will not be shown again.")
+	return nil
+}
+
+// --- list ---
+
+type providerListOptions struct {
+	g *globalOptions
+}
+
+// NewCmdProviderList returns `kacescim provider list`.
+func NewCmdProviderList(g *globalOptions, runF func(context.Context, *providerListOptions) error) *cobra.Command {
+	opts := &providerListOptions{g: g}
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List providers",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runProviderList(cmd.Context(), opts)
+		},
+	}
+}
+
+func runProviderList(ctx context.Context, opts *providerListOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	ps, err := api.Providers(ctx)
+	if err != nil {
+		return err
+	}
+	return renderProviderList(opts.g, ps)
+}
+
+// renderProviderList prints the providers in the output format asked for.
+// The key hint is withheld: `provider show --show-key-hint` reveals it.
+func renderProviderList(g *globalOptions, ps []adminapi.Provider) error {
+	p := g.printer()
+	for i := range ps {
+		ps[i] = hideKeyHint(ps[i])
+	}
+	if g.jsonOutput() {
+		if ps == nil {
+			ps = []adminapi.Provider{}
+		}
+		return p.JSON(adminapi.ProviderList{Providers: ps})
+	}
+	if len(ps) == 0 && p.tty {
+		fmt.Fprintln(g.IO.ErrOut, "No providers yet: add one with `kacescim provider add NAME --enabled`.")
+		return nil
+	}
+	rows := make([][]string, 0, len(ps))
+	for _, pr := range ps {
+		key := pr.KeyMasked
+		if key == "" && p.tty {
+			key = "none"
+		}
+		rows = append(rows, []string{
+			pr.Name,
+			p.Bool(pr.Enabled),
+			key,
+			strconv.FormatInt(pr.SyncedUsers, 10),
+			p.Time(timeOf(pr.LastSyncAt)),
+			p.Time(pr.CreatedAt),
+		})
+	}
+	return p.Table([]string{"NAME", "ENABLED", "KEY", "SYNCED USERS", "LAST SYNC", "CREATED"}, rows)
+}
+
+// hideKeyHint masks the whole key, hint included.
+func hideKeyHint(p adminapi.Provider) adminapi.Provider {
+	if p.KeyMasked != "" {
+		p.KeyMasked = directory.MaskedKeyNoHint
+	}
+	return p
+}
+
+// timeOf is *t, or zero for nil.
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// --- show ---
+
+type providerShowOptions struct {
+	g           *globalOptions
+	Name        string
+	ShowKeyHint bool
+}
+
+// NewCmdProviderShow returns `kacescim provider show`.
+func NewCmdProviderShow(g *globalOptions, runF func(context.Context, *providerShowOptions) error) *cobra.Command {
+	opts := &providerShowOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a provider: state, masked key, SCIM base URL, synced users, last sync",
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runProviderShow(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.ShowKeyHint, "show-key-hint", false, "show the last 4 characters of the security key, to tell which key an identity provider holds")
+	return cmd
+}
+
+func runProviderShow(ctx context.Context, opts *providerShowOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	pr, err := api.Provider(ctx, opts.Name)
+	if err != nil {
+		return err
+	}
+	return renderProvider(opts.g, *pr, opts.ShowKeyHint)
+}
+
+// renderProvider prints one provider in the output format asked for.
+func renderProvider(g *globalOptions, pr adminapi.Provider, showKeyHint bool) error {
+	p := g.printer()
+	if !showKeyHint {
+		pr = hideKeyHint(pr)
+	}
+	if g.jsonOutput() {
+		return p.JSON(pr)
+	}
+	key := pr.KeyMasked
+	switch {
+	case !pr.HasKey:
+		key = fmt.Sprintf("none (run `kacescim provider enable %s` to generate one)", shellQuote(pr.Name))
+	case !showKeyHint && p.tty:
+		key += "  (--show-key-hint shows its last 4 characters)"
+	}
+	return p.Fields([][2]string{
+		{"Name", pr.Name},
+		{"Enabled", p.Bool(pr.Enabled)},
+		{"Security key", key},
+		{"SCIM base URL", pr.SCIMURL},
+		{"Synced users", strconv.FormatInt(pr.SyncedUsers, 10)},
+		{"Last sync", p.TimeOrNever(timeOf(pr.LastSyncAt))},
+		{"Created", p.Time(pr.CreatedAt)},
+	})
+}
+
+// --- enable, disable, rotate-key ---
+
+// providerKeyOptions are the options of the verbs that take just a name.
+type providerKeyOptions struct {
+	g    *globalOptions
+	Name string
+}
+
+func newProviderNameCmd(g *globalOptions, use, short, long string, runF, run func(context.Context, *providerKeyOptions) error) *cobra.Command {
+	opts := &providerKeyOptions{g: g}
+	return &cobra.Command{
+		Use:   use + " NAME",
+		Short: short,
+		Long:  long,
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+}
+
+// NewCmdProviderEnable returns `kacescim provider enable`.
+func NewCmdProviderEnable(g *globalOptions, runF func(context.Context, *providerKeyOptions) error) *cobra.Command {
+	return newProviderNameCmd(g, "enable", "Enable a provider and generate its new security key",
+		`Enable a disabled provider. It gets a new security key, shown once; a key
+it had before it was disabled no longer works. Enabling an enabled provider
+changes nothing.`, runF, runProviderEnable)
+}
+
+func runProviderEnable(ctx context.Context, opts *providerKeyOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	resp, err := api.EnableProvider(ctx, opts.Name)
+	if err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		return p.JSON(resp)
+	}
+	if resp.Key == "" {
+		p.Println(fmt.Sprintf("Provider %s is already enabled: its security key is unchanged (`kacescim provider rotate-key %s` makes a new one).",
+			resp.Provider.Name, shellQuote(resp.Provider.Name)))
+		return nil
+	}
+	p.Success("Enabled provider %s.", resp.Provider.Name)
+	return printNewKey(p, resp)
+}
+
+// NewCmdProviderDisable returns `kacescim provider disable`.
+func NewCmdProviderDisable(g *globalOptions, runF func(context.Context, *providerKeyOptions) error) *cobra.Command {
+	return newProviderNameCmd(g, "disable", "Disable a provider: its SCIM requests are refused",
+		`Disable a provider. Its SCIM requests are answered 403 (nothing is changed)
+until it is enabled again, which generates a new security key.`, runF, runProviderDisable)
+}
+
+func runProviderDisable(ctx context.Context, opts *providerKeyOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	resp, err := api.DisableProvider(ctx, opts.Name)
+	if err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		return p.JSON(resp)
+	}
+	p.Success("Disabled provider %s: its SCIM requests are refused until `kacescim provider enable %s`, which issues a new key.",
+		resp.Provider.Name, shellQuote(resp.Provider.Name))
+	return nil
+}
+
+// NewCmdProviderRotateKey returns `kacescim provider rotate-key`.
+func NewCmdProviderRotateKey(g *globalOptions, runF func(context.Context, *providerKeyOptions) error) *cobra.Command {
+	return newProviderNameCmd(g, "rotate-key", "Give an enabled provider a new security key; the old one stops working",
+		`Generate a new security key for an enabled provider. The old key stops
+working at once: paste the new one into the identity provider.`, runF, runProviderRotateKey)
+}
+
+func runProviderRotateKey(ctx context.Context, opts *providerKeyOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	resp, err := api.RotateKey(ctx, opts.Name)
+	if err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		return p.JSON(resp)
+	}
+	p.Success("New security key for provider %s: the old key no longer works.", resp.Provider.Name)
+	return printNewKey(p, resp)
+}
+
+// --- remove ---
+
+type providerRemoveOptions struct {
+	g    *globalOptions
+	Name string
+	Yes  bool
+}
+
+// NewCmdProviderRemove returns `kacescim provider remove`.
+func NewCmdProviderRemove(g *globalOptions, runF func(context.Context, *providerRemoveOptions) error) *cobra.Command {
+	opts := &providerRemoveOptions{g: g}
+	cmd := &cobra.Command{
+		Use:     "remove NAME --yes",
+		Aliases: []string{"rm"},
+		Short:   "Remove a provider with all its users and groups",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runProviderRemove(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "confirm the removal")
+	return cmd
+}
+
+func runProviderRemove(ctx context.Context, opts *providerRemoveOptions) error {
+	if !opts.Yes {
+		return fmt.Errorf("removing provider %s deletes all its users and groups and cannot be undone: add --yes to confirm (kacescim provider remove %s --yes)",
+			opts.Name, shellQuote(opts.Name))
+	}
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	if err := api.RemoveProvider(ctx, opts.Name); err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		return p.JSON(struct {
+			Name    string `json:"name"`
+			Removed bool   `json:"removed"`
+		}{opts.Name, true})
+	}
+	p.Success("Removed provider %s with all its users and groups.", opts.Name)
+	return nil
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kacescim/kacescim/pkg/adminapi"
+	"github.com/kacescim/kacescim/pkg/server"
+)
+
+// serveOptions are the flags of `kacescim serve`.
+type serveOptions struct {
+	g *globalOptions
+
+	Listen       string
+	PublicURL    string
+	Database     string
+	TLSCert      string
+	TLSKey       string
+	AdminToken   string
+	MaxBodyBytes int64
+	LogFormat    string
+	LogLevel     string
+}
+
+// NewCmdServe returns `kacescim serve`. runF replaces the run function in
+// tests that check flag handling only.
+func NewCmdServe(g *globalOptions, runF func(context.Context, *serveOptions) error) *cobra.Command {
+	opts := &serveOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the SCIM 2.0 server and the admin API",
+		Long: `Run the SCIM 2.0 server (under /scim/v2) and the admin API the other
+commands use (under /admin/v1), until interrupted.
+
+The data directory holds the SQLite database and the admin token (created at
+first start, mode 0600). Once listening, serve writes its URL to the
+server-url file there, so that the admin commands find it; this matters with
+--listen 127.0.0.1:0, which picks a free port.`,
+		Example: `  kacescim serve
+  kacescim serve --listen 0.0.0.0:8443 --public-url https://scim.example.com \
+      --tls-cert cert.pem --tls-key key.pem`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runServe(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Listen, "listen", server.DefaultListen, "address to listen on (port 0 picks a free port)")
+	f.StringVar(&opts.PublicURL, "public-url", "", "externally visible base URL, for the SCIM base URL given to identity providers (default: from each request)")
+	f.StringVar(&opts.Database, "database", "", "SQLite file or sqlite:// URL (default <data-dir>/kacescim.db)")
+	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
+	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&opts.AdminToken, "admin-token", "", "admin API token (default: the admin-token file in the data directory, generated at first start)")
+	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
+	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	configurable(f, "listen", "public-url", "database", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level")
+	return cmd
+}
+
+// newLogger builds the structured logger serve writes to stderr.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErr(fmt.Sprintf("unknown log level %q: use debug, info, warn or error", level))
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	default:
+		return nil, usageErr(fmt.Sprintf("unknown log format %q: use text or json", format))
+	}
+}
+
+func runServe(ctx context.Context, opts *serveOptions) error {
+	log, err := newLogger(opts.g.IO.ErrOut, opts.LogFormat, opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	if opts.MaxBodyBytes <= 0 {
+		return usageErr(fmt.Sprintf("--max-body-bytes must be positive, got %d", opts.MaxBodyBytes))
+	}
+	dataDir, err := opts.g.dataDir()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := server.Open(ctx, server.Config{
+		Listen:       opts.Listen,
+		PublicURL:    opts.PublicURL,
+		DataDir:      dataDir,
+		Database:     opts.Database,
+		TLSCertFile:  opts.TLSCert,
+		TLSKeyFile:   opts.TLSKey,
+		AdminToken:   opts.AdminToken,
+		MaxBodyBytes: opts.MaxBodyBytes,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", opts.Listen, err)
+	}
+	url := listenURL(ln.Addr(), opts.TLSCert != "")
+	urlFile := filepath.Join(dataDir, serverURLFile)
+	if err := writeServerURL(urlFile, url); err != nil {
+		ln.Close()
+		return err
+	}
+	defer removeServerURL(urlFile, url)
+
+	scimBase := url + server.SCIMPrefix
+	if opts.PublicURL != "" {
+		scimBase = strings.TrimRight(opts.PublicURL, "/") + server.SCIMPrefix
+	}
+	attrs := []any{
+		slog.String("url", url),
+		slog.String("scim_base_url", scimBase),
+		slog.String("data_dir", dataDir),
+	}
+	if opts.AdminToken == "" {
+		attrs = append(attrs, slog.String("admin_token_file", filepath.Join(dataDir, adminapi.TokenFile)))
+	} else {
+		attrs = append(attrs, slog.String("admin_token", "from --admin-token or KACESCIM_ADMIN_TOKEN"))
+	}
+	log.Info("kacescim listening", attrs...)
+
+	err = srv.Serve(ctx, ln)
+	log.Info("kacescim stopped")
+	return err
+}
+
+// listenURL is the URL clients on this machine reach the listener at: an
+// unspecified address (0.0.0.0, ::) is reached through loopback.
+func listenURL(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ip.To4() != nil {
+			host = "127.0.0.1"
+		} else {
+			host = "::1"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// writeServerURL replaces the server-url file atomically, mode 0600.
+func writeServerURL(path, url string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".server-url-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(url + "\n"); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeServerURL removes the server-url file unless another server has
+// written its own URL there since.
+func removeServerURL(path, url string) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) || strings.TrimSpace(string(b)) != url {
+		return
+	}
+	os.Remove(path)
+}

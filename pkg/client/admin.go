@@ -1,0 +1,187 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-resty/resty/v2"
+
+	"github.com/kacescim/kacescim/pkg/adminapi"
+)
+
+// Admin talks to the admin API of a kacescim server.
+type Admin struct {
+	baseURL string
+	rc      *resty.Client
+}
+
+// NewAdmin returns a client for the server at baseURL (e.g.
+// http://127.0.0.1:8080) authenticating with the admin token.
+func NewAdmin(baseURL, token string, opts ...Option) *Admin {
+	o := buildOptions(opts)
+	baseURL = strings.TrimRight(baseURL, "/")
+	rc := newResty(o)
+	rc.SetBaseURL(baseURL + adminapi.Prefix)
+	rc.SetHeader("Accept", "application/json")
+	if token != "" {
+		rc.SetHeader("Authorization", "Bearer "+token)
+	}
+	applyHeaders(rc, o.headers)
+	return &Admin{baseURL: baseURL, rc: rc}
+}
+
+// BaseURL is the server URL the client talks to.
+func (a *Admin) BaseURL() string { return a.baseURL }
+
+// Providers lists every provider, ordered by name.
+func (a *Admin) Providers(ctx context.Context) ([]adminapi.Provider, error) {
+	var list adminapi.ProviderList
+	if err := a.call(ctx, http.MethodGet, "/providers", nil, nil, &list); err != nil {
+		return nil, err
+	}
+	return list.Providers, nil
+}
+
+// CreateProvider creates a provider. The response holds the new key when
+// req.Enabled is set.
+func (a *Admin) CreateProvider(ctx context.Context, req adminapi.CreateProviderRequest) (*adminapi.ProviderKeyResponse, error) {
+	var resp adminapi.ProviderKeyResponse
+	if err := a.call(ctx, http.MethodPost, "/providers", nil, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Provider returns the provider called name.
+func (a *Admin) Provider(ctx context.Context, name string) (*adminapi.Provider, error) {
+	var p adminapi.Provider
+	if err := a.call(ctx, http.MethodGet, "/providers/{name}", nameParam(name), nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// EnableProvider enables the provider; the response holds a new key unless
+// it was already enabled.
+func (a *Admin) EnableProvider(ctx context.Context, name string) (*adminapi.ProviderKeyResponse, error) {
+	return a.providerAction(ctx, name, "enable")
+}
+
+// DisableProvider disables the provider; its SCIM requests get 403 until it
+// is enabled again.
+func (a *Admin) DisableProvider(ctx context.Context, name string) (*adminapi.ProviderKeyResponse, error) {
+	return a.providerAction(ctx, name, "disable")
+}
+
+// RotateKey gives the provider a new key; the old one stops working.
+func (a *Admin) RotateKey(ctx context.Context, name string) (*adminapi.ProviderKeyResponse, error) {
+	return a.providerAction(ctx, name, "rotate-key")
+}
+
+// RemoveProvider deletes the provider with all its users and groups.
+func (a *Admin) RemoveProvider(ctx context.Context, name string) error {
+	return a.call(ctx, http.MethodDelete, "/providers/{name}", nameParam(name), nil, nil)
+}
+
+func (a *Admin) providerAction(ctx context.Context, name, action string) (*adminapi.ProviderKeyResponse, error) {
+	var resp adminapi.ProviderKeyResponse
+	if err := a.call(ctx, http.MethodPost, "/providers/{name}/"+action, nameParam(name), nil, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func nameParam(name string) map[string]string { return map[string]string{"name": name} }
+
+// call sends one request and decodes the answer into out (unless nil), or
+// the error body into an *Error.
+func (a *Admin) call(ctx context.Context, method, path string, params map[string]string, in, out any) error {
+	req := a.rc.R().SetContext(ctx).SetPathParams(params)
+	if in != nil {
+		body, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		req.SetHeader("Content-Type", "application/json").SetBody(body)
+	}
+	resp, err := req.Execute(method, path)
+	if err != nil {
+		return transportError(ctx, a.baseURL, err)
+	}
+	status := resp.StatusCode()
+	body := resp.Body()
+	if status >= 400 {
+		return a.decodeError(resp)
+	}
+	if out == nil || status == http.StatusNoContent {
+		return nil
+	}
+	if !isJSON(resp.Header().Get("Content-Type")) {
+		return a.notKacescim(resp)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("cannot decode the answer of %s %s: %v", method, a.baseURL+adminapi.Prefix+path, err)
+	}
+	return nil
+}
+
+// decodeError turns an error answer into an *Error, using the server's
+// own message when it sent an ErrorBody.
+func (a *Admin) decodeError(resp *resty.Response) error {
+	var eb adminapi.ErrorBody
+	if isJSON(resp.Header().Get("Content-Type")) && json.Unmarshal(resp.Body(), &eb) == nil && eb.Error.Message != "" {
+		return &Error{Status: resp.StatusCode(), Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return a.notKacescim(resp)
+}
+
+// notKacescim describes an answer that did not come from a kacescim admin
+// API, e.g. because the URL points at another server.
+func (a *Admin) notKacescim(resp *resty.Response) error {
+	u := a.baseURL
+	if resp.Request != nil && resp.Request.URL != "" {
+		if parsed, err := url.Parse(resp.Request.URL); err == nil {
+			u = parsed.Redacted()
+		}
+	}
+	return &Error{
+		Status:  resp.StatusCode(),
+		Code:    codeForStatus(resp.StatusCode()),
+		Message: fmt.Sprintf("unexpected answer from %s (HTTP %d, %s): is %s a kacescim server?", u, resp.StatusCode(), orNone(resp.Header().Get("Content-Type")), a.baseURL),
+	}
+}
+
+func orNone(ct string) string {
+	if ct == "" {
+		return "no content type"
+	}
+	return ct
+}
+
+// codeForStatus guesses the directory code of an answer without a body.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	}
+	if status >= 400 && status < 500 {
+		return "invalid"
+	}
+	return "internal"
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}

@@ -1,0 +1,283 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// KeyPrefix starts every security key, so that a leaked key is easy to
+// recognise (and to scan for) as a kacescim key.
+const KeyPrefix = "kcs_"
+
+// keyBytes is the entropy of a security key: 256 bits.
+const keyBytes = 32
+
+// keyHintLen is how many trailing characters of a key are kept in clear, so
+// that an administrator can tell which key an identity provider holds.
+const keyHintLen = 4
+
+// MaxProviderNameLen is the longest provider name, in characters.
+const MaxProviderNameLen = 64
+
+// keyMask stands for the characters of a key that are never shown.
+const keyMask = "••••••••"
+
+// MaskKey returns the displayable form of a key from its hint, e.g.
+// "kcs_••••••••a1B2"; "" when there is no key. With hint "" it cannot tell
+// the two apart, so callers that want to hide the hint pass MaskedKeyNoHint.
+func MaskKey(hint string) string {
+	if hint == "" {
+		return ""
+	}
+	return KeyPrefix + keyMask + hint
+}
+
+// MaskedKeyNoHint is the displayable form of a key whose hint is withheld.
+const MaskedKeyNoHint = KeyPrefix + keyMask
+
+// ValidateProviderName returns an EINVALID error saying what is wrong with
+// name, or nil. Names appear in URLs of the admin API and in shell commands,
+// so they are kept to letters, digits, spaces and "-_.", and start with a
+// letter or digit (which also rules out "." and "..").
+func ValidateProviderName(name string) error {
+	switch {
+	case name == "":
+		return Errorf(EINVALID, "provider name is empty: give a name such as Okta")
+	case !utf8.ValidString(name):
+		return Errorf(EINVALID, "provider name is not valid UTF-8")
+	case utf8.RuneCountInString(name) > MaxProviderNameLen:
+		return Errorf(EINVALID, "provider name is %d characters long: the limit is %d", utf8.RuneCountInString(name), MaxProviderNameLen)
+	}
+	first, _ := utf8.DecodeRuneInString(name)
+	if !unicode.IsLetter(first) && !unicode.IsDigit(first) {
+		return Errorf(EINVALID, "provider name %q must start with a letter or a digit", name)
+	}
+	if strings.HasSuffix(name, " ") {
+		return Errorf(EINVALID, "provider name %q must not end with a space", name)
+	}
+	for _, r := range name {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" -_.", r) {
+			continue
+		}
+		return Errorf(EINVALID, "provider name %q contains %q: use only letters, digits, spaces and - _ .", name, r)
+	}
+	return nil
+}
+
+// newKey returns a fresh security key with its hash and hint. The key is
+// shown to the administrator once and never stored.
+func newKey() (key string, hash []byte, hint string, err error) {
+	buf := make([]byte, keyBytes)
+	if _, err := rand.Read(buf); err != nil {
+		return "", nil, "", fmt.Errorf("generate security key: %w", err)
+	}
+	key = KeyPrefix + base64.RawURLEncoding.EncodeToString(buf)
+	return key, hashKey(key), key[len(key)-keyHintLen:], nil
+}
+
+// hashKey is how keys are stored and looked up. A fast hash is enough: keys
+// carry 256 random bits, so there is nothing to brute-force.
+func hashKey(key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	return sum[:]
+}
+
+// setNewKey gives p a new key, replacing (and so revoking) any previous one.
+func setNewKey(p *Provider) (string, error) {
+	key, hash, hint, err := newKey()
+	if err != nil {
+		return "", err
+	}
+	p.KeyHash, p.KeyHint = hash, hint
+	return key, nil
+}
+
+// AddProvider creates a provider. An enabled provider gets its security key
+// at once, returned as the second value (the only time it is ever
+// available); a disabled one gets it when it is first enabled, and "" is
+// returned. ECONFLICT if the name is taken, EINVALID if it is not a valid
+// name.
+func (s *Service) AddProvider(ctx context.Context, name string, enabled bool) (*Provider, string, error) {
+	if err := ValidateProviderName(name); err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	p := &Provider{ID: uuid.NewString(), Name: name, Enabled: enabled, Created: now, Updated: now}
+	var key string
+	if enabled {
+		var err error
+		if key, err = setNewKey(p); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := s.Store.CreateProvider(ctx, p); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, "", Errorf(ECONFLICT, "a provider named %q already exists", name)
+		}
+		return nil, "", err
+	}
+	return p, key, nil
+}
+
+// Provider returns the provider called name (case-insensitively);
+// ENOTFOUND if there is none.
+func (s *Service) Provider(ctx context.Context, name string) (*Provider, error) {
+	p, err := s.Store.FindProviderByName(ctx, name)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Errorf(ENOTFOUND, "no provider named %q", name)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// Providers returns every provider, ordered by name.
+func (s *Service) Providers(ctx context.Context) ([]*Provider, error) {
+	return s.Store.FindProviders(ctx)
+}
+
+// EnableProvider enables the provider called name and gives it a new key,
+// which replaces the previous one: a key handed out before the provider was
+// disabled stops working. Enabling an enabled provider changes nothing and
+// returns key "".
+func (s *Service) EnableProvider(ctx context.Context, name string) (*Provider, string, error) {
+	p, err := s.Provider(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Enabled {
+		return p, "", nil
+	}
+	key, err := setNewKey(p)
+	if err != nil {
+		return nil, "", err
+	}
+	p.Enabled = true
+	p.Updated = s.now()
+	if err := s.Store.UpdateProvider(ctx, p); err != nil {
+		return nil, "", err
+	}
+	return p, key, nil
+}
+
+// DisableProvider disables the provider called name. Its key hash is kept
+// so that the identity provider, still sending the key, is told the
+// provider is disabled (403) rather than that its key is wrong (401).
+// Disabling a disabled provider changes nothing.
+func (s *Service) DisableProvider(ctx context.Context, name string) (*Provider, error) {
+	p, err := s.Provider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Enabled {
+		return p, nil
+	}
+	p.Enabled = false
+	p.Updated = s.now()
+	if err := s.Store.UpdateProvider(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// RotateKey gives the enabled provider called name a new key; the old one
+// stops working at once. EINVALID for a disabled provider, which gets its
+// new key by being enabled.
+func (s *Service) RotateKey(ctx context.Context, name string) (*Provider, string, error) {
+	p, err := s.Provider(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if !p.Enabled {
+		return nil, "", Errorf(EINVALID, "provider %s is disabled: enable it to get a new key", p.Name)
+	}
+	key, err := setNewKey(p)
+	if err != nil {
+		return nil, "", err
+	}
+	p.Updated = s.now()
+	if err := s.Store.UpdateProvider(ctx, p); err != nil {
+		return nil, "", err
+	}
+	return p, key, nil
+}
+
+// RemoveProvider deletes the provider called name with all its users and
+// groups; ENOTFOUND if there is none.
+func (s *Service) RemoveProvider(ctx context.Context, name string) error {
+	p, err := s.Provider(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteProvider(ctx, p.ID); err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, "no provider named %q", name)
+		}
+		return err
+	}
+	return nil
+}
+
+// Authenticate returns the provider whose security key the Authorization
+// header value carries. It accepts "Bearer <key>" (scheme in any case) and,
+// for Okta's "HTTP Header" authentication mode, the bare key.
+//
+// Errors: EUNAUTHORIZED when the header is missing or the key is unknown,
+// EFORBIDDEN when the key belongs to a disabled provider. No error message
+// ever contains the key.
+func (s *Service) Authenticate(ctx context.Context, authorization string) (*Provider, error) {
+	key, err := keyFromAuthorization(authorization)
+	if err != nil {
+		return nil, err
+	}
+	hash := hashKey(key)
+	p, err := s.Store.FindProviderByKeyHash(ctx, hash)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, Errorf(EUNAUTHORIZED, "invalid security key")
+		}
+		return nil, err
+	}
+	// The index lookup already matched; comparing again in constant time
+	// keeps a store that matched loosely (a prefix, a collation) from
+	// letting a wrong key through.
+	if subtle.ConstantTimeCompare(p.KeyHash, hash) != 1 {
+		return nil, Errorf(EUNAUTHORIZED, "invalid security key")
+	}
+	if !p.Enabled {
+		return nil, Errorf(EFORBIDDEN, "provider %s is disabled: enable it in kacescim to resume provisioning", p.Name)
+	}
+	return p, nil
+}
+
+// keyFromAuthorization extracts the key from an Authorization header value.
+func keyFromAuthorization(h string) (string, error) {
+	h = strings.TrimSpace(h)
+	missing := Errorf(EUNAUTHORIZED, "missing Authorization header: send Authorization: Bearer <security key>")
+	if h == "" || strings.EqualFold(h, "Bearer") {
+		return "", missing
+	}
+	scheme, rest, found := strings.Cut(h, " ")
+	if !found {
+		return h, nil // Okta "HTTP Header" mode: the bare key
+	}
+	if !strings.EqualFold(scheme, "Bearer") {
+		// The scheme is not echoed: a malformed header might be a key.
+		return "", Errorf(EUNAUTHORIZED, "unsupported Authorization scheme: send Authorization: Bearer <security key>")
+	}
+	key := strings.TrimSpace(rest)
+	if key == "" {
+		return "", missing
+	}
+	return key, nil
+}

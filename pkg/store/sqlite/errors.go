@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// subject names the row a statement reads or writes, for the messages of
+// the errors it can cause.
+type subject struct {
+	kind string // "provider", "user" or "group"
+	id   string
+	name string // the provider name, userName or group displayName written
+}
+
+// dbError turns an error from database/sql or the driver into the error the
+// Store contract promises. It is the one place that knows the driver's
+// errors:
+//
+//   - nil, *directory.Error and *scim.Error pass through;
+//   - sql.ErrNoRows becomes ENOTFOUND;
+//   - a UNIQUE (or PRIMARY KEY) constraint violation becomes ECONFLICT with
+//     a message naming the value that is taken;
+//   - SQLITE_BUSY / SQLITE_LOCKED (another process held the database for
+//     longer than busy_timeout) becomes EINTERNAL with a "try again"
+//     message, since the failure is transient and safe to retry;
+//   - an interrupted statement (its context ended) wraps the context error;
+//   - anything else is wrapped as is, which directory.ErrorCode reports as
+//     EINTERNAL without showing its text to a client.
+func dbError(err error, s subject) error {
+	if err == nil {
+		return nil
+	}
+	var de *directory.Error
+	var se *scim.Error
+	if errors.As(err, &de) || errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(s)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var le *sqlite.Error
+	if !errors.As(err, &le) {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	switch code := le.Code(); {
+	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return conflict(le, s)
+	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
+		return directory.Errorf(directory.EINTERNAL, "the database is busy; try again")
+	case code&0xff == sqlite3.SQLITE_INTERRUPT:
+		return fmt.Errorf("sqlite: %w: %v", context.Canceled, err)
+	}
+	return fmt.Errorf("sqlite: %w", err)
+}
+
+// notFound is the ENOTFOUND error for s.
+func notFound(s subject) error {
+	switch {
+	case s.kind == "":
+		return directory.Errorf(directory.ENOTFOUND, "not found")
+	case s.id != "":
+		return directory.Errorf(directory.ENOTFOUND, "%s %q not found", s.kind, s.id)
+	case s.name != "":
+		return directory.Errorf(directory.ENOTFOUND, "%s %q not found", s.kind, s.name)
+	default:
+		return directory.Errorf(directory.ENOTFOUND, "%s not found", s.kind)
+	}
+}
+
+// conflict is the ECONFLICT error for a unique constraint violation. SQLite
+// reports no constraint name for a UNIQUE column list, only the columns
+// ("UNIQUE constraint failed: users.provider_id, users.user_name_key"), so
+// after the result code has identified the kind of error the column list
+// identifies the rule.
+func conflict(err *sqlite.Error, s subject) error {
+	msg := err.Error()
+	const marker = "constraint failed: "
+	cols := ""
+	if i := strings.LastIndex(msg, marker); i >= 0 {
+		cols = msg[i+len(marker):]
+		if j := strings.LastIndex(cols, " ("); j >= 0 {
+			cols = cols[:j] // drop the " (2067)" the driver appends
+		}
+	}
+	switch cols {
+	case "providers.name_key":
+		return directory.Errorf(directory.ECONFLICT, "a provider named %q already exists", s.name)
+	case "providers.key_hash":
+		return directory.Errorf(directory.ECONFLICT, "the key is already in use by another provider")
+	case "users.provider_id, users.user_name_key":
+		return directory.Errorf(directory.ECONFLICT, "userName %q is already taken by another user of this provider", s.name)
+	case "groups.provider_id, groups.display_name_key":
+		return directory.Errorf(directory.ECONFLICT, "a group named %q already exists", s.name)
+	case "providers.id", "users.provider_id, users.id", "groups.provider_id, groups.id":
+		return directory.Errorf(directory.ECONFLICT, "a %s with id %q already exists", s.kind, s.id)
+	}
+	return directory.Errorf(directory.ECONFLICT, "a uniqueness rule would be broken")
+}

@@ -1,0 +1,657 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/scim2/filter-parser/v2"
+
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// This file translates a parsed SCIM filter (RFC 7644 §3.4.2.2) into a
+// parameterised SQL condition over the users or groups table. Compare values
+// are always bound as parameters; the only text spliced into the SQL comes
+// from the attribute tables below (column names and JSON paths).
+//
+// Attributes kept as columns (id, externalId, userName, displayName,
+// active, meta.created, meta.lastModified) compare against the indexed
+// columns; userName and displayName compare their lower-cased *_key copies.
+// User.groups and Group.members compare against the membership rows. Every
+// other known attribute is read from the JSON resource with json_extract,
+// multi-valued ones through json_each, and compared case-insensitively
+// through foldFunc unless the attribute is caseExact. An attribute that is
+// not in the tables (or cannot be compared, like password) is an
+// invalidFilter error, never a silently wrong answer.
+//
+// Every condition the translator emits is 0 or 1, never NULL, so that
+// "not" keeps SCIM's two-valued meaning: not (title eq "x") matches a user
+// without a title.
+
+// attrType is the SCIM data type of an attribute, as far as filtering
+// cares.
+type attrType int
+
+const (
+	typeString attrType = iota
+	typeBool
+	typeTime
+	typeComplex
+)
+
+// attr describes one filterable attribute.
+type attr struct {
+	name      string
+	typ       attrType
+	multi     bool
+	caseExact bool
+	// column, when set, is the SQL expression holding the attribute: a
+	// column of the resource table or, for a sub-attribute of a relation,
+	// of the relation's FROM clause. For a case-insensitive string it
+	// yields the lower-cased value. When empty, the attribute lives in the
+	// JSON resource at path.
+	column string
+	path   []string         // JSON keys from the document root (set by newSchema)
+	subs   map[string]*attr // sub-attributes of a complex attribute, by lower-case name
+	// relation, when set, keeps the values of this multi-valued complex
+	// attribute as rows: EXISTS (SELECT 1 FROM <from> WHERE <link> AND ...).
+	relation *relation
+	// unsupported, when set, is why the attribute cannot be filtered.
+	unsupported string
+}
+
+type relation struct{ from, link string }
+
+// resourceSchema is what the translator knows about one resource type.
+type resourceSchema struct {
+	table string           // the table FindUsers/FindGroups select from (no alias)
+	core  string           // the core schema URN, accepted as a prefix
+	attrs map[string]*attr // core attributes by lower-case name
+	exts  map[string]map[string]*attr
+}
+
+func str(name string) *attr   { return &attr{name: name, typ: typeString} }
+func exact(name string) *attr { return &attr{name: name, typ: typeString, caseExact: true} }
+func boolean(name string) *attr {
+	return &attr{name: name, typ: typeBool}
+}
+func col(a *attr, column string) *attr { a.column = column; return a }
+func unsupported(name, why string) *attr {
+	return &attr{name: name, unsupported: why}
+}
+func complexAttr(name string, multi bool, subs ...*attr) *attr {
+	a := &attr{name: name, typ: typeComplex, multi: multi, subs: map[string]*attr{}}
+	for _, s := range subs {
+		a.subs[strings.ToLower(s.name)] = s
+	}
+	return a
+}
+
+// multiValue is the usual shape of a multi-valued attribute (emails,
+// phoneNumbers, ims, roles, entitlements): value, display, type, primary.
+func multiValue(name string, value *attr) *attr {
+	return complexAttr(name, true, value, str("display"), str("type"), boolean("primary"))
+}
+
+// meta is meta as both resource types keep it: created and lastModified
+// are columns, the rest is computed by the server.
+func meta() *attr {
+	return complexAttr("meta", false,
+		col(&attr{name: "created", typ: typeTime}, "created"),
+		col(&attr{name: "lastModified", typ: typeTime}, "last_modified"),
+		unsupported("resourceType", "meta.resourceType cannot be filtered"),
+		unsupported("location", "meta.location cannot be filtered"),
+		unsupported("version", "meta.version cannot be filtered"),
+	)
+}
+
+// newSchema indexes attrs by lower-case name and sets their JSON paths.
+func newSchema(table, core string, attrs []*attr, exts map[string][]*attr) *resourceSchema {
+	s := &resourceSchema{table: table, core: core, attrs: index(attrs, nil), exts: map[string]map[string]*attr{}}
+	for urn, as := range exts {
+		s.exts[strings.ToLower(urn)] = index(as, []string{urn})
+	}
+	return s
+}
+
+func index(attrs []*attr, prefix []string) map[string]*attr {
+	m := map[string]*attr{}
+	for _, a := range attrs {
+		setPath(a, prefix)
+		m[strings.ToLower(a.name)] = a
+	}
+	return m
+}
+
+func setPath(a *attr, prefix []string) {
+	a.path = append(append([]string(nil), prefix...), a.name)
+	for _, s := range a.subs {
+		if a.multi {
+			s.path = []string{s.name} // relative to one value of the array
+		} else {
+			setPath(s, a.path)
+		}
+	}
+}
+
+// userSchema is the filterable part of RFC 7643 §4.1 and §4.3.
+func userSchema() *resourceSchema {
+	return newSchema("users", scim.UserURN, []*attr{
+		col(exact("id"), "id"),
+		col(exact("externalId"), "external_id"),
+		col(str("userName"), "user_name_key"),
+		col(str("displayName"), "display_name_key"),
+		col(boolean("active"), "active"),
+		meta(),
+		complexAttr("name", false, str("formatted"), str("familyName"), str("givenName"),
+			str("middleName"), str("honorificPrefix"), str("honorificSuffix")),
+		str("nickName"), exact("profileUrl"), str("title"), str("userType"),
+		str("preferredLanguage"), str("locale"), str("timezone"),
+		unsupported("password", "password cannot be filtered"),
+		multiValue("emails", str("value")),
+		multiValue("phoneNumbers", str("value")),
+		multiValue("ims", str("value")),
+		multiValue("photos", exact("value")),
+		complexAttr("addresses", true, str("formatted"), str("streetAddress"), str("locality"),
+			str("region"), str("postalCode"), str("country"), str("type"), boolean("primary")),
+		&attr{name: "groups", typ: typeComplex, multi: true,
+			relation: &relation{
+				from: "group_members gm JOIN groups g ON g.seq = gm.group_seq",
+				link: "gm.user_seq = users.seq",
+			},
+			subs: map[string]*attr{
+				"value":   col(exact("value"), "g.id"),
+				"display": col(str("display"), "g.display_name_key"),
+				"type":    unsupported("type", "groups.type cannot be filtered"),
+			}},
+		multiValue("entitlements", str("value")),
+		multiValue("roles", str("value")),
+		multiValue("x509Certificates", unsupported("value", "x509Certificates.value (binary) cannot be filtered")),
+	}, map[string][]*attr{
+		scim.EnterpriseUserURN: {
+			str("employeeNumber"), str("costCenter"), str("organization"), str("division"), str("department"),
+			complexAttr("manager", false, str("value"), str("displayName")),
+		},
+	})
+}
+
+// groupSchema is the filterable part of RFC 7643 §4.2.
+func groupSchema() *resourceSchema {
+	return newSchema("groups", scim.GroupURN, []*attr{
+		col(exact("id"), "id"),
+		col(exact("externalId"), "external_id"),
+		col(str("displayName"), "display_name_key"),
+		meta(),
+		&attr{name: "members", typ: typeComplex, multi: true,
+			relation: &relation{
+				from: "group_members gm JOIN users u ON u.seq = gm.user_seq",
+				link: "gm.group_seq = groups.seq",
+			},
+			subs: map[string]*attr{
+				"value":   col(exact("value"), "u.id"),
+				"display": col(str("display"), foldFunc+"(gm.display)"),
+				"type":    unsupported("type", "members.type cannot be filtered"),
+			}},
+	}, nil)
+}
+
+// invalidFilter is the error for a filter the store cannot evaluate.
+func invalidFilter(format string, args ...any) error {
+	return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidFilter, format, args...)
+}
+
+// selection is the WHERE clause, and its arguments, that selects the
+// provider's resources matching f (all of them for a nil f).
+func (s *resourceSchema) selection(providerID string, f filter.Expression) (string, []any, error) {
+	if f == nil {
+		return "WHERE provider_id = ?", []any{providerID}, nil
+	}
+	t := &translator{s: s, args: []any{providerID}}
+	cond, err := t.expr(f, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	return "WHERE provider_id = ? AND " + cond, t.args, nil
+}
+
+// countQuery counts the rows of table that where selects.
+func countQuery(table, where string) string { return "SELECT count(*) FROM " + table + " " + where }
+
+// pageQuery reads one page (LIMIT ? OFFSET ?) of the rows of table that
+// where selects, in creation order.
+func pageQuery(table, columns, where string) string {
+	return "SELECT " + columns + " FROM " + table + " " + where + " ORDER BY seq LIMIT ? OFFSET ?"
+}
+
+// translator accumulates the arguments of the condition it builds, in the
+// order their placeholders appear in the text.
+type translator struct {
+	s    *resourceSchema
+	args []any
+}
+
+func (t *translator) bind(v any) string {
+	t.args = append(t.args, v)
+	return "?"
+}
+
+// scope is the inside of a complex attribute's value: in a value path
+// (emails[type eq "work"]) the attribute names are its sub-attributes.
+type scope struct {
+	a       *attr
+	operand func(sub *attr) operand
+}
+
+// expr translates e; in is the enclosing value path, if any.
+func (t *translator) expr(e filter.Expression, in *scope) (string, error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		op := "AND"
+		switch e.Operator {
+		case filter.AND:
+		case filter.OR:
+			op = "OR"
+		default:
+			return "", invalidFilter("unknown logical operator %q", e.Operator)
+		}
+		l, err := t.expr(e.Left, in)
+		if err != nil {
+			return "", err
+		}
+		r, err := t.expr(e.Right, in)
+		if err != nil {
+			return "", err
+		}
+		return "(" + l + " " + op + " " + r + ")", nil
+	case *filter.NotExpression:
+		x, err := t.expr(e.Expression, in)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + x + ")", nil
+	case *filter.AttributeExpression:
+		if in != nil {
+			return t.scoped(e, in)
+		}
+		return t.attrExpr(e)
+	case *filter.ValuePath:
+		if in != nil {
+			return "", invalidFilter("a value path cannot contain another: %v", e)
+		}
+		return t.valuePath(e)
+	case nil:
+		return "", invalidFilter("empty filter")
+	default:
+		return "", invalidFilter("unsupported filter expression %T", e)
+	}
+}
+
+// lookup finds the attribute p names (ignoring its sub-attribute).
+func (t *translator) lookup(p filter.AttributePath) (*attr, error) {
+	attrs := t.s.attrs
+	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, t.s.core) {
+		if attrs = t.s.exts[strings.ToLower(uri)]; attrs == nil {
+			return nil, invalidFilter("unknown schema %q in attribute %q", uri, p.String())
+		}
+	}
+	a := attrs[strings.ToLower(p.AttributeName)]
+	switch {
+	case a == nil:
+		return nil, invalidFilter("unknown or unsupported attribute %q", p.String())
+	case a.unsupported != "":
+		return nil, invalidFilter("%s", a.unsupported)
+	}
+	return a, nil
+}
+
+// sub finds the sub-attribute name of a.
+func sub(a *attr, name, full string) (*attr, error) {
+	if a.typ != typeComplex {
+		return nil, invalidFilter("attribute %q has no sub-attributes", full)
+	}
+	s := a.subs[strings.ToLower(name)]
+	switch {
+	case s == nil:
+		return nil, invalidFilter("unknown or unsupported attribute %q", full)
+	case s.unsupported != "":
+		return nil, invalidFilter("%s", s.unsupported)
+	}
+	return s, nil
+}
+
+// attrExpr translates attrPath op value outside a value path.
+func (t *translator) attrExpr(e *filter.AttributeExpression) (string, error) {
+	p := e.AttributePath
+	a, err := t.lookup(p)
+	if err != nil {
+		return "", err
+	}
+	if p.SubAttribute != nil {
+		s, err := sub(a, *p.SubAttribute, p.String())
+		if err != nil {
+			return "", err
+		}
+		return t.within(a, func(sc *scope) (string, error) { return t.compare(sc.operand(s), e) })
+	}
+	switch {
+	case a.typ != typeComplex:
+		return t.compare(t.top(a), e)
+	case e.Operator == filter.PR:
+		return t.present(a), nil
+	case a.multi && a.subs["value"] != nil:
+		// emails co "@x" filters the values: emails.value co "@x".
+		s, err := sub(a, "value", p.String()+".value")
+		if err != nil {
+			return "", err
+		}
+		return t.within(a, func(sc *scope) (string, error) { return t.compare(sc.operand(s), e) })
+	default:
+		return "", invalidFilter("attribute %q is complex: filter on one of its sub-attributes", p.String())
+	}
+}
+
+// scoped translates a sub-attribute comparison inside a value path.
+func (t *translator) scoped(e *filter.AttributeExpression, in *scope) (string, error) {
+	p := e.AttributePath
+	if p.URIPrefix != nil || p.SubAttribute != nil {
+		return "", invalidFilter("%q inside %s[...] must be a sub-attribute of %s", p.String(), in.a.name, in.a.name)
+	}
+	s, err := sub(in.a, p.AttributeName, in.a.name+"."+p.AttributeName)
+	if err != nil {
+		return "", err
+	}
+	return t.compare(in.operand(s), e)
+}
+
+// valuePath translates attr[valFilter].
+func (t *translator) valuePath(v *filter.ValuePath) (string, error) {
+	a, err := t.lookup(v.AttributePath)
+	if err != nil {
+		return "", err
+	}
+	if a.typ != typeComplex || v.AttributePath.SubAttribute != nil {
+		return "", invalidFilter("%q is not a complex attribute: it cannot have a value filter", v.AttributePath.String())
+	}
+	return t.within(a, func(sc *scope) (string, error) { return t.expr(v.ValueFilter, sc) })
+}
+
+// within builds the condition cond gives for one value of the complex
+// attribute a: the value itself for a single-valued attribute, any of its
+// values (EXISTS) for a multi-valued one.
+func (t *translator) within(a *attr, cond func(*scope) (string, error)) (string, error) {
+	doc := t.s.table + ".resource"
+	switch {
+	case a.relation != nil:
+		c, err := cond(&scope{a: a, operand: func(s *attr) operand { return operand{a: s, col: s.column} }})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s AND %s)", a.relation.from, a.relation.link, c), nil
+	case a.multi:
+		c, err := cond(&scope{a: a, operand: func(s *attr) operand {
+			return operand{a: s, doc: doc, path: "e.fullkey || " + quote(jsonPath(s.path, true))}
+		}})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s, %s) AS e WHERE e.type = 'object' AND %s)",
+			doc, quote(jsonPath(a.path, false)), c), nil
+	default:
+		return cond(&scope{a: a, operand: t.top})
+	}
+}
+
+// top is the operand of an attribute that is not inside a multi-valued
+// one: a column, or a JSON path from the document root.
+func (t *translator) top(a *attr) operand {
+	if a.column != "" {
+		return operand{a: a, col: a.column}
+	}
+	return operand{a: a, doc: t.s.table + ".resource", path: quote(jsonPath(a.path, false))}
+}
+
+// present is "a pr" for a complex attribute a.
+func (t *translator) present(a *attr) string {
+	doc := t.s.table + ".resource"
+	path := quote(jsonPath(a.path, false))
+	switch {
+	case a.relation != nil:
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s)", a.relation.from, a.relation.link)
+	case a.name == "meta":
+		return "1"
+	case a.multi:
+		return fmt.Sprintf("ifnull(json_array_length(%s, %s) > 0, 0)", doc, path)
+	default:
+		// A complex value is present if any of its sub-attributes has a
+		// non-empty value.
+		return fmt.Sprintf("ifnull(json_type(%s, %s) = 'object' AND EXISTS (SELECT 1 FROM json_each(%s, %s) AS e WHERE e.type <> 'null' AND ifnull(e.atom <> '', 1)), 0)",
+			doc, path, doc, path)
+	}
+}
+
+// operand is where a simple attribute's value is read: a column
+// expression (never NULL), or a JSON document and path (SQL expressions).
+type operand struct {
+	a         *attr
+	col       string
+	doc, path string
+}
+
+func (o operand) json(fn string) string { return fmt.Sprintf("%s(%s, %s)", fn, o.doc, o.path) }
+
+// compare translates o op value.
+func (t *translator) compare(o operand, e *filter.AttributeExpression) (string, error) {
+	switch o.a.typ {
+	case typeString:
+		return t.compareString(o, e)
+	case typeBool:
+		return t.compareBool(o, e)
+	case typeTime:
+		return t.compareTime(o, e)
+	}
+	return "", invalidFilter("attribute %q cannot be compared", e.AttributePath.String())
+}
+
+func (t *translator) compareString(o operand, e *filter.AttributeExpression) (string, error) {
+	if e.Operator == filter.PR {
+		if o.col != "" {
+			return "(" + o.col + " <> '')", nil
+		}
+		return fmt.Sprintf("ifnull(%s = 'text' AND %s <> '', 0)", o.json("json_type"), o.json("json_extract")), nil
+	}
+	v, ok := e.CompareValue.(string)
+	if !ok {
+		return "", invalidFilter("%q is a string attribute: compare it with a string, not %s", e.AttributePath.String(), valueKind(e.CompareValue))
+	}
+	v = unescape(v)
+	if !o.a.caseExact {
+		v = strings.ToLower(v)
+	}
+	x := o.col
+	if x == "" {
+		x = o.json("json_extract")
+		if !o.a.caseExact {
+			x = foldFunc + "(" + x + ")"
+		}
+	}
+	var c string
+	switch e.Operator {
+	case filter.EQ, filter.NE:
+		c = x + " = " + t.bind(v)
+	case filter.CO:
+		c = x + " GLOB " + t.bind("*"+globEscape(v)+"*")
+	case filter.SW:
+		c = x + " GLOB " + t.bind(globEscape(v)+"*")
+	case filter.EW:
+		c = x + " GLOB " + t.bind("*"+globEscape(v))
+	case filter.GT:
+		c = x + " > " + t.bind(v)
+	case filter.GE:
+		c = x + " >= " + t.bind(v)
+	case filter.LT:
+		c = x + " < " + t.bind(v)
+	case filter.LE:
+		c = x + " <= " + t.bind(v)
+	default:
+		return "", invalidFilter("unknown operator %q", e.Operator)
+	}
+	if o.col == "" {
+		// Only a JSON string counts: absent, null or a value of another
+		// type never matches (and the result is 0, not NULL).
+		c = fmt.Sprintf("ifnull(%s = 'text' AND %s, 0)", o.json("json_type"), c)
+	} else {
+		// An empty column is an absent attribute, which matches nothing
+		// (externalId lt "x" must not return users without one).
+		c = o.col + " <> '' AND " + c
+	}
+	if e.Operator == filter.NE {
+		return "NOT (" + c + ")", nil
+	}
+	return "(" + c + ")", nil
+}
+
+func (t *translator) compareBool(o operand, e *filter.AttributeExpression) (string, error) {
+	if e.Operator == filter.PR {
+		if o.col != "" {
+			return "1", nil
+		}
+		return fmt.Sprintf("ifnull(%s IN ('true', 'false'), 0)", o.json("json_type")), nil
+	}
+	v, ok := e.CompareValue.(bool)
+	if !ok {
+		return "", invalidFilter("%q is a boolean attribute: compare it with true or false, not %s", e.AttributePath.String(), valueKind(e.CompareValue))
+	}
+	var c string
+	switch e.Operator {
+	case filter.EQ, filter.NE:
+		if o.col != "" {
+			c = o.col + " = " + t.bind(v)
+		} else {
+			c = o.json("json_type") + " IS " + t.bind(fmt.Sprint(v)) // 'true' or 'false'
+		}
+	default:
+		return "", invalidFilter("operator %q is not defined for the boolean attribute %q", e.Operator, e.AttributePath.String())
+	}
+	if e.Operator == filter.NE {
+		return "NOT (" + c + ")", nil
+	}
+	return "(" + c + ")", nil
+}
+
+// compareTime compares a time column (unix ms) with an RFC 3339 value.
+// The value may be more precise than the stored millisecond, so the
+// bounds are rounded the way that keeps each comparison exact.
+func (t *translator) compareTime(o operand, e *filter.AttributeExpression) (string, error) {
+	if e.Operator == filter.PR {
+		return "1", nil
+	}
+	s, ok := e.CompareValue.(string)
+	if !ok {
+		return "", invalidFilter("%q is a dateTime attribute: compare it with an RFC 3339 string, not %s", e.AttributePath.String(), valueKind(e.CompareValue))
+	}
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return "", invalidFilter("%q is a dateTime attribute: %q is not an RFC 3339 time", e.AttributePath.String(), s)
+	}
+	floor := at.Truncate(time.Millisecond)
+	lo := floor.UnixMilli() // the stored values ≤ at are the ones ≤ lo
+	hi := lo                // the stored values ≥ at are the ones ≥ hi
+	exactMS := floor.Equal(at)
+	if !exactMS {
+		hi++
+	}
+	switch e.Operator {
+	case filter.EQ:
+		if !exactMS {
+			return "0", nil
+		}
+		return "(" + o.col + " = " + t.bind(lo) + ")", nil
+	case filter.NE:
+		if !exactMS {
+			return "1", nil
+		}
+		return "(" + o.col + " <> " + t.bind(lo) + ")", nil
+	case filter.GT:
+		return "(" + o.col + " > " + t.bind(lo) + ")", nil
+	case filter.GE:
+		return "(" + o.col + " >= " + t.bind(hi) + ")", nil
+	case filter.LT:
+		return "(" + o.col + " < " + t.bind(hi) + ")", nil
+	case filter.LE:
+		return "(" + o.col + " <= " + t.bind(lo) + ")", nil
+	}
+	return "", invalidFilter("operator %q is not defined for the dateTime attribute %q", e.Operator, e.AttributePath.String())
+}
+
+// valueKind names the type of a compare value for error messages.
+func valueKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	default:
+		return "a number"
+	}
+}
+
+// unescape decodes the JSON escapes a compare value may carry (the parser
+// keeps the text between the quotes as written).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var u string
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &u); err != nil {
+		return s
+	}
+	return u
+}
+
+// globEscape makes s match itself in a GLOB pattern. GLOB is used rather
+// than LIKE because it is case-sensitive (LIKE folds ASCII, which would be
+// wrong for caseExact attributes; case-insensitive ones are already
+// lower-cased on both sides) and because SQLite can serve a GLOB prefix
+// (sw) from an index. Its wildcards *, ? and [ are escaped by wrapping each
+// in a character class; ] alone is literal.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, "*?[") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteRune(r)
+			b.WriteByte(']')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// jsonPath is the SQLite JSON path of keys: $."a"."b", or ."a"."b" when
+// relative (appended to an array element's fullkey).
+func jsonPath(keys []string, relative bool) string {
+	var b strings.Builder
+	if !relative {
+		b.WriteString("$")
+	}
+	for _, k := range keys {
+		b.WriteString(`."`)
+		b.WriteString(k)
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+// quote is the SQL string literal of s. It is only ever given paths built
+// from the attribute tables, never input.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -1,0 +1,364 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// groupColumns is what scanGroup reads, in order.
+const groupColumns = `seq, id, display_name, external_id, resource, created, last_modified, version`
+
+func scanGroup(row scanner, providerID string) (*directory.Group, int64, error) {
+	var (
+		g                 directory.Group
+		seq               int64
+		resource          string
+		created, modified int64
+	)
+	err := row.Scan(&seq, &g.ID, &g.DisplayName, &g.ExternalID, &resource, &created, &modified, &g.Version)
+	if err != nil {
+		return nil, 0, err
+	}
+	if g.Resource, err = unmarshalResource(resource); err != nil {
+		return nil, 0, err
+	}
+	g.ProviderID = providerID
+	g.Created, g.LastModified = fromMS(created), fromMS(modified)
+	return &g, seq, nil
+}
+
+// member is a group member resolved to the user row it names.
+type member struct {
+	userSeq int64
+	directory.Member
+}
+
+// resolveMembers maps each member value to the seq of the provider's user
+// with that id, in one query, keeping the first of duplicate values;
+// EINVALID for a value that is not a user of the provider.
+func resolveMembers(ctx context.Context, tx *sql.Tx, providerID string, ms []directory.Member) ([]member, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	var (
+		out  = make([]member, 0, len(ms))
+		seen = make(map[string]bool, len(ms))
+		ids  = make([]string, 0, len(ms))
+	)
+	for _, m := range ms {
+		if !seen[m.Value] {
+			seen[m.Value] = true
+			out = append(out, member{Member: m})
+			ids = append(ids, m.Value)
+		}
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, dbError(err, subject{})
+	}
+	const q = `SELECT id, seq FROM users WHERE provider_id = ? AND id IN (SELECT value FROM json_each(?))`
+	rows, err := tx.QueryContext(ctx, q, providerID, string(list))
+	if err != nil {
+		return nil, dbError(err, subject{})
+	}
+	defer rows.Close()
+	seqs := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var (
+			id  string
+			seq int64
+		)
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, dbError(err, subject{})
+		}
+		seqs[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err, subject{})
+	}
+	for i, m := range out {
+		seq, ok := seqs[m.Value]
+		if !ok {
+			return nil, directory.Errorf(directory.EINVALID, "member %q is not a user of this provider", m.Value)
+		}
+		out[i].userSeq = seq
+	}
+	return out, nil
+}
+
+// members returns the Members of resolved.
+func members(resolved []member) []directory.Member {
+	if resolved == nil {
+		return nil
+	}
+	ms := make([]directory.Member, len(resolved))
+	for i, m := range resolved {
+		ms[i] = m.Member
+	}
+	return ms
+}
+
+// CreateGroup inserts g with Version 1 and its members in one transaction;
+// ECONFLICT if the provider already has the displayName
+// (case-insensitively), EINVALID if a member is not a user of the same
+// provider, ENOTFOUND if there is no such provider. Duplicate member
+// values collapse to the first; g.Members is set to what was stored.
+func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
+	resource, err := marshalResource(g.Resource)
+	if err != nil {
+		return err
+	}
+	const (
+		provider = `SELECT 1 FROM providers WHERE id = ?`
+		insert   = `INSERT INTO groups (provider_id, id, display_name, display_name_key, external_id, resource,
+			created, last_modified, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`
+		addMember = `INSERT INTO group_members (group_seq, user_seq, display) VALUES (?, ?, ?)`
+	)
+	var resolved []member
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, provider, g.ProviderID).Scan(&one); err != nil {
+			return dbError(err, subject{kind: "provider", id: g.ProviderID})
+		}
+		var err error
+		if resolved, err = resolveMembers(ctx, tx, g.ProviderID, g.Members); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, insert, g.ProviderID, g.ID, g.DisplayName, strings.ToLower(g.DisplayName),
+			g.ExternalID, resource, toMS(g.Created), toMS(g.LastModified))
+		if err != nil {
+			return dbError(err, subject{kind: "group", id: g.ID, name: g.DisplayName})
+		}
+		groupSeq, err := res.LastInsertId()
+		if err != nil || len(resolved) == 0 {
+			return dbError(err, subject{})
+		}
+		stmt, err := tx.PrepareContext(ctx, addMember)
+		if err != nil {
+			return dbError(err, subject{})
+		}
+		defer stmt.Close()
+		for _, m := range resolved {
+			if _, err := stmt.ExecContext(ctx, groupSeq, m.userSeq, m.Display); err != nil {
+				return dbError(err, subject{})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	g.Version = 1
+	g.Members = members(resolved)
+	return nil
+}
+
+// FindGroupByID returns the group, with Members (in the order they were
+// added) only if withMembers; ENOTFOUND if none.
+func (db *DB) FindGroupByID(ctx context.Context, providerID, id string, withMembers bool) (*directory.Group, error) {
+	const q = `SELECT ` + groupColumns + ` FROM groups WHERE provider_id = ? AND id = ?`
+	var g *directory.Group
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var (
+			seq int64
+			err error
+		)
+		g, seq, err = scanGroup(tx.QueryRowContext(ctx, q, providerID, id), providerID)
+		if err != nil || !withMembers {
+			return dbError(err, subject{kind: "group", id: id})
+		}
+		ms, err := groupMembers(ctx, tx, []int64{seq})
+		g.Members = ms[seq]
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// FindGroups returns one page of the provider's groups in creation order
+// and the number of groups that match q.Filter; Members are filled only if
+// q.WithMembers.
+func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Query) ([]*directory.Group, int, error) {
+	where, args, err := db.groups.selection(providerID, q.Filter)
+	if err != nil {
+		return nil, 0, err
+	}
+	limit, offset := page(q)
+
+	var (
+		groups []*directory.Group
+		total  int
+	)
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, countQuery("groups", where), args...).Scan(&total)
+		if err != nil || limit == 0 || offset >= total {
+			return dbError(err, subject{})
+		}
+		rows, err := tx.QueryContext(ctx, pageQuery("groups", groupColumns, where), append(args, limit, offset)...)
+		if err != nil {
+			return dbError(err, subject{})
+		}
+		defer rows.Close()
+		var seqs []int64
+		for rows.Next() {
+			g, seq, err := scanGroup(rows, providerID)
+			if err != nil {
+				return dbError(err, subject{})
+			}
+			groups = append(groups, g)
+			seqs = append(seqs, seq)
+		}
+		if err := rows.Err(); err != nil || !q.WithMembers {
+			return dbError(err, subject{})
+		}
+		rows.Close()
+		ms, err := groupMembers(ctx, tx, seqs)
+		for i, g := range groups {
+			g.Members = ms[seqs[i]]
+		}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return groups, total, nil
+}
+
+// groupMembers returns the members of the groups with the given seqs, each
+// list in the order the members were added, in one query.
+func groupMembers(ctx context.Context, tx *sql.Tx, seqs []int64) (map[int64][]directory.Member, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	const q = `SELECT gm.group_seq, u.id, gm.display
+		FROM group_members gm JOIN users u ON u.seq = gm.user_seq
+		WHERE gm.group_seq IN (SELECT value FROM json_each(?))
+		ORDER BY gm.group_seq, gm.seq`
+	rows, err := tx.QueryContext(ctx, q, intList(seqs))
+	if err != nil {
+		return nil, dbError(err, subject{})
+	}
+	defer rows.Close()
+	ms := map[int64][]directory.Member{}
+	for rows.Next() {
+		var (
+			seq int64
+			m   directory.Member
+		)
+		if err := rows.Scan(&seq, &m.Value, &m.Display); err != nil {
+			return nil, dbError(err, subject{})
+		}
+		ms[seq] = append(ms[seq], m)
+	}
+	return ms, dbError(rows.Err(), subject{})
+}
+
+// UpdateGroup replaces the group and its member list if its stored Version
+// equals g.Version, then increments g.Version, all in one transaction. The
+// member list is changed by difference: members no longer listed are
+// removed, new ones are appended in the order given, kept ones keep their
+// place and get the new display. ESTALE, ENOTFOUND, ECONFLICT and EINVALID
+// as for users and CreateGroup; g.Members is set to what was stored.
+func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
+	resource, err := marshalResource(g.Resource)
+	if err != nil {
+		return err
+	}
+	const (
+		update = `UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?, resource = ?,
+			last_modified = ?, version = version + 1
+			WHERE provider_id = ? AND id = ? AND version = ?
+			RETURNING seq`
+		current    = `SELECT version FROM groups WHERE provider_id = ? AND id = ?`
+		list       = `SELECT user_seq, display FROM group_members WHERE group_seq = ?`
+		removeGone = `DELETE FROM group_members WHERE group_seq = ? AND user_seq NOT IN (SELECT value FROM json_each(?))`
+		add        = `INSERT INTO group_members (group_seq, user_seq, display) VALUES (?, ?, ?)`
+		redisplay  = `UPDATE group_members SET display = ? WHERE group_seq = ? AND user_seq = ?`
+	)
+	s := subject{kind: "group", id: g.ID, name: g.DisplayName}
+	var resolved []member
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if resolved, err = resolveMembers(ctx, tx, g.ProviderID, g.Members); err != nil {
+			return err
+		}
+		var groupSeq int64
+		err = tx.QueryRowContext(ctx, update, g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, resource,
+			toMS(g.LastModified), g.ProviderID, g.ID, g.Version).Scan(&groupSeq)
+		if errors.Is(err, sql.ErrNoRows) {
+			var v int64
+			if err := tx.QueryRowContext(ctx, current, g.ProviderID, g.ID).Scan(&v); err != nil {
+				return dbError(err, s)
+			}
+			return stale(s, v, g.Version)
+		}
+		if err != nil {
+			return dbError(err, s)
+		}
+
+		had := map[int64]string{}
+		rows, err := tx.QueryContext(ctx, list, groupSeq)
+		if err != nil {
+			return dbError(err, subject{})
+		}
+		for rows.Next() {
+			var (
+				seq     int64
+				display string
+			)
+			if err := rows.Scan(&seq, &display); err != nil {
+				rows.Close()
+				return dbError(err, subject{})
+			}
+			had[seq] = display
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError(err, subject{})
+		}
+
+		keep := make([]int64, len(resolved))
+		for i, m := range resolved {
+			keep[i] = m.userSeq
+		}
+		if len(had) > 0 {
+			if _, err := tx.ExecContext(ctx, removeGone, groupSeq, intList(keep)); err != nil {
+				return dbError(err, subject{})
+			}
+		}
+		for _, m := range resolved {
+			display, ok := had[m.userSeq]
+			switch {
+			case !ok:
+				_, err = tx.ExecContext(ctx, add, groupSeq, m.userSeq, m.Display)
+			case display != m.Display:
+				_, err = tx.ExecContext(ctx, redisplay, m.Display, groupSeq, m.userSeq)
+			}
+			if err != nil {
+				return dbError(err, subject{})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	g.Version++
+	g.Members = members(resolved)
+	return nil
+}
+
+// DeleteGroup removes the group and its memberships; ENOTFOUND if none.
+func (db *DB) DeleteGroup(ctx context.Context, providerID, id string) error {
+	const q = `DELETE FROM groups WHERE provider_id = ? AND id = ?`
+	res, err := db.w.ExecContext(ctx, q, providerID, id)
+	return mustAffect(res, err, subject{kind: "group", id: id})
+}

@@ -1,0 +1,176 @@
+// Package sqlite is the embedded directory.Store: one SQLite file, opened
+// with the pure-Go modernc.org/sqlite driver (no cgo).
+//
+// The database runs in WAL mode so that readers never wait for the writer.
+// SQLite allows one writer at a time, so the DB keeps two connection pools
+// over the same file: a single-connection pool for every write, where
+// concurrent writers queue in Go (fairly, bounded by their context) instead
+// of polling the file lock, and a pool of read-only connections for every
+// lookup. Write transactions start with BEGIN IMMEDIATE and every connection
+// has a busy_timeout, so another process writing the same file makes a
+// writer wait rather than fail with SQLITE_BUSY half-way through a
+// transaction.
+//
+// The schema lives in migrations/*.sql, embedded in the binary and applied
+// in order by Open; schema_migrations records which ones ran.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// busyTimeoutMS is how long a connection waits for a lock another
+// connection (usually another process) holds before giving up.
+const busyTimeoutMS = 5000
+
+// foldFunc is the SQL function, registered on this package's own driver
+// instance, that lower-cases text the way strings.ToLower does (Unicode,
+// unlike SQLite's ASCII-only lower()). Filters on attributes kept inside the
+// JSON resource use it; the indexed *_key columns are lower-cased in Go.
+const foldFunc = "kace_fold"
+
+// DB is a directory.Store kept in a SQLite file. It is safe for concurrent
+// use; Close it when done.
+type DB struct {
+	w      *sql.DB // the single writer connection (BEGIN IMMEDIATE)
+	r      *sql.DB // read-only connections
+	users  *resourceSchema
+	groups *resourceSchema
+}
+
+var _ directory.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the SQLite database at path, a file name
+// or a "file:" URI, and applies the migrations it does not have yet.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: no database path")
+	}
+	drv := &sqlite.Driver{}
+	if err := drv.RegisterDeterministicScalarFunction(foldFunc, 1, fold); err != nil {
+		return nil, fmt.Errorf("sqlite: register %s: %w", foldFunc, err)
+	}
+
+	w := sql.OpenDB(connector{drv: drv, dsn: dsn(path, false)})
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{w: w, users: userSchema(), groups: groupSchema()}
+	if err := db.w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := migrate(ctx, db.w, ms); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+
+	readers := max(4, runtime.GOMAXPROCS(0))
+	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, true)})
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	db.r = r
+	if err := db.r.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	errs = append(errs, db.w.Close())
+	return errors.Join(errs...)
+}
+
+// dsn adds the connection settings to path. Every setting is a DSN
+// parameter so that the driver applies it to every connection the pools
+// open, not only to the first one.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		// The writer has put the file in WAL mode already (it is
+		// persistent); a reader must not try to change it.
+		q.Set("_query_only", "1")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + q.Encode()
+}
+
+// connector opens connections with the DB's own driver instance, which
+// carries foldFunc: registering on a private driver keeps the function out
+// of every other user of modernc.org/sqlite in the process.
+type connector struct {
+	drv *sqlite.Driver
+	dsn string
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
+
+// fold implements foldFunc: text is lower-cased, anything else (NULL, a
+// number from a JSON document) is returned unchanged.
+func fold(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	if s, ok := args[0].(string); ok {
+		return strings.ToLower(s), nil
+	}
+	return args[0], nil
+}
+
+// write runs fn in one write transaction (BEGIN IMMEDIATE) on the writer
+// connection and commits it if fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(err, subject{})
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError(err, subject{})
+	}
+	return nil
+}
+
+// read runs fn in one read transaction, so that the statements fn runs
+// see the same snapshot of the database.
+func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return dbError(err, subject{})
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}

@@ -1,0 +1,280 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// userColumns is what scanUser reads, in order.
+const userColumns = `seq, id, user_name, external_id, display_name, active, resource, created, last_modified, version`
+
+func scanUser(row scanner, providerID string) (*directory.User, int64, error) {
+	var (
+		u                 directory.User
+		seq               int64
+		resource          string
+		created, modified int64
+	)
+	err := row.Scan(&seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.Active, &resource, &created, &modified, &u.Version)
+	if err != nil {
+		return nil, 0, err
+	}
+	if u.Resource, err = unmarshalResource(resource); err != nil {
+		return nil, 0, err
+	}
+	u.ProviderID = providerID
+	u.Created, u.LastModified = fromMS(created), fromMS(modified)
+	return &u, seq, nil
+}
+
+// CreateUser inserts u with Version 1 and counts it in the provider's
+// SyncedUsers, in one transaction; ECONFLICT if the provider already has the
+// userName (case-insensitively), ENOTFOUND if there is no such provider.
+func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
+	if err := db.write(ctx, func(tx *sql.Tx) error { return createUser(ctx, tx, u) }); err != nil {
+		return err
+	}
+	u.Version = 1
+	return nil
+}
+
+// createUser is CreateUser inside tx.
+func createUser(ctx context.Context, tx *sql.Tx, u *directory.User) error {
+	resource, err := marshalResource(u.Resource)
+	if err != nil {
+		return err
+	}
+	const (
+		count  = `UPDATE providers SET synced_users = synced_users + 1 WHERE id = ?`
+		insert = `INSERT INTO users (provider_id, id, user_name, user_name_key, external_id, display_name, display_name_key,
+			active, resource, created, last_modified, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
+	)
+	res, err := tx.ExecContext(ctx, count, u.ProviderID)
+	if err := mustAffect(res, err, subject{kind: "provider", id: u.ProviderID}); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, insert, u.ProviderID, u.ID, u.UserName, strings.ToLower(u.UserName),
+		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource,
+		toMS(u.Created), toMS(u.LastModified))
+	return dbError(err, subject{kind: "user", id: u.ID, name: u.UserName})
+}
+
+// FindUserByID returns the provider's user with its Groups; ENOTFOUND if
+// none.
+func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directory.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users WHERE provider_id = ? AND id = ?`
+	var u *directory.User
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var (
+			seq int64
+			err error
+		)
+		u, seq, err = scanUser(tx.QueryRowContext(ctx, q, providerID, id), providerID)
+		if err != nil {
+			return dbError(err, subject{kind: "user", id: id})
+		}
+		groups, err := userGroups(ctx, tx, []int64{seq})
+		u.Groups = groups[seq]
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// FindUsers returns one page of the provider's users in creation order,
+// with their Groups, and the number of users that match q.Filter. The total
+// of an unfiltered query is the provider's SyncedUsers counter, not a count
+// of the rows.
+func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Query) ([]*directory.User, int, error) {
+	where, args, err := db.users.selection(providerID, q.Filter)
+	if err != nil {
+		return nil, 0, err
+	}
+	limit, offset := page(q)
+
+	var (
+		users []*directory.User
+		total int
+	)
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if q.Filter == nil {
+			err = tx.QueryRowContext(ctx, `SELECT synced_users FROM providers WHERE id = ?`, providerID).Scan(&total)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // no provider, no users
+			}
+		} else {
+			err = tx.QueryRowContext(ctx, countQuery("users", where), args...).Scan(&total)
+		}
+		if err != nil || limit == 0 || offset >= total {
+			return dbError(err, subject{})
+		}
+
+		rows, err := tx.QueryContext(ctx, pageQuery("users", userColumns, where), append(args, limit, offset)...)
+		if err != nil {
+			return dbError(err, subject{})
+		}
+		defer rows.Close()
+		var seqs []int64
+		for rows.Next() {
+			u, seq, err := scanUser(rows, providerID)
+			if err != nil {
+				return dbError(err, subject{})
+			}
+			users = append(users, u)
+			seqs = append(seqs, seq)
+		}
+		if err := rows.Err(); err != nil {
+			return dbError(err, subject{})
+		}
+		rows.Close()
+		groups, err := userGroups(ctx, tx, seqs)
+		for i, u := range users {
+			u.Groups = groups[seqs[i]]
+		}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return users, total, nil
+}
+
+// userGroups returns the groups of the users with the given seqs, each
+// list ordered by group displayName, in one query.
+func userGroups(ctx context.Context, tx *sql.Tx, seqs []int64) (map[int64][]directory.GroupRef, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	const q = `SELECT gm.user_seq, g.id, g.display_name
+		FROM group_members gm JOIN groups g ON g.seq = gm.group_seq
+		WHERE gm.user_seq IN (SELECT value FROM json_each(?))
+		ORDER BY gm.user_seq, g.display_name_key, g.id`
+	rows, err := tx.QueryContext(ctx, q, intList(seqs))
+	if err != nil {
+		return nil, dbError(err, subject{})
+	}
+	defer rows.Close()
+	groups := map[int64][]directory.GroupRef{}
+	for rows.Next() {
+		var (
+			seq int64
+			ref directory.GroupRef
+		)
+		if err := rows.Scan(&seq, &ref.ID, &ref.DisplayName); err != nil {
+			return nil, dbError(err, subject{})
+		}
+		groups[seq] = append(groups[seq], ref)
+	}
+	return groups, dbError(rows.Err(), subject{})
+}
+
+// UpdateUser replaces the user if its stored Version still equals
+// u.Version, then increments u.Version; ESTALE if it changed, ENOTFOUND if
+// the user is gone, ECONFLICT on a taken userName. Created is kept.
+func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
+	resource, err := marshalResource(u.Resource)
+	if err != nil {
+		return err
+	}
+	const (
+		update = `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, display_name_key = ?,
+			active = ?, resource = ?, last_modified = ?, version = version + 1
+			WHERE provider_id = ? AND id = ? AND version = ?`
+		current = `SELECT version FROM users WHERE provider_id = ? AND id = ?`
+	)
+	s := subject{kind: "user", id: u.ID, name: u.UserName}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID,
+			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, toMS(u.LastModified),
+			u.ProviderID, u.ID, u.Version)
+		if err != nil {
+			return dbError(err, s)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return dbError(err, s)
+		}
+		var v int64
+		if err := tx.QueryRowContext(ctx, current, u.ProviderID, u.ID).Scan(&v); err != nil {
+			return dbError(err, s)
+		}
+		return stale(s, v, u.Version)
+	})
+	if err != nil {
+		return err
+	}
+	u.Version++
+	return nil
+}
+
+// DeleteUser removes the user and its memberships and uncounts it from
+// SyncedUsers, in one transaction; ENOTFOUND if none.
+func (db *DB) DeleteUser(ctx context.Context, providerID, id string) error {
+	const (
+		del   = `DELETE FROM users WHERE provider_id = ? AND id = ?`
+		count = `UPDATE providers SET synced_users = synced_users - 1 WHERE id = ?`
+	)
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, del, providerID, id)
+		if err := mustAffect(res, err, subject{kind: "user", id: id}); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, count, providerID)
+		return dbError(err, subject{})
+	})
+}
+
+// stale is the ESTALE error of an optimistic-locking failure.
+func stale(s subject, stored, expected int64) error {
+	return directory.Errorf(directory.ESTALE, "%s %q was changed by another request (version %d, not %d): read it again",
+		s.kind, s.id, stored, expected)
+}
+
+// page is the LIMIT and OFFSET of q.
+func page(q directory.Query) (limit, offset int) {
+	return max(q.Count, 0), max(q.StartIndex, 1) - 1
+}
+
+// marshalResource is the stored form of a resource document.
+func marshalResource(m map[string]any) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", directory.Errorf(directory.EINVALID, "the resource cannot be stored as JSON: %v", err)
+	}
+	return string(b), nil
+}
+
+// unmarshalResource reads a stored resource document.
+func unmarshalResource(s string) (map[string]any, error) {
+	m := map[string]any{}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// intList is the JSON array of ns, bound as one parameter and expanded
+// with json_each: one statement for any number of values.
+func intList(ns []int64) string {
+	b := make([]byte, 0, 1+len(ns)*8)
+	b = append(b, '[')
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, n, 10)
+	}
+	return string(append(b, ']'))
+}
