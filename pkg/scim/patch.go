@@ -205,7 +205,11 @@ func resolvePath(rt *ResourceType, raw string) (*target, error) {
 			return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "%q: a value filter applies only to multi-valued complex attributes", raw)
 		}
 		if _, err := match(scope{parent: top}, t.filter, map[string]any{}); err != nil {
-			return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "%q: %s", raw, err.(*Error).Detail)
+			detail := err.Error()
+			if se, ok := AsError(err); ok {
+				detail = se.Detail
+			}
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "%q: %s", raw, detail)
 		}
 	}
 	return t, nil
@@ -402,7 +406,10 @@ func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Op
 	list, _ := c[a.Name].([]any)
 	var hits []int
 	for i, e := range list {
-		m, _ := e.(map[string]any)
+		m, isMap := e.(map[string]any)
+		if !isMap {
+			continue
+		}
 		ok, err := match(scope{parent: a}, t.filter, m)
 		if err != nil {
 			return err

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
+
+	"github.com/kacescim/kacescim/pkg/scim"
 )
 
 // requestInfo is filled in while a request is handled so that the request
@@ -60,7 +63,22 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		ri := &requestInfo{id: newRequestID()}
 		w.Header().Set("X-Request-Id", ri.id)
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
+		func() {
+			// A panic is a bug: log it with the request id and answer 500
+			// rather than dropping the connection.
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					s.log.Error("panic", "request_id", ri.id, "panic", v, "stack", string(debug.Stack()))
+					if rec.status == 0 {
+						writeSCIM(rec, http.StatusInternalServerError, &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error"})
+					}
+				}
+			}()
+			next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
+		}()
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
