@@ -54,8 +54,10 @@ type attr struct {
 	// yields the lower-cased value. When empty, the attribute lives in the
 	// JSON resource at path.
 	column string
-	path   []string         // JSON keys from the document root (set by newSchema)
-	subs   map[string]*attr // sub-attributes of a complex attribute, by lower-case name
+	// optional marks a column where the empty string is an absent value.
+	optional bool
+	path     []string         // JSON keys from the document root (set by newSchema)
+	subs     map[string]*attr // sub-attributes of a complex attribute, by lower-case name
 	// relation, when set, keeps the values of this multi-valued complex
 	// attribute as rows: EXISTS (SELECT 1 FROM <from> WHERE <link> AND ...).
 	relation *relation
@@ -79,6 +81,12 @@ func boolean(name string) *attr {
 	return &attr{name: name, typ: typeBool}
 }
 func col(a *attr, column string) *attr { a.column = column; return a }
+
+// optionalCol is col for a column that holds "" when the attribute is absent.
+func optionalCol(a *attr, column string) *attr {
+	a.column, a.optional = column, true
+	return a
+}
 func unsupported(name, why string) *attr {
 	return &attr{name: name, unsupported: why}
 }
@@ -141,9 +149,9 @@ func setPath(a *attr, prefix []string) {
 func userSchema() *resourceSchema {
 	return newSchema("users", scim.UserURN, []*attr{
 		col(exact("id"), "id"),
-		col(exact("externalId"), "external_id"),
+		optionalCol(exact("externalId"), "external_id"),
 		col(str("userName"), "user_name_key"),
-		col(str("displayName"), "display_name_key"),
+		optionalCol(str("displayName"), "display_name_key"),
 		col(boolean("active"), "active"),
 		meta(),
 		complexAttr("name", false, str("formatted"), str("familyName"), str("givenName"),
@@ -182,7 +190,7 @@ func userSchema() *resourceSchema {
 func groupSchema() *resourceSchema {
 	return newSchema("groups", scim.GroupURN, []*attr{
 		col(exact("id"), "id"),
-		col(exact("externalId"), "external_id"),
+		optionalCol(exact("externalId"), "external_id"),
 		col(str("displayName"), "display_name_key"),
 		meta(),
 		&attr{name: "members", typ: typeComplex, multi: true,
@@ -192,7 +200,7 @@ func groupSchema() *resourceSchema {
 			},
 			subs: map[string]*attr{
 				"value":   col(exact("value"), "u.id"),
-				"display": col(str("display"), foldFunc+"(gm.display)"),
+				"display": optionalCol(str("display"), foldFunc+"(gm.display)"),
 				"type":    unsupported("type", "members.type cannot be filtered"),
 			}},
 	}, nil)
@@ -502,7 +510,7 @@ func (t *translator) compareString(o operand, e *filter.AttributeExpression) (st
 		// Only a JSON string counts: absent, null or a value of another
 		// type never matches (and the result is 0, not NULL).
 		c = fmt.Sprintf("ifnull(%s = 'text' AND %s, 0)", o.json("json_type"), c)
-	} else {
+	} else if o.a.optional {
 		// An empty column is an absent attribute, which matches nothing
 		// (externalId lt "x" must not return users without one).
 		c = o.col + " <> '' AND " + c

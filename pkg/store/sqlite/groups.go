@@ -41,7 +41,7 @@ type member struct {
 // resolveMembers maps each member value to the seq of the provider's user
 // with that id, in one query, keeping the first of duplicate values;
 // EINVALID for a value that is not a user of the provider.
-func resolveMembers(ctx context.Context, tx *sql.Tx, providerID string, ms []directory.Member) ([]member, error) {
+func resolveMembers(ctx context.Context, h handle, providerID string, ms []directory.Member) ([]member, error) {
 	if len(ms) == 0 {
 		return nil, nil
 	}
@@ -62,7 +62,7 @@ func resolveMembers(ctx context.Context, tx *sql.Tx, providerID string, ms []dir
 		return nil, dbError(err, subject{})
 	}
 	const q = `SELECT id, seq FROM users WHERE provider_id = ? AND id IN (SELECT value FROM json_each(?))`
-	rows, err := tx.QueryContext(ctx, q, providerID, string(list))
+	rows, err := h.QueryContext(ctx, q, providerID, string(list))
 	if err != nil {
 		return nil, dbError(err, subject{})
 	}
@@ -121,16 +121,16 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 		addMember = `INSERT INTO group_members (group_seq, user_seq, display) VALUES (?, ?, ?)`
 	)
 	var resolved []member
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(h handle) error {
 		var one int
-		if err := tx.QueryRowContext(ctx, provider, g.ProviderID).Scan(&one); err != nil {
+		if err := h.QueryRowContext(ctx, provider, g.ProviderID).Scan(&one); err != nil {
 			return dbError(err, subject{kind: "provider", id: g.ProviderID})
 		}
 		var err error
-		if resolved, err = resolveMembers(ctx, tx, g.ProviderID, g.Members); err != nil {
+		if resolved, err = resolveMembers(ctx, h, g.ProviderID, g.Members); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, insert, g.ProviderID, g.ID, g.DisplayName, strings.ToLower(g.DisplayName),
+		res, err := h.ExecContext(ctx, insert, g.ProviderID, g.ID, g.DisplayName, strings.ToLower(g.DisplayName),
 			g.ExternalID, resource, toMS(g.Created), toMS(g.LastModified))
 		if err != nil {
 			return dbError(err, subject{kind: "group", id: g.ID, name: g.DisplayName})
@@ -139,13 +139,8 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 		if err != nil || len(resolved) == 0 {
 			return dbError(err, subject{})
 		}
-		stmt, err := tx.PrepareContext(ctx, addMember)
-		if err != nil {
-			return dbError(err, subject{})
-		}
-		defer stmt.Close()
 		for _, m := range resolved {
-			if _, err := stmt.ExecContext(ctx, groupSeq, m.userSeq, m.Display); err != nil {
+			if _, err := h.ExecContext(ctx, addMember, groupSeq, m.userSeq, m.Display); err != nil {
 				return dbError(err, subject{})
 			}
 		}
@@ -164,16 +159,16 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 func (db *DB) FindGroupByID(ctx context.Context, providerID, id string, withMembers bool) (*directory.Group, error) {
 	const q = `SELECT ` + groupColumns + ` FROM groups WHERE provider_id = ? AND id = ?`
 	var g *directory.Group
-	err := db.read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(h handle) error {
 		var (
 			seq int64
 			err error
 		)
-		g, seq, err = scanGroup(tx.QueryRowContext(ctx, q, providerID, id), providerID)
+		g, seq, err = scanGroup(h.QueryRowContext(ctx, q, providerID, id), providerID)
 		if err != nil || !withMembers {
 			return dbError(err, subject{kind: "group", id: id})
 		}
-		ms, err := groupMembers(ctx, tx, []int64{seq})
+		ms, err := groupMembers(ctx, h, []int64{seq})
 		g.Members = ms[seq]
 		return err
 	})
@@ -197,12 +192,12 @@ func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Que
 		groups []*directory.Group
 		total  int
 	)
-	err = db.read(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, countQuery("groups", where), args...).Scan(&total)
+	err = db.read(ctx, func(h handle) error {
+		err := h.QueryRowContext(ctx, countQuery("groups", where), args...).Scan(&total)
 		if err != nil || limit == 0 || offset >= total {
 			return dbError(err, subject{})
 		}
-		rows, err := tx.QueryContext(ctx, pageQuery("groups", groupColumns, where), append(args, limit, offset)...)
+		rows, err := h.QueryContext(ctx, pageQuery("groups", groupColumns, where), append(args, limit, offset)...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -220,7 +215,7 @@ func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Que
 			return dbError(err, subject{})
 		}
 		rows.Close()
-		ms, err := groupMembers(ctx, tx, seqs)
+		ms, err := groupMembers(ctx, h, seqs)
 		for i, g := range groups {
 			g.Members = ms[seqs[i]]
 		}
@@ -234,7 +229,7 @@ func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Que
 
 // groupMembers returns the members of the groups with the given seqs, each
 // list in the order the members were added, in one query.
-func groupMembers(ctx context.Context, tx *sql.Tx, seqs []int64) (map[int64][]directory.Member, error) {
+func groupMembers(ctx context.Context, h handle, seqs []int64) (map[int64][]directory.Member, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -242,7 +237,7 @@ func groupMembers(ctx context.Context, tx *sql.Tx, seqs []int64) (map[int64][]di
 		FROM group_members gm JOIN users u ON u.seq = gm.user_seq
 		WHERE gm.group_seq IN (SELECT value FROM json_each(?))
 		ORDER BY gm.group_seq, gm.seq`
-	rows, err := tx.QueryContext(ctx, q, intList(seqs))
+	rows, err := h.QueryContext(ctx, q, intList(seqs))
 	if err != nil {
 		return nil, dbError(err, subject{})
 	}
@@ -285,17 +280,17 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 	)
 	s := subject{kind: "group", id: g.ID, name: g.DisplayName}
 	var resolved []member
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(h handle) error {
 		var err error
-		if resolved, err = resolveMembers(ctx, tx, g.ProviderID, g.Members); err != nil {
+		if resolved, err = resolveMembers(ctx, h, g.ProviderID, g.Members); err != nil {
 			return err
 		}
 		var groupSeq int64
-		err = tx.QueryRowContext(ctx, update, g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, resource,
+		err = h.QueryRowContext(ctx, update, g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, resource,
 			toMS(g.LastModified), g.ProviderID, g.ID, g.Version).Scan(&groupSeq)
 		if errors.Is(err, sql.ErrNoRows) {
 			var v int64
-			if err := tx.QueryRowContext(ctx, current, g.ProviderID, g.ID).Scan(&v); err != nil {
+			if err := h.QueryRowContext(ctx, current, g.ProviderID, g.ID).Scan(&v); err != nil {
 				return dbError(err, s)
 			}
 			return stale(s, v, g.Version)
@@ -305,7 +300,7 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 		}
 
 		had := map[int64]string{}
-		rows, err := tx.QueryContext(ctx, list, groupSeq)
+		rows, err := h.QueryContext(ctx, list, groupSeq)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -330,7 +325,7 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 			keep[i] = m.userSeq
 		}
 		if len(had) > 0 {
-			if _, err := tx.ExecContext(ctx, removeGone, groupSeq, intList(keep)); err != nil {
+			if _, err := h.ExecContext(ctx, removeGone, groupSeq, intList(keep)); err != nil {
 				return dbError(err, subject{})
 			}
 		}
@@ -338,9 +333,9 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 			display, ok := had[m.userSeq]
 			switch {
 			case !ok:
-				_, err = tx.ExecContext(ctx, add, groupSeq, m.userSeq, m.Display)
+				_, err = h.ExecContext(ctx, add, groupSeq, m.userSeq, m.Display)
 			case display != m.Display:
-				_, err = tx.ExecContext(ctx, redisplay, m.Display, groupSeq, m.userSeq)
+				_, err = h.ExecContext(ctx, redisplay, m.Display, groupSeq, m.userSeq)
 			}
 			if err != nil {
 				return dbError(err, subject{})
@@ -359,6 +354,6 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 // DeleteGroup removes the group and its memberships; ENOTFOUND if none.
 func (db *DB) DeleteGroup(ctx context.Context, providerID, id string) error {
 	const q = `DELETE FROM groups WHERE provider_id = ? AND id = ?`
-	res, err := db.w.ExecContext(ctx, q, providerID, id)
+	res, err := db.writer().ExecContext(ctx, q, providerID, id)
 	return mustAffect(res, err, subject{kind: "group", id: id})
 }

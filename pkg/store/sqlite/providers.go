@@ -40,7 +40,7 @@ func scanProvider(row scanner) (*directory.Provider, error) {
 func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `INSERT INTO providers (id, name, name_key, enabled, key_hash, key_hint, synced_users, last_sync_at, created, updated)
 		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
-	_, err := db.w.ExecContext(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
+	_, err := db.writer().ExecContext(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
 		nullMS(p.LastSyncAt), toMS(p.Created), toMS(p.Updated))
 	if err != nil {
 		return dbError(err, subject{kind: "provider", id: p.ID, name: p.Name})
@@ -52,14 +52,14 @@ func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 // FindProviderByID returns ENOTFOUND if there is no such provider.
 func (db *DB) FindProviderByID(ctx context.Context, id string) (*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE id = ?`
-	p, err := scanProvider(db.r.QueryRowContext(ctx, q, id))
+	p, err := scanProvider(db.reader().QueryRowContext(ctx, q, id))
 	return p, dbError(err, subject{kind: "provider", id: id})
 }
 
 // FindProviderByName matches case-insensitively; ENOTFOUND if none.
 func (db *DB) FindProviderByName(ctx context.Context, name string) (*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE name_key = ?`
-	p, err := scanProvider(db.r.QueryRowContext(ctx, q, strings.ToLower(name)))
+	p, err := scanProvider(db.reader().QueryRowContext(ctx, q, strings.ToLower(name)))
 	return p, dbError(err, subject{kind: "provider", name: name})
 }
 
@@ -70,14 +70,14 @@ func (db *DB) FindProviderByKeyHash(ctx context.Context, hash []byte) (*director
 		return nil, notFound(subject{kind: "provider"})
 	}
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE key_hash = ?`
-	p, err := scanProvider(db.r.QueryRowContext(ctx, q, hash))
+	p, err := scanProvider(db.reader().QueryRowContext(ctx, q, hash))
 	return p, dbError(err, subject{kind: "provider"})
 }
 
 // FindProviders returns every provider ordered by name.
 func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers ORDER BY name_key, id`
-	rows, err := db.r.QueryContext(ctx, q)
+	rows, err := db.reader().QueryContext(ctx, q)
 	if err != nil {
 		return nil, dbError(err, subject{})
 	}
@@ -98,7 +98,7 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, key_hash = ?, key_hint = ?, updated = ? WHERE id = ?`
 	s := subject{kind: "provider", id: p.ID, name: p.Name}
-	res, err := db.w.ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, toMS(p.Updated), p.ID)
+	res, err := db.writer().ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, toMS(p.Updated), p.ID)
 	return mustAffect(res, err, s)
 }
 
@@ -106,7 +106,7 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 // foreign keys cascade); ENOTFOUND if there is no such provider.
 func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 	const q = `DELETE FROM providers WHERE id = ?`
-	res, err := db.w.ExecContext(ctx, q, id)
+	res, err := db.writer().ExecContext(ctx, q, id)
 	return mustAffect(res, err, subject{kind: "provider", id: id})
 }
 
@@ -116,7 +116,7 @@ func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 func (db *DB) RecordSync(ctx context.Context, providerID string, at time.Time) error {
 	const q = `UPDATE providers SET last_sync_at = ?1 WHERE id = ?2 AND (last_sync_at IS NULL OR last_sync_at < ?1)`
 	s := subject{kind: "provider", id: providerID}
-	res, err := db.w.ExecContext(ctx, q, toMS(at), providerID)
+	res, err := db.writer().ExecContext(ctx, q, toMS(at), providerID)
 	if err != nil {
 		return dbError(err, s)
 	}
@@ -124,7 +124,7 @@ func (db *DB) RecordSync(ctx context.Context, providerID string, at time.Time) e
 		return dbError(err, s)
 	}
 	var one int
-	err = db.r.QueryRowContext(ctx, `SELECT 1 FROM providers WHERE id = ?`, providerID).Scan(&one)
+	err = db.reader().QueryRowContext(ctx, `SELECT 1 FROM providers WHERE id = ?`, providerID).Scan(&one)
 	return dbError(err, s)
 }
 

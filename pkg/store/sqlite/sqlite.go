@@ -45,6 +45,7 @@ const foldFunc = "kace_fold"
 type DB struct {
 	w      *sql.DB // the single writer connection (BEGIN IMMEDIATE)
 	r      *sql.DB // read-only connections
+	wc, rc *stmtCache
 	users  *resourceSchema
 	groups *resourceSchema
 }
@@ -54,9 +55,16 @@ var _ directory.Store = (*DB)(nil)
 // Open opens (creating if needed) the SQLite database at path, a file name
 // or a "file:" URI, and applies the migrations it does not have yet.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" {
+	switch {
+	case path == "":
 		return nil, errors.New("sqlite: no database path")
+	case path == ":memory:" || strings.Contains(path, "mode=memory"):
+		// Each pooled connection would get a database of its own.
+		return nil, errors.New("sqlite: in-memory databases are not supported: give a file path")
 	}
+	// A Driver of our own carries foldFunc to this DB's connections only.
+	// (The driver keeps a registration for the life of the process: a few
+	// bytes per Open.)
 	drv := &sqlite.Driver{}
 	if err := drv.RegisterDeterministicScalarFunction(foldFunc, 1, fold); err != nil {
 		return nil, fmt.Errorf("sqlite: register %s: %w", foldFunc, err)
@@ -67,7 +75,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{w: w, users: userSchema(), groups: groupSchema()}
+	db := &DB{w: w, wc: newStmtCache(w), users: userSchema(), groups: groupSchema()}
 	if err := db.w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -86,7 +94,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, true)})
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
-	db.r = r
+	db.r, db.rc = r, newStmtCache(r)
 	if err := db.r.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -98,9 +106,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	var errs []error
 	if db.r != nil {
-		errs = append(errs, db.r.Close())
+		errs = append(errs, db.rc.close(), db.r.Close())
 	}
-	errs = append(errs, db.w.Close())
+	errs = append(errs, db.wc.close(), db.w.Close())
 	return errors.Join(errs...)
 }
 
@@ -147,30 +155,20 @@ func fold(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) 
 	return args[0], nil
 }
 
+// reader runs single statements on the read-only pool.
+func (db *DB) reader() handle { return handle{c: db.rc} }
+
+// writer runs single statements on the writer connection.
+func (db *DB) writer() handle { return handle{c: db.wc} }
+
 // write runs fn in one write transaction (BEGIN IMMEDIATE) on the writer
 // connection and commits it if fn returns nil.
-func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError(err, subject{})
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return dbError(err, subject{})
-	}
-	return nil
+func (db *DB) write(ctx context.Context, fn func(h handle) error) error {
+	return db.wc.inTx(ctx, nil, fn)
 }
 
 // read runs fn in one read transaction, so that the statements fn runs
 // see the same snapshot of the database.
-func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return dbError(err, subject{})
-	}
-	defer tx.Rollback()
-	return fn(tx)
+func (db *DB) read(ctx context.Context, fn func(h handle) error) error {
+	return db.rc.inTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
 }

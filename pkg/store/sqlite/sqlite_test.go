@@ -209,6 +209,7 @@ func TestConcurrentWriters(t *testing.T) {
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
+		sw   = mustParse(t, `userName sw "w"`)
 	)
 	for w := range workers {
 		db := dbs[w%2]
@@ -221,7 +222,7 @@ func TestConcurrentWriters(t *testing.T) {
 					err = db.UpdateUser(ctx, u)
 				}
 				if err == nil {
-					_, _, err = db.FindUsers(ctx, p.ID, directory.Query{Filter: mustParse(t, `userName sw "w"`), Count: 5})
+					_, _, err = db.FindUsers(ctx, p.ID, directory.Query{Filter: sw, Count: 5})
 				}
 				if err != nil {
 					mu.Lock()
@@ -240,6 +241,37 @@ func TestConcurrentWriters(t *testing.T) {
 		if err != nil || got.SyncedUsers != workers*each {
 			t.Errorf("SyncedUsers = %d (%v), want %d", got.SyncedUsers, err, workers*each)
 		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file:x?mode=memory&cache=shared"} {
+		if db, err := Open(t.Context(), path); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "no", "such", "dir")
+	if db, err := Open(t.Context(), filepath.Join(dir, "x.db")); err == nil {
+		db.Close()
+		t.Error("Open in a missing directory succeeded")
+	} else if !strings.Contains(err.Error(), dir) {
+		t.Errorf("error %q does not name the path", err)
+	}
+}
+
+func TestKeyHashConflict(t *testing.T) {
+	db := openTemp(t)
+	a := newTestProvider(t, db, "a")
+	b := newTestProvider(t, db, "b")
+	a.KeyHash = []byte("same")
+	if err := db.UpdateProvider(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	b.KeyHash = []byte("same")
+	err := db.UpdateProvider(t.Context(), b)
+	if directory.ErrorCode(err) != directory.ECONFLICT || !strings.Contains(directory.ErrorMessage(err), "key") {
+		t.Errorf("got %v, want a key conflict", err)
 	}
 }
 
@@ -343,9 +375,9 @@ func TestQueryPlans(t *testing.T) {
 // insert.
 func seedUsers(tb testing.TB, db *DB, providerID string, n int) {
 	tb.Helper()
-	err := db.write(context.Background(), func(tx *sql.Tx) error {
+	err := db.write(context.Background(), func(h handle) error {
 		for i := range n {
-			if err := createUser(context.Background(), tx, testUser(providerID, fmt.Sprintf("user%07d@example.com", i))); err != nil {
+			if err := createUser(context.Background(), h, testUser(providerID, fmt.Sprintf("user%07d@example.com", i))); err != nil {
 				return err
 			}
 		}

@@ -37,7 +37,7 @@ func scanUser(row scanner, providerID string) (*directory.User, int64, error) {
 // SyncedUsers, in one transaction; ECONFLICT if the provider already has the
 // userName (case-insensitively), ENOTFOUND if there is no such provider.
 func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
-	if err := db.write(ctx, func(tx *sql.Tx) error { return createUser(ctx, tx, u) }); err != nil {
+	if err := db.write(ctx, func(h handle) error { return createUser(ctx, h, u) }); err != nil {
 		return err
 	}
 	u.Version = 1
@@ -45,7 +45,7 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 }
 
 // createUser is CreateUser inside tx.
-func createUser(ctx context.Context, tx *sql.Tx, u *directory.User) error {
+func createUser(ctx context.Context, h handle, u *directory.User) error {
 	resource, err := marshalResource(u.Resource)
 	if err != nil {
 		return err
@@ -56,11 +56,11 @@ func createUser(ctx context.Context, tx *sql.Tx, u *directory.User) error {
 			active, resource, created, last_modified, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	)
-	res, err := tx.ExecContext(ctx, count, u.ProviderID)
+	res, err := h.ExecContext(ctx, count, u.ProviderID)
 	if err := mustAffect(res, err, subject{kind: "provider", id: u.ProviderID}); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, insert, u.ProviderID, u.ID, u.UserName, strings.ToLower(u.UserName),
+	_, err = h.ExecContext(ctx, insert, u.ProviderID, u.ID, u.UserName, strings.ToLower(u.UserName),
 		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource,
 		toMS(u.Created), toMS(u.LastModified))
 	return dbError(err, subject{kind: "user", id: u.ID, name: u.UserName})
@@ -71,16 +71,16 @@ func createUser(ctx context.Context, tx *sql.Tx, u *directory.User) error {
 func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directory.User, error) {
 	const q = `SELECT ` + userColumns + ` FROM users WHERE provider_id = ? AND id = ?`
 	var u *directory.User
-	err := db.read(ctx, func(tx *sql.Tx) error {
+	err := db.read(ctx, func(h handle) error {
 		var (
 			seq int64
 			err error
 		)
-		u, seq, err = scanUser(tx.QueryRowContext(ctx, q, providerID, id), providerID)
+		u, seq, err = scanUser(h.QueryRowContext(ctx, q, providerID, id), providerID)
 		if err != nil {
 			return dbError(err, subject{kind: "user", id: id})
 		}
-		groups, err := userGroups(ctx, tx, []int64{seq})
+		groups, err := userGroups(ctx, h, []int64{seq})
 		u.Groups = groups[seq]
 		return err
 	})
@@ -105,21 +105,21 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 		users []*directory.User
 		total int
 	)
-	err = db.read(ctx, func(tx *sql.Tx) error {
+	err = db.read(ctx, func(h handle) error {
 		var err error
 		if q.Filter == nil {
-			err = tx.QueryRowContext(ctx, `SELECT synced_users FROM providers WHERE id = ?`, providerID).Scan(&total)
+			err = h.QueryRowContext(ctx, `SELECT synced_users FROM providers WHERE id = ?`, providerID).Scan(&total)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil // no provider, no users
 			}
 		} else {
-			err = tx.QueryRowContext(ctx, countQuery("users", where), args...).Scan(&total)
+			err = h.QueryRowContext(ctx, countQuery("users", where), args...).Scan(&total)
 		}
 		if err != nil || limit == 0 || offset >= total {
 			return dbError(err, subject{})
 		}
 
-		rows, err := tx.QueryContext(ctx, pageQuery("users", userColumns, where), append(args, limit, offset)...)
+		rows, err := h.QueryContext(ctx, pageQuery("users", userColumns, where), append(args, limit, offset)...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -137,7 +137,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 			return dbError(err, subject{})
 		}
 		rows.Close()
-		groups, err := userGroups(ctx, tx, seqs)
+		groups, err := userGroups(ctx, h, seqs)
 		for i, u := range users {
 			u.Groups = groups[seqs[i]]
 		}
@@ -151,7 +151,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 
 // userGroups returns the groups of the users with the given seqs, each
 // list ordered by group displayName, in one query.
-func userGroups(ctx context.Context, tx *sql.Tx, seqs []int64) (map[int64][]directory.GroupRef, error) {
+func userGroups(ctx context.Context, h handle, seqs []int64) (map[int64][]directory.GroupRef, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -159,7 +159,7 @@ func userGroups(ctx context.Context, tx *sql.Tx, seqs []int64) (map[int64][]dire
 		FROM group_members gm JOIN groups g ON g.seq = gm.group_seq
 		WHERE gm.user_seq IN (SELECT value FROM json_each(?))
 		ORDER BY gm.user_seq, g.display_name_key, g.id`
-	rows, err := tx.QueryContext(ctx, q, intList(seqs))
+	rows, err := h.QueryContext(ctx, q, intList(seqs))
 	if err != nil {
 		return nil, dbError(err, subject{})
 	}
@@ -193,8 +193,8 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		current = `SELECT version FROM users WHERE provider_id = ? AND id = ?`
 	)
 	s := subject{kind: "user", id: u.ID, name: u.UserName}
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID,
+	err = db.write(ctx, func(h handle) error {
+		res, err := h.ExecContext(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID,
 			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, toMS(u.LastModified),
 			u.ProviderID, u.ID, u.Version)
 		if err != nil {
@@ -204,7 +204,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 			return dbError(err, s)
 		}
 		var v int64
-		if err := tx.QueryRowContext(ctx, current, u.ProviderID, u.ID).Scan(&v); err != nil {
+		if err := h.QueryRowContext(ctx, current, u.ProviderID, u.ID).Scan(&v); err != nil {
 			return dbError(err, s)
 		}
 		return stale(s, v, u.Version)
@@ -223,12 +223,12 @@ func (db *DB) DeleteUser(ctx context.Context, providerID, id string) error {
 		del   = `DELETE FROM users WHERE provider_id = ? AND id = ?`
 		count = `UPDATE providers SET synced_users = synced_users - 1 WHERE id = ?`
 	)
-	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, del, providerID, id)
+	return db.write(ctx, func(h handle) error {
+		res, err := h.ExecContext(ctx, del, providerID, id)
 		if err := mustAffect(res, err, subject{kind: "user", id: id}); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, count, providerID)
+		_, err = h.ExecContext(ctx, count, providerID)
 		return dbError(err, subject{})
 	})
 }
