@@ -56,8 +56,8 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 		_, err := io.WriteString(p.out, b.String())
 		return err
 	}
-	header := p.re.NewStyle().Bold(true).Padding(0, 1)
-	cell := p.re.NewStyle().Padding(0, 1)
+	header := p.re.NewStyle().Bold(true).PaddingRight(2)
+	cell := p.re.NewStyle().PaddingRight(2)
 	t := table.New().
 		Border(lipgloss.NormalBorder()).
 		BorderStyle(p.re.NewStyle().Faint(true)).
@@ -71,7 +71,11 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 			}
 			return cell
 		})
-	_, err := fmt.Fprintln(p.out, t.Render())
+	lines := strings.Split(t.Render(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := fmt.Fprintln(p.out, strings.Join(lines, "\n"))
 	return err
 }
 

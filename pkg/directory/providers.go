@@ -233,7 +233,8 @@ func (s *Service) RemoveProvider(ctx context.Context, name string) error {
 // for Okta's "HTTP Header" authentication mode, the bare key.
 //
 // Errors: EUNAUTHORIZED when the header is missing or the key is unknown,
-// EFORBIDDEN when the key belongs to a disabled provider. No error message
+// EFORBIDDEN (with the provider) when the key belongs to a disabled
+// provider. No error message
 // ever contains the key.
 func (s *Service) Authenticate(ctx context.Context, authorization string) (*Provider, error) {
 	key, err := keyFromAuthorization(authorization)
@@ -255,7 +256,9 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (*Prov
 		return nil, Errorf(EUNAUTHORIZED, "invalid security key")
 	}
 	if !p.Enabled {
-		return nil, Errorf(EFORBIDDEN, "provider %s is disabled: enable it in kacescim to resume provisioning", p.Name)
+		// The provider is returned with the error so that the request log
+		// can name it.
+		return p, Errorf(EFORBIDDEN, "provider %s is disabled: enable it in kacescim to resume provisioning", p.Name)
 	}
 	return p, nil
 }

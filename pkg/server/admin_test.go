@@ -112,7 +112,7 @@ func (e *adminEnv) doAuth(method, path, body, authorization string) (int, []byte
 	return resp.StatusCode, b
 }
 
-func decode[T any](t *testing.T, b []byte) T {
+func decodeAdmin[T any](t *testing.T, b []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -122,18 +122,18 @@ func decode[T any](t *testing.T, b []byte) T {
 }
 
 // wantError checks an ErrorBody answer.
-func wantError(t *testing.T, status int, body []byte, wantStatus int, code, msgContains string) {
+func wantAdminError(t *testing.T, status int, body []byte, wantStatus int, code, msgContains string) {
 	t.Helper()
 	if status != wantStatus {
 		t.Fatalf("status = %d, want %d (body %s)", status, wantStatus, body)
 	}
-	eb := decode[adminapi.ErrorBody](t, body)
+	eb := decodeAdmin[adminapi.ErrorBody](t, body)
 	if eb.Error.Code != code || !strings.Contains(eb.Error.Message, msgContains) {
 		t.Fatalf("error = %+v, want code %q and a message containing %q", eb.Error, code, msgContains)
 	}
 }
 
-const providers = adminapi.Prefix + "/providers"
+const adminProviders = adminapi.Prefix + "/providers"
 
 func TestAdminAuth(t *testing.T) {
 	e := newAdminEnv(t, server.Config{})
@@ -146,13 +146,13 @@ func TestAdminAuth(t *testing.T) {
 		{"Basic " + e.token, "malformed Authorization header"},
 		{e.token, "malformed Authorization header"},
 	} {
-		for _, route := range [][2]string{{"GET", providers}, {"POST", providers + "/Okta/enable"}, {"GET", adminapi.Prefix + "/nothing"}} {
+		for _, route := range [][2]string{{"GET", adminProviders}, {"POST", adminProviders + "/Okta/enable"}, {"GET", adminapi.Prefix + "/nothing"}} {
 			status, body := e.doAuth(route[0], route[1], "", tc.authorization)
-			wantError(t, status, body, http.StatusUnauthorized, "unauthorized", tc.msg)
+			wantAdminError(t, status, body, http.StatusUnauthorized, "unauthorized", tc.msg)
 		}
 	}
 	// The scheme is case-insensitive.
-	if status, body := e.doAuth("GET", providers, "", "bearer "+e.token); status != http.StatusOK {
+	if status, body := e.doAuth("GET", adminProviders, "", "bearer "+e.token); status != http.StatusOK {
 		t.Fatalf("lower-case bearer: %d %s", status, body)
 	}
 	if strings.Contains(e.log.String(), e.token) {
@@ -162,7 +162,7 @@ func TestAdminAuth(t *testing.T) {
 
 func TestAdminConfiguredToken(t *testing.T) {
 	e := newAdminEnv(t, server.Config{AdminToken: "s3cret-admin-token"})
-	if status, body := e.doAuth("GET", providers, "", "Bearer s3cret-admin-token"); status != http.StatusOK {
+	if status, body := e.doAuth("GET", adminProviders, "", "Bearer s3cret-admin-token"); status != http.StatusOK {
 		t.Fatalf("configured token refused: %d %s", status, body)
 	}
 }
@@ -172,16 +172,16 @@ func TestAdminProviderLifecycle(t *testing.T) {
 	scimURL := e.http.URL + "/scim/v2"
 
 	// An empty list is [] rather than null.
-	status, body := e.do("GET", providers, "")
+	status, body := e.do("GET", adminProviders, "")
 	if status != http.StatusOK || !bytes.Contains(body, []byte(`"providers":[]`)) {
 		t.Fatalf("empty list: %d %s", status, body)
 	}
 
-	status, body = e.do("POST", providers, `{"name":"Okta","enabled":true}`)
+	status, body = e.do("POST", adminProviders, `{"name":"Okta","enabled":true}`)
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, body)
 	}
-	created := decode[adminapi.ProviderKeyResponse](t, body)
+	created := decodeAdmin[adminapi.ProviderKeyResponse](t, body)
 	key := created.Key
 	p := created.Provider
 	if !strings.HasPrefix(key, "kcs_") || len(key) != 47 {
@@ -197,7 +197,7 @@ func TestAdminProviderLifecycle(t *testing.T) {
 		t.Fatalf("the returned key does not authenticate: %v", err)
 	}
 
-	status, body = e.do("POST", providers, `{"name":"Entra ID"}`)
+	status, body = e.do("POST", adminProviders, `{"name":"Entra ID"}`)
 	if status != http.StatusCreated {
 		t.Fatalf("create disabled: %d %s", status, body)
 	}
@@ -205,66 +205,66 @@ func TestAdminProviderLifecycle(t *testing.T) {
 		t.Fatalf("a disabled provider got a key: %s", body)
 	}
 
-	status, body = e.do("POST", providers, `{"name":"okta","enabled":true}`)
-	wantError(t, status, body, http.StatusConflict, "conflict", `a provider named "okta" already exists`)
-	status, body = e.do("POST", providers, `{"name":"a/b"}`)
-	wantError(t, status, body, http.StatusBadRequest, "invalid", "use only letters, digits, spaces and - _ .")
+	status, body = e.do("POST", adminProviders, `{"name":"okta","enabled":true}`)
+	wantAdminError(t, status, body, http.StatusConflict, "conflict", `a provider named "okta" already exists`)
+	status, body = e.do("POST", adminProviders, `{"name":"a/b"}`)
+	wantAdminError(t, status, body, http.StatusBadRequest, "invalid", "use only letters, digits, spaces and - _ .")
 
-	status, body = e.do("GET", providers, "")
-	list := decode[adminapi.ProviderList](t, body)
+	status, body = e.do("GET", adminProviders, "")
+	list := decodeAdmin[adminapi.ProviderList](t, body)
 	if status != http.StatusOK || len(list.Providers) != 2 || list.Providers[0].Name != "Entra ID" || list.Providers[1].Name != "Okta" {
 		t.Fatalf("list: %d %s", status, body)
 	}
 
-	entra := providers + "/" + url.PathEscape("Entra ID")
+	entra := adminProviders + "/" + url.PathEscape("Entra ID")
 	status, body = e.do("GET", entra, "")
-	if got := decode[adminapi.Provider](t, body); status != http.StatusOK || got.Name != "Entra ID" || got.Enabled || got.HasKey || got.SCIMURL != scimURL {
+	if got := decodeAdmin[adminapi.Provider](t, body); status != http.StatusOK || got.Name != "Entra ID" || got.Enabled || got.HasKey || got.SCIMURL != scimURL {
 		t.Fatalf("get: %d %s", status, body)
 	}
 
 	status, body = e.do("POST", entra+"/rotate-key", "")
-	wantError(t, status, body, http.StatusBadRequest, "invalid", "provider Entra ID is disabled: enable it to get a new key")
+	wantAdminError(t, status, body, http.StatusBadRequest, "invalid", "provider Entra ID is disabled: enable it to get a new key")
 
 	status, body = e.do("POST", entra+"/enable", "")
-	enabled := decode[adminapi.ProviderKeyResponse](t, body)
+	enabled := decodeAdmin[adminapi.ProviderKeyResponse](t, body)
 	if status != http.StatusOK || !enabled.Provider.Enabled || !strings.HasPrefix(enabled.Key, "kcs_") {
 		t.Fatalf("enable: %d %s", status, body)
 	}
 	status, body = e.do("POST", entra+"/enable", "")
-	if again := decode[adminapi.ProviderKeyResponse](t, body); status != http.StatusOK || again.Key != "" || !again.Provider.Enabled {
+	if again := decodeAdmin[adminapi.ProviderKeyResponse](t, body); status != http.StatusOK || again.Key != "" || !again.Provider.Enabled {
 		t.Fatalf("enable twice: %d %s", status, body)
 	}
 
-	status, body = e.do("POST", providers+"/Okta/disable", "")
-	if got := decode[adminapi.ProviderKeyResponse](t, body); status != http.StatusOK || got.Provider.Enabled || got.Key != "" || !got.Provider.HasKey {
+	status, body = e.do("POST", adminProviders+"/Okta/disable", "")
+	if got := decodeAdmin[adminapi.ProviderKeyResponse](t, body); status != http.StatusOK || got.Provider.Enabled || got.Key != "" || !got.Provider.HasKey {
 		t.Fatalf("disable: %d %s", status, body)
 	}
-	status, body = e.do("POST", providers+"/okta/enable", "")
-	reenabled := decode[adminapi.ProviderKeyResponse](t, body)
+	status, body = e.do("POST", adminProviders+"/okta/enable", "")
+	reenabled := decodeAdmin[adminapi.ProviderKeyResponse](t, body)
 	if status != http.StatusOK || reenabled.Key == "" || reenabled.Key == key {
 		t.Fatalf("re-enable: %d %s", status, body)
 	}
-	status, body = e.do("POST", providers+"/Okta/rotate-key", "")
-	rotated := decode[adminapi.ProviderKeyResponse](t, body)
+	status, body = e.do("POST", adminProviders+"/Okta/rotate-key", "")
+	rotated := decodeAdmin[adminapi.ProviderKeyResponse](t, body)
 	if status != http.StatusOK || rotated.Key == "" || rotated.Key == reenabled.Key || rotated.Provider.KeyMasked != "kcs_••••••••"+rotated.Key[len(rotated.Key)-4:] {
 		t.Fatalf("rotate: %d %s", status, body)
 	}
 
-	status, body = e.do("DELETE", providers+"/Okta", "")
+	status, body = e.do("DELETE", adminProviders+"/Okta", "")
 	if status != http.StatusNoContent || len(body) != 0 {
 		t.Fatalf("delete: %d %s", status, body)
 	}
-	status, body = e.do("GET", providers+"/Okta", "")
-	wantError(t, status, body, http.StatusNotFound, "not_found", `no provider named "Okta"`)
-	status, body = e.do("DELETE", providers+"/Okta", "")
-	wantError(t, status, body, http.StatusNotFound, "not_found", `no provider named "Okta"`)
+	status, body = e.do("GET", adminProviders+"/Okta", "")
+	wantAdminError(t, status, body, http.StatusNotFound, "not_found", `no provider named "Okta"`)
+	status, body = e.do("DELETE", adminProviders+"/Okta", "")
+	wantAdminError(t, status, body, http.StatusNotFound, "not_found", `no provider named "Okta"`)
 	for _, verb := range []string{"enable", "disable", "rotate-key"} {
-		status, body = e.do("POST", providers+"/Okta/"+verb, "")
-		wantError(t, status, body, http.StatusNotFound, "not_found", `no provider named "Okta"`)
+		status, body = e.do("POST", adminProviders+"/Okta/"+verb, "")
+		wantAdminError(t, status, body, http.StatusNotFound, "not_found", `no provider named "Okta"`)
 	}
 
 	status, body = e.do("GET", adminapi.Prefix+"/nothing", "")
-	wantError(t, status, body, http.StatusNotFound, "not_found", "no admin endpoint GET /admin/v1/nothing")
+	wantAdminError(t, status, body, http.StatusNotFound, "not_found", "no admin endpoint GET /admin/v1/nothing")
 
 	// The request log names the provider, and never a key.
 	logs := e.log.String()
@@ -290,24 +290,24 @@ func TestAdminBadBodies(t *testing.T) {
 		{`{"name":"Okta"} {}`, "unexpected data after the object"},
 		{`["Okta"]`, "invalid JSON in request body: expected a adminapi.CreateProviderRequest, not a array"},
 	} {
-		status, body := e.do("POST", providers, tc.body)
-		wantError(t, status, body, http.StatusBadRequest, "invalid", tc.msg)
+		status, body := e.do("POST", adminProviders, tc.body)
+		wantAdminError(t, status, body, http.StatusBadRequest, "invalid", tc.msg)
 	}
 	big := `{"name":"` + strings.Repeat("a", 300) + `"}`
-	status, body := e.do("POST", providers, big)
-	wantError(t, status, body, http.StatusRequestEntityTooLarge, "invalid", "larger than the 256-byte limit")
+	status, body := e.do("POST", adminProviders, big)
+	wantAdminError(t, status, body, http.StatusRequestEntityTooLarge, "invalid", "larger than the 256-byte limit")
 
 	// Nothing was created by any of them.
-	_, body = e.do("GET", providers, "")
-	if list := decode[adminapi.ProviderList](t, body); len(list.Providers) != 0 {
+	_, body = e.do("GET", adminProviders, "")
+	if list := decodeAdmin[adminapi.ProviderList](t, body); len(list.Providers) != 0 {
 		t.Fatalf("bad bodies created providers: %s", body)
 	}
 }
 
 func TestAdminPublicURL(t *testing.T) {
 	e := newAdminEnv(t, server.Config{PublicURL: "https://scim.example.com/kace/"})
-	status, body := e.do("POST", providers, `{"name":"Okta","enabled":true}`)
-	if got := decode[adminapi.ProviderKeyResponse](t, body); status != http.StatusCreated || got.Provider.SCIMURL != "https://scim.example.com/kace/scim/v2" {
+	status, body := e.do("POST", adminProviders, `{"name":"Okta","enabled":true}`)
+	if got := decodeAdmin[adminapi.ProviderKeyResponse](t, body); status != http.StatusCreated || got.Provider.SCIMURL != "https://scim.example.com/kace/scim/v2" {
 		t.Fatalf("create: %d %s", status, body)
 	}
 }
@@ -318,9 +318,9 @@ func TestAdminInternalError(t *testing.T) {
 	if err := e.srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	status, body := e.do("GET", providers, "")
-	wantError(t, status, body, http.StatusInternalServerError, "internal", "internal error")
-	if eb := decode[adminapi.ErrorBody](t, body); eb.Error.Message != "internal error" {
+	status, body := e.do("GET", adminProviders, "")
+	wantAdminError(t, status, body, http.StatusInternalServerError, "internal", "internal error")
+	if eb := decodeAdmin[adminapi.ErrorBody](t, body); eb.Error.Message != "internal error" {
 		t.Fatalf("internal details leaked: %s", body)
 	}
 	if logs := e.log.String(); !strings.Contains(logs, "admin request failed") || !strings.Contains(logs, "error=") {
