@@ -234,8 +234,7 @@ func (s *Service) RemoveProvider(ctx context.Context, name string) error {
 //
 // Errors: EUNAUTHORIZED when the header is missing or the key is unknown,
 // EFORBIDDEN (with the provider) when the key belongs to a disabled
-// provider. No error message
-// ever contains the key.
+// provider. No error message ever contains the key.
 func (s *Service) Authenticate(ctx context.Context, authorization string) (*Provider, error) {
 	key, err := keyFromAuthorization(authorization)
 	if err != nil {

@@ -1,0 +1,370 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kacescim/kacescim/pkg/client"
+)
+
+// answer is one HTTP answer as Runscope assertions see it.
+type answer struct {
+	status  int
+	header  http.Header
+	body    []byte
+	elapsed time.Duration
+	doc     any   // the decoded JSON body
+	jsonErr error // why the body did not decode
+}
+
+func newAnswer(resp *client.Response, elapsed time.Duration) *answer {
+	a := &answer{status: resp.Status, header: resp.Header, body: resp.Body, elapsed: elapsed}
+	a.doc, a.jsonErr = decodeJSON(resp.Body)
+	return a
+}
+
+// decodeJSON decodes with json.Number, so that numbers keep their text
+// ("0" stays "0", not "0e+00") and large ones their precision.
+func decodeJSON(b []byte) (any, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%w: the body is empty", errNotJSON)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: %s", errNotJSON, quoteShort(string(b)))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON value", errNotJSON)
+	}
+	return v, nil
+}
+
+// value returns what an assertion or variable of source and property looks
+// at: ok is false when there is no such value, and problem, when not
+// empty, says why in a way that beats "missing" (e.g. the body is not JSON).
+func (a *answer) value(source, property string) (v any, ok bool, problem string) {
+	switch source {
+	case "response_status":
+		return json.Number(strconv.Itoa(a.status)), true, ""
+	case "response_time":
+		return json.Number(strconv.FormatInt(a.elapsed.Milliseconds(), 10)), true, ""
+	case "response_size":
+		return json.Number(strconv.Itoa(len(a.body))), true, ""
+	case "response_text":
+		return string(a.body), true, ""
+	case "response_headers":
+		vals := a.header.Values(property)
+		if len(vals) == 0 {
+			return nil, false, "no " + property + " header"
+		}
+		return strings.Join(vals, ", "), true, ""
+	case "response_json":
+		if a.jsonErr != nil {
+			return nil, false, fmt.Sprintf("an HTTP %d answer whose body is not JSON (%s)", a.status, shortBody(a.body))
+		}
+		v, ok := lookup(a.doc, property)
+		if !ok {
+			return nil, false, "no " + property + " in the body"
+		}
+		return v, true, ""
+	default:
+		return nil, false, fmt.Sprintf("source %q is not supported by this runner", source)
+	}
+}
+
+// extract returns the value a variable takes.
+func (a *answer) extract(v RunscopeVariable) (string, error) {
+	val, ok, problem := a.value(v.Source, v.Property)
+	if !ok {
+		return "", fmt.Errorf("%s", problem)
+	}
+	return text(val), nil
+}
+
+// assert judges one assertion; it returns "" when it holds, otherwise a
+// message naming the assertion, what was expected and what came.
+func (a *answer) assert(as RunscopeAssertion, expected string) string {
+	label := as.Source
+	if as.Property != "" && (as.Source == "response_json" || as.Source == "response_headers") {
+		label += " " + as.Property
+	}
+	if as.Source == "response_time" {
+		label += " (ms)"
+	}
+	label += " " + as.Comparison
+	v, ok, problem := a.value(as.Source, as.Property)
+	want, got, pass := compare(as.Comparison, v, ok, expected)
+	if pass {
+		return ""
+	}
+	if !ok && problem != "" && got == "nothing" {
+		got = problem
+	}
+	return fmt.Sprintf("%s: expected %s, got %s", label, want, got)
+}
+
+// compare applies a Runscope comparison to v (present says whether there
+// is a value at all). It returns the expectation and the actual value as
+// words for a failure message, and whether the comparison holds.
+func compare(comparison string, v any, present bool, expected string) (want, got string, pass bool) {
+	got = "nothing"
+	if present {
+		got = show(v)
+	}
+	q := strconv.Quote(expected)
+	switch comparison {
+	case "equal":
+		return q, got, present && text(v) == expected
+	case "not_equal":
+		return "anything but " + q, got, !present || text(v) != expected
+	case "empty":
+		return "an empty value", got, !present || isEmpty(v)
+	case "not_empty":
+		return "a non-empty value", got, present && !isEmpty(v)
+	case "is_null":
+		return "null", got, present && v == nil
+	case "contains":
+		return "a value containing " + q, got, present && contains(v, expected)
+	case "does_not_contain":
+		return "a value not containing " + q, got, !present || !contains(v, expected)
+	case "has_value":
+		return "a value holding " + q, got, present && hasValue(v, expected)
+	case "has_key":
+		m, isMap := v.(map[string]any)
+		_, has := m[expected]
+		return "an object with key " + q, got, present && isMap && has
+	case "is_a_number":
+		_, isNum := v.(json.Number)
+		return "a number", got, present && isNum
+	case "equal_number", "is_less_than", "is_less_than_or_equal", "is_greater_than", "is_greater_than_or_equal":
+		return compareNumbers(comparison, v, present, got, expected)
+	default:
+		return fmt.Sprintf("a comparison this runner supports (not %q)", comparison), got, false
+	}
+}
+
+var numberWords = map[string]string{
+	"equal_number":             "",
+	"is_less_than":             "less than ",
+	"is_less_than_or_equal":    "at most ",
+	"is_greater_than":          "more than ",
+	"is_greater_than_or_equal": "at least ",
+}
+
+func compareNumbers(comparison string, v any, present bool, got, expected string) (string, string, bool) {
+	want := numberWords[comparison] + expected
+	e, err := strconv.ParseFloat(expected, 64)
+	if err != nil {
+		return fmt.Sprintf("a number to compare with (the suite gives %q)", expected), got, false
+	}
+	n, isNum := v.(json.Number)
+	if !present || !isNum {
+		return "the number " + want, got, false
+	}
+	x, err := n.Float64()
+	if err != nil {
+		return "the number " + want, got, false
+	}
+	switch comparison {
+	case "equal_number":
+		return want, got, x == e
+	case "is_less_than":
+		return want, got, x < e
+	case "is_less_than_or_equal":
+		return want, got, x <= e
+	case "is_greater_than":
+		return want, got, x > e
+	default:
+		return want, got, x >= e
+	}
+}
+
+// isEmpty is Runscope's emptiness: null, "", [] or {}.
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// contains: an array member equal to want, or want as a substring of the
+// value's text (a string's own text, JSON text for the rest).
+func contains(v any, want string) bool {
+	if arr, ok := v.([]any); ok {
+		for _, m := range arr {
+			if text(m) == want {
+				return true
+			}
+		}
+	}
+	return strings.Contains(text(v), want)
+}
+
+// hasValue: an array member or object value equal to want, or want as a
+// substring of a string.
+func hasValue(v any, want string) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, m := range x {
+			if text(m) == want {
+				return true
+			}
+		}
+		return false
+	case map[string]any:
+		for _, m := range x {
+			if text(m) == want {
+				return true
+			}
+		}
+		return false
+	case string:
+		return strings.Contains(x, want)
+	}
+	return text(v) == want
+}
+
+// text is the string form Runscope compares: strings as they are, numbers
+// and booleans as written, null as "null", arrays and objects as JSON.
+func text(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return "null"
+	default:
+		return marshal(x)
+	}
+}
+
+// marshal is compact JSON without HTML escaping, so that text in a
+// message reads as the server sent it (and redaction finds it).
+func marshal(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// show is v as JSON, shortened for a message.
+func show(v any) string { return shorten(marshal(v)) }
+
+const maxShown = 200
+
+func shorten(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	return s[:maxShown] + "…"
+}
+
+func quoteShort(s string) string { return strconv.Quote(shorten(s)) }
+
+func shortBody(b []byte) string {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "empty"
+	}
+	return fmt.Sprintf("%d bytes: %s", len(b), quoteShort(string(b)))
+}
+
+// lookup follows a Runscope JSON path: names separated by dots, each
+// optionally followed by [n] indexes ("Resources[0].emails[0].value"); a
+// path may start with an index ("[0].id"), a bare number indexes an array
+// ("Resources.0.id"), and "" is the whole document. A name that is not a
+// key is retried joined with the names after it, so that schema URNs,
+// which contain dots, work as names
+// ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department").
+func lookup(doc any, path string) (any, bool) {
+	if path == "" {
+		return doc, true
+	}
+	return walk(doc, strings.Split(path, "."))
+}
+
+func walk(v any, segs []string) (any, bool) {
+	if len(segs) == 0 {
+		return v, true
+	}
+	for n := 1; n <= len(segs); n++ {
+		name, idx, ok := parseSegment(strings.Join(segs[:n], "."))
+		if !ok {
+			continue
+		}
+		cur := v
+		if name != "" {
+			switch x := cur.(type) {
+			case map[string]any:
+				next, has := x[name]
+				if !has {
+					continue
+				}
+				cur = next
+			case []any:
+				i, err := strconv.Atoi(name)
+				if err != nil || i < 0 || i >= len(x) {
+					return nil, false
+				}
+				cur = x[i]
+			default:
+				return nil, false
+			}
+		}
+		found := true
+		for _, i := range idx {
+			arr, isArr := cur.([]any)
+			if !isArr || i >= len(arr) {
+				found = false
+				break
+			}
+			cur = arr[i]
+		}
+		if !found {
+			return nil, false
+		}
+		return walk(cur, segs[n:])
+	}
+	return nil, false
+}
+
+// parseSegment splits "emails[0][1]" into "emails" and [0 1].
+func parseSegment(s string) (name string, idx []int, ok bool) {
+	open := strings.IndexByte(s, '[')
+	if open < 0 {
+		return s, nil, true
+	}
+	name, rest := s[:open], s[open:]
+	for rest != "" {
+		end := strings.IndexByte(rest, ']')
+		if rest[0] != '[' || end < 0 {
+			return "", nil, false
+		}
+		i, err := strconv.Atoi(rest[1:end])
+		if err != nil || i < 0 {
+			return "", nil, false
+		}
+		idx = append(idx, i)
+		rest = rest[end+1:]
+	}
+	return name, idx, true
+}

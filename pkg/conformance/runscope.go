@@ -1,0 +1,572 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kacescim/kacescim/pkg/client"
+)
+
+// RunscopeExport is a test exported from BlazeMeter API Monitoring
+// (formerly Runscope) as JSON, the format of Okta's SCIM suites. Fields the
+// runner does not use (trigger_url, exported_at, auth, form, ...) are not
+// kept.
+type RunscopeExport struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Steps       []RunscopeStep `json:"steps"`
+}
+
+// RunscopeStep is one step of an export: a request or a pause.
+type RunscopeStep struct {
+	// Type is "request" or "pause"; other types are reported as skipped.
+	Type    string `json:"step_type"`
+	Skipped bool   `json:"skipped"`
+	// Note is the test's name, e.g. "Required Test: Test Users endpoint".
+	Note string `json:"note"`
+	// Duration is the length of a pause, in seconds.
+	Duration float64 `json:"duration"`
+
+	Method  string                  `json:"method"`
+	URL     string                  `json:"url"`
+	Headers map[string]HeaderValues `json:"headers"`
+	Body    string                  `json:"body"`
+
+	Assertions    []RunscopeAssertion `json:"assertions"`
+	Variables     []RunscopeVariable  `json:"variables"`
+	Scripts       []string            `json:"scripts"`
+	BeforeScripts []string            `json:"before_scripts"`
+}
+
+// HeaderValues are the values of one header. Exports write them either as
+// an array of strings or as a plain string; both decode to a slice.
+type HeaderValues []string
+
+// UnmarshalJSON accepts a string, an array of strings or null.
+func (h *HeaderValues) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*h = nil
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*h = HeaderValues{s}
+		return nil
+	}
+	var ss []string
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return fmt.Errorf("header value must be a string or an array of strings: %s", b)
+	}
+	*h = ss
+	return nil
+}
+
+// RunscopeAssertion checks one thing about an answer.
+type RunscopeAssertion struct {
+	// Source is what is checked: response_status, response_json,
+	// response_time (milliseconds), response_headers, response_text or
+	// response_size.
+	Source string `json:"source"`
+	// Property is a JSON path for response_json (e.g.
+	// "Resources[0].name.familyName") or a header name for
+	// response_headers.
+	Property string `json:"property"`
+	// Comparison is equal, not_equal, equal_number, empty, not_empty,
+	// contains, does_not_contain, has_value, has_key, is_null, is_a_number,
+	// is_less_than, is_less_than_or_equal, is_greater_than or
+	// is_greater_than_or_equal.
+	Comparison string `json:"comparison"`
+	// Value is the expected value: a JSON string, number or null. Strings
+	// may hold {{variables}}.
+	Value json.RawMessage `json:"value"`
+}
+
+// RunscopeVariable saves part of an answer in a variable for later steps.
+type RunscopeVariable struct {
+	Source   string `json:"source"`
+	Name     string `json:"name"`
+	Property string `json:"property"`
+}
+
+// ParseRunscope decodes an export.
+func ParseRunscope(data []byte) (*RunscopeExport, error) {
+	var e RunscopeExport
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("decode Runscope export: %w", err)
+	}
+	if len(e.Steps) == 0 {
+		return nil, fmt.Errorf("Runscope export %q has no steps", e.Name)
+	}
+	return &e, nil
+}
+
+// RunscopeOptions configure RunRunscope.
+type RunscopeOptions struct {
+	// BaseURL is the SCIM base URL under test, e.g.
+	// https://host/scim/v2. It is the SCIMBaseURL variable, and request
+	// steps whose URL is not under it are skipped: they talk to an Okta
+	// org, not to the SCIM server.
+	BaseURL string
+	// Auth is the whole Authorization header value, e.g. "Bearer abc123"
+	// or a bare token: the auth variable of Okta's SPEC test. It is
+	// redacted from the report.
+	Auth string
+	// Vars are initial variables. They replace the ones RunRunscope
+	// generates (see OktaSPECVariables) but not SCIMBaseURL and auth,
+	// which come from BaseURL and Auth.
+	Vars map[string]string
+	// Pause waits for a pause step. Nil sleeps for the whole duration (the
+	// SPEC test pauses 5 s after every request); tests pass a function
+	// that returns at once. A non-nil error, such as the context's, ends
+	// the run.
+	Pause func(ctx context.Context, d time.Duration) error
+	// Transport sends the requests; nil uses a clone of
+	// http.DefaultTransport. Set TLS settings (a private CA, or skipping
+	// verification for a test server) here.
+	Transport http.RoundTripper
+	// ClientOptions configure the SCIM client used for each request, e.g.
+	// client.WithTimeout. The runner installs its own transport over
+	// Transport to send each step's headers exactly as the export has
+	// them, so client.WithTransport and client.WithInsecureSkipVerify have
+	// no effect here.
+	ClientOptions []client.Option
+}
+
+// Reasons given for skipped checks.
+const (
+	reasonOutsideBase = "needs a live Okta org"
+	reasonNoJS        = "JavaScript scripts are not run"
+	reasonSkipped     = "skipped in the export"
+)
+
+// RunRunscope runs the request steps of export against the SCIM server at
+// opts.BaseURL and reports one check per request step.
+//
+// The variables start as Okta's SPEC test initial script sets them (see
+// OktaSPECVariables), then opts.Vars, then SCIMBaseURL and auth from opts.
+// {{name}} is replaced in URLs, headers, bodies and assertion values, and
+// variables a step extracts are available to the steps after it. A step
+// that needs a variable nobody set fails without being sent, unless the
+// step that would have set it was skipped, in which case it is skipped too.
+//
+// Each step's headers are sent as the export has them, Authorization
+// included (Okta's "Check status 401" step sends "non-token"), and raw
+// spaces and quotes in URLs are percent-encoded. Post-response JavaScript
+// is not run, except Okta's own Groups script, which is evaluated natively.
+//
+// Steps marked skipped in the export, and steps whose URL is not under
+// BaseURL (calls to an Okta org), are reported as skipped. Once ctx is done
+// or Pause fails, the steps left fail with "not run".
+func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptions) *Report {
+	r := newRunscopeRun(opts)
+	defer r.close()
+	rep := &Report{Suite: export.Name}
+	for _, step := range export.Steps {
+		switch step.Type {
+		case "pause":
+			if step.Skipped || r.stopped != nil {
+				continue
+			}
+			d := time.Duration(step.Duration * float64(time.Second))
+			if err := r.pause(ctx, d); err != nil {
+				r.stopped = err
+			}
+		case "request":
+			rep.Checks = append(rep.Checks, r.request(ctx, step))
+		default:
+			c := Check{Name: stepName(step), Severity: noteSeverity(step.Note), Status: StatusSkip}
+			c.Notes = []string{fmt.Sprintf("step type %q is not supported", step.Type)}
+			rep.Checks = append(rep.Checks, c)
+		}
+	}
+	return rep
+}
+
+// runscopeRun is the state of one RunRunscope call.
+type runscopeRun struct {
+	opts      RunscopeOptions
+	base      string
+	vars      map[string]string
+	transport http.RoundTripper
+	ownsTrans bool
+	// unsetBy names, for each variable a step should have extracted but
+	// did not, that step; skippedVars holds the variables of skipped steps.
+	unsetBy     map[string]string
+	skippedVars map[string]bool
+	// stopped is set when the run was interrupted (context or Pause).
+	stopped error
+}
+
+func newRunscopeRun(opts RunscopeOptions) *runscopeRun {
+	r := &runscopeRun{
+		opts:        opts,
+		base:        strings.TrimRight(opts.BaseURL, "/"),
+		transport:   opts.Transport,
+		unsetBy:     map[string]string{},
+		skippedVars: map[string]bool{},
+	}
+	if r.transport == nil {
+		r.transport = http.DefaultTransport.(*http.Transport).Clone()
+		r.ownsTrans = true
+	}
+	r.vars = OktaSPECVariables(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	for k, v := range opts.Vars {
+		r.vars[k] = v
+	}
+	r.vars["SCIMBaseURL"] = r.base
+	r.vars["auth"] = opts.Auth
+	return r
+}
+
+func (r *runscopeRun) close() {
+	if r.ownsTrans {
+		r.transport.(*http.Transport).CloseIdleConnections()
+	}
+}
+
+func (r *runscopeRun) pause(ctx context.Context, d time.Duration) error {
+	if r.opts.Pause != nil {
+		return r.opts.Pause(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// request runs one request step.
+func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
+	c := Check{Name: stepName(step), Severity: noteSeverity(step.Note), Status: StatusSkip}
+	p := r.prepare(step)
+	skip := func(reason string) Check {
+		r.outputsSkipped(step)
+		c.Notes = append(c.Notes, p.red.apply(reason))
+		return c
+	}
+	fail := func(failures ...string) Check {
+		r.outputsUnset(step, c.Name)
+		c.Status = StatusFail
+		for _, f := range failures {
+			c.Failures = append(c.Failures, p.red.apply(f))
+		}
+		return c
+	}
+
+	switch {
+	case step.Skipped:
+		return skip(reasonSkipped)
+	case !r.underBase(p.target):
+		return skip(reasonOutsideBase)
+	}
+	if r.stopped == nil && ctx.Err() != nil {
+		r.stopped = ctx.Err()
+	}
+	if r.stopped != nil {
+		return fail("not run: " + r.stopped.Error())
+	}
+	if len(p.missing) > 0 {
+		var failures, skipped []string
+		for _, name := range p.missing {
+			switch {
+			case r.unsetBy[name] != "":
+				failures = append(failures, fmt.Sprintf("not run: variable %s is not set (step %q did not extract it)", name, r.unsetBy[name]))
+			case r.skippedVars[name]:
+				skipped = append(skipped, name)
+			default:
+				failures = append(failures, fmt.Sprintf("not run: variable %s is not set", name))
+			}
+		}
+		if len(failures) > 0 {
+			return fail(failures...)
+		}
+		return skip(fmt.Sprintf("needs %s, set by a skipped step", strings.Join(skipped, ", ")))
+	}
+
+	c.Request = &Request{Method: p.method, URL: p.client.URL(p.red.apply(p.target))}
+	start := time.Now()
+	resp, err := p.client.Do(ctx, p.method, p.target, p.body)
+	c.Duration = time.Since(start)
+	if err != nil {
+		if ctx.Err() != nil {
+			r.stopped = ctx.Err()
+		}
+		return fail("no answer: " + err.Error())
+	}
+	c.Request.StatusCode = resp.Status
+	r.judge(&c, step, p, newAnswer(resp, c.Duration))
+	return c
+}
+
+// preparedStep is a request step with its variables substituted.
+type preparedStep struct {
+	method, target string
+	body           []byte
+	expected       []string // the assertions' values
+	missing        []string // variables that were not set
+	client         *client.SCIM
+	red            redactor
+}
+
+func (r *runscopeRun) prepare(step RunscopeStep) *preparedStep {
+	sub := &substituter{vars: r.vars}
+	p := &preparedStep{method: strings.ToUpper(step.Method), target: sub.replace(step.URL)}
+	if p.method == "" {
+		p.method = http.MethodGet
+	}
+	header := http.Header{}
+	for name, values := range step.Headers {
+		for _, v := range values {
+			header.Add(name, sub.replace(v))
+		}
+	}
+	if body := sub.replace(step.Body); body != "" {
+		p.body = []byte(body)
+	}
+	for _, a := range step.Assertions {
+		p.expected = append(p.expected, sub.replace(rawText(a.Value)))
+	}
+	p.missing = sub.missing
+
+	// The step's headers replace the client's own, Authorization and
+	// Content-Type included.
+	opts := append(slices.Clone(r.opts.ClientOptions), client.WithTransport(&headerTransport{base: r.transport, header: header}))
+	p.client = client.NewSCIM(r.base, "", opts...)
+	urlForm := func(s string) string { return strings.TrimPrefix(p.client.URL("/"+s), r.base+"/") }
+	p.red = newRedactor(urlForm, append([]string{r.opts.Auth}, header.Values("Authorization")...)...)
+	return p
+}
+
+// judge applies a step's assertions and scripts to its answer and saves
+// the variables it extracts.
+func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *answer) {
+	judged := len(step.Assertions) > 0
+	for i, a := range step.Assertions {
+		if msg := ans.assert(a, p.expected[i]); msg != "" {
+			c.Failures = append(c.Failures, p.red.apply(msg))
+		}
+	}
+	for _, v := range step.Variables {
+		if v.Name == "" {
+			continue
+		}
+		val, err := ans.extract(v)
+		if err != nil {
+			r.unsetBy[v.Name] = c.Name
+			c.Notes = append(c.Notes, p.red.apply(fmt.Sprintf("variable %s not set: %v", v.Name, err)))
+			continue
+		}
+		r.vars[v.Name] = val
+		delete(r.unsetBy, v.Name)
+	}
+	scriptsSkipped := false
+	for _, s := range step.BeforeScripts {
+		if strings.TrimSpace(s) != "" {
+			scriptsSkipped = true
+			c.Notes = append(c.Notes, "before script skipped: "+reasonNoJS)
+		}
+	}
+	for _, s := range step.Scripts {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		script := knownScript(s)
+		if script == nil {
+			scriptsSkipped = true
+			c.Notes = append(c.Notes, "script skipped: "+reasonNoJS)
+			continue
+		}
+		judged = true
+		for _, msg := range script(ans) {
+			c.Failures = append(c.Failures, p.red.apply("script: "+msg))
+		}
+	}
+
+	switch {
+	case len(c.Failures) > 0:
+		c.Status = StatusFail
+	case judged || !scriptsSkipped:
+		// A step without assertions passes when an answer comes, as in
+		// Runscope.
+		c.Status = StatusPass
+	default:
+		// Its only logic was a script that was not run: say so once.
+		c.Status = StatusSkip
+		c.Notes = slices.DeleteFunc(c.Notes, func(n string) bool { return strings.HasSuffix(n, "script skipped: "+reasonNoJS) })
+		c.Notes = append([]string{reasonNoJS}, c.Notes...)
+	}
+}
+
+// outputsSkipped records that the variables of a skipped step will not be
+// set, so that the steps needing them are skipped too.
+func (r *runscopeRun) outputsSkipped(step RunscopeStep) {
+	for _, v := range step.Variables {
+		if v.Name != "" {
+			r.skippedVars[v.Name] = true
+		}
+	}
+}
+
+// outputsUnset records that a failed step did not set its variables, so
+// that the steps needing them fail and say why.
+func (r *runscopeRun) outputsUnset(step RunscopeStep, name string) {
+	for _, v := range step.Variables {
+		if v.Name != "" {
+			r.unsetBy[v.Name] = name
+		}
+	}
+}
+
+// underBase reports whether u is the base URL or below it.
+func (r *runscopeRun) underBase(u string) bool {
+	if r.base == "" || len(u) < len(r.base) || !strings.EqualFold(u[:len(r.base)], r.base) {
+		return false
+	}
+	rest := u[len(r.base):]
+	return rest == "" || strings.ContainsRune("/?#", rune(rest[0]))
+}
+
+// stepName is the check name of a step: its note, or its method and URL.
+func stepName(step RunscopeStep) string {
+	if n := strings.TrimSpace(step.Note); n != "" {
+		return n
+	}
+	return strings.TrimSpace(strings.ToUpper(step.Method) + " " + step.URL)
+}
+
+// noteSeverity reads a severity from an Okta-style note: "Required Test:
+// ..." is MUST, "Optional Test: ..." is MAY, "Recommended ..." is SHOULD.
+// A note that says nothing is MUST: a suite's steps are there to pass.
+func noteSeverity(note string) Severity {
+	n := strings.ToLower(strings.TrimSpace(note))
+	switch {
+	case strings.HasPrefix(n, "optional"):
+		return SeverityMay
+	case strings.HasPrefix(n, "recommended"):
+		return SeverityShould
+	default:
+		return SeverityMust
+	}
+}
+
+// headerTransport sends every request with header's values replacing the
+// request's own.
+type headerTransport struct {
+	base   http.RoundTripper
+	header http.Header
+}
+
+func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for name, values := range t.header {
+		switch name {
+		case "Host":
+			req.Host = values[0]
+		case "Content-Length":
+			// The transport computes it from the body.
+		default:
+			req.Header[name] = values
+		}
+	}
+	return t.base.RoundTrip(req)
+}
+
+var varPattern = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
+
+// substituter replaces {{name}} with variables and remembers the names it
+// could not resolve, which are left as they were.
+type substituter struct {
+	vars    map[string]string
+	missing []string
+}
+
+func (s *substituter) replace(in string) string {
+	if !strings.Contains(in, "{{") {
+		return in
+	}
+	return varPattern.ReplaceAllStringFunc(in, func(tok string) string {
+		name := strings.TrimSpace(tok[2 : len(tok)-2])
+		if v, ok := s.vars[name]; ok {
+			return v
+		}
+		if !slices.Contains(s.missing, name) {
+			s.missing = append(s.missing, name)
+		}
+		return tok
+	})
+}
+
+// rawText is an assertion value as text: a string unquoted, null as "",
+// anything else (a number) as written.
+func rawText(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// redactor hides secrets (the Authorization values) in report text.
+type redactor struct{ secrets []string }
+
+// minSecret is the shortest string redacted: shorter ones would mangle
+// the report and protect nothing.
+const minSecret = 4
+
+func newRedactor(urlForm func(string) string, auths ...string) redactor {
+	var r redactor
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if len(s) < minSecret {
+			return
+		}
+		// As written, and as it would appear in a URL or a quoted string.
+		quoted := strconv.Quote(s)
+		forms := []string{s, url.PathEscape(s), url.QueryEscape(s), quoted[1 : len(quoted)-1]}
+		if urlForm != nil {
+			forms = append(forms, urlForm(s))
+		}
+		for _, v := range forms {
+			if !slices.Contains(r.secrets, v) {
+				r.secrets = append(r.secrets, v)
+			}
+		}
+	}
+	for _, a := range auths {
+		add(a)
+		// "Bearer <token>", "SSWS <token>": the token alone may show up too.
+		if _, tok, ok := strings.Cut(strings.TrimSpace(a), " "); ok {
+			add(tok)
+		}
+	}
+	// Longest first, so that a whole header value goes before its token.
+	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	return r
+}
+
+func (r redactor) apply(s string) string {
+	for _, sec := range r.secrets {
+		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	}
+	return s
+}
+
+var errNotJSON = errors.New("the body is not JSON")
