@@ -56,3 +56,72 @@ type Error struct {
 type ErrorBody struct {
 	Error Error `json:"error"`
 }
+
+// Field is a directory-user field: built-in or custom.
+type Field struct {
+	Name        string     `json:"name"`
+	Type        string     `json:"type"` // "builtin" or "custom"
+	Description string     `json:"description,omitempty"`
+	CreatedAt   *time.Time `json:"createdAt,omitempty"` // custom fields only
+}
+
+// FieldList is the body of GET /admin/v1/fields: built-in fields first.
+type FieldList struct {
+	Fields []Field `json:"fields"`
+}
+
+// CreateFieldRequest is the body of POST /admin/v1/fields.
+type CreateFieldRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// Mapping maps a SCIM attribute path to a directory-user field.
+type Mapping struct {
+	SCIMPath  string `json:"scimPath"`
+	Field     string `json:"field"`
+	FieldType string `json:"fieldType,omitempty"` // "builtin" or "custom"; set by the server
+	Required  bool   `json:"required,omitempty"`  // required mappings are read-only
+}
+
+// MappingList is the body of GET /admin/v1/providers/{name}/mappings (the
+// required mappings first) and of GET /admin/v1/mappings/suggested.
+type MappingList struct {
+	Mappings []Mapping `json:"mappings"`
+}
+
+// SetMappingsRequest is the body of PUT /admin/v1/providers/{name}/mappings:
+// the complete list of optional mappings (required ones may be included
+// unchanged and are ignored).
+type SetMappingsRequest struct {
+	Mappings []Mapping `json:"mappings"`
+}
+
+// MappingsChanged answers every call that changes a provider's mappings:
+// the mappings now in force and how many directory users were re-derived
+// with a different result.
+type MappingsChanged struct {
+	Mappings     []Mapping `json:"mappings"`
+	ChangedUsers int       `json:"changedUsers"`
+}
+
+// Preview is the answer of POST /admin/v1/providers/{name}/mappings/preview,
+// whose body is a SCIM User: the directory-user fields it would produce.
+// Nothing is written.
+type Preview struct {
+	Fields map[string]any `json:"fields"`
+}
+
+// DirectoryUser is a directory user as the admin sees it.
+type DirectoryUser struct {
+	Provider string         `json:"provider"`
+	ID       string         `json:"id"` // the SCIM id
+	Fields   map[string]any `json:"fields"`
+	Updated  time.Time      `json:"updated"`
+}
+
+// DirectoryUserList is the body of GET /admin/v1/users.
+type DirectoryUserList struct {
+	Users        []DirectoryUser `json:"users"`
+	TotalResults int             `json:"totalResults"`
+}

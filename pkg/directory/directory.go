@@ -30,13 +30,18 @@ func (p *Provider) HasKey() bool { return len(p.KeyHash) > 0 }
 // (id, meta, groups) and without password, which is never kept. The other
 // fields are indexed copies the store keeps for lookups.
 type User struct {
-	ProviderID   string
-	ID           string
-	UserName     string
-	ExternalID   string
-	DisplayName  string
-	Active       bool
-	Resource     map[string]any
+	ProviderID  string
+	ID          string
+	UserName    string
+	ExternalID  string
+	DisplayName string
+	Active      bool
+	Resource    map[string]any
+	// Fields are the directory-user fields the provider's mappings derive
+	// from Resource (all but the Groups field, which is read from the
+	// memberships). The caller derives them; the store keeps them in the
+	// same row, so they change in the same transaction as the resource.
+	Fields       map[string]any
 	Groups       []GroupRef // read-only, filled on reads from the memberships
 	Created      time.Time
 	LastModified time.Time
@@ -145,6 +150,8 @@ type Store interface {
 	UpdateGroup(ctx context.Context, g *Group) error
 	// DeleteGroup removes the group and its memberships; ENOTFOUND if none.
 	DeleteGroup(ctx context.Context, providerID, id string) error
+
+	FieldStore
 
 	// Close releases the store's resources.
 	Close() error

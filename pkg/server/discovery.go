@@ -49,8 +49,21 @@ func (s *Server) renderResourceType(r *http.Request, rt *scim.ResourceType) map[
 	}
 }
 
+// providerTypes are the resource types as the provider sees them: the
+// User type carries every extension its mappings declared.
+func (s *Server) providerTypes(r *http.Request, p *directory.Provider) ([]*scim.ResourceType, error) {
+	m, err := s.dir.Mapper(r.Context(), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return []*scim.ResourceType{m.ResourceType(), groupRT}, nil
+}
+
 func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	all := []*scim.ResourceType{userRT, groupRT}
+	all, err := s.providerTypes(r, p)
+	if err != nil {
+		return err
+	}
 	if id != "" {
 		for _, rt := range all {
 			if strings.EqualFold(rt.ID, id) {
@@ -80,8 +93,12 @@ func (s *Server) renderSchema(r *http.Request, sc *scim.Schema) map[string]any {
 }
 
 func (s *Server) schemas(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	all := []*scim.Schema{userRT.Schema, groupRT.Schema}
-	all = append(all, userRT.Extensions...)
+	types, err := s.providerTypes(r, p)
+	if err != nil {
+		return err
+	}
+	all := []*scim.Schema{types[0].Schema, types[1].Schema}
+	all = append(all, types[0].Extensions...)
 	if id != "" {
 		for _, sc := range all {
 			if strings.EqualFold(sc.ID, id) {

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -10,16 +12,29 @@ import (
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
-var (
-	userRT  = scim.UserResourceType()
-	groupRT = scim.GroupResourceType()
-)
+// groupRT is the Group resource type; the User type is per provider
+// (directory.Mapper.ResourceType), as mappings may declare extensions.
+var groupRT = scim.GroupResourceType()
 
 // passwordSyncDetail answers Okta's password sync, which kacescim does not
 // support (the brief: "Sync Password … is not supported").
 const passwordSyncDetail = "password sync is not supported by kacescim: clear Sync Password in the identity provider's provisioning settings (Okta: Provisioning > To App)"
 
 func (s *Server) dialect(p *directory.Provider) scim.Options { return scim.Options{} }
+
+// resourceSchemas lists the core schema and every extension the document
+// holds (the enterprise extension, or one a mapping declared).
+func resourceSchemas(core string, doc map[string]any) []string {
+	schemas := []string{core}
+	var exts []string
+	for k := range doc {
+		if strings.HasPrefix(k, "urn:") {
+			exts = append(exts, k)
+		}
+	}
+	sort.Strings(exts)
+	return append(schemas, exts...)
+}
 
 // userFromDoc validates a normalized User document and fills the indexed
 // fields of u from it. active defaults to true when the document has none.
@@ -56,11 +71,7 @@ func (s *Server) renderUser(r *http.Request, u *directory.User) map[string]any {
 	for k, v := range u.Resource {
 		out[k] = v
 	}
-	schemas := []string{scim.UserURN}
-	if _, ok := u.Resource[scim.EnterpriseUserURN]; ok {
-		schemas = append(schemas, scim.EnterpriseUserURN)
-	}
-	out["schemas"] = schemas
+	out["schemas"] = resourceSchemas(scim.UserURN, u.Resource)
 	out["id"] = u.ID
 	if u.ExternalID != "" {
 		out["externalId"] = u.ExternalID
@@ -91,7 +102,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 	if err != nil {
 		return err
 	}
-	doc, err := scim.Normalize(userRT, body, s.dialect(p))
+	mapper, err := s.dir.Mapper(r.Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	doc, err := scim.Normalize(mapper.ResourceType(), body, s.dialect(p))
 	if err != nil {
 		return err
 	}
@@ -100,6 +115,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 	if err := userFromDoc(u, doc); err != nil {
 		return err
 	}
+	u.Fields = mapper.Derive(u)
 	if err := s.store.CreateUser(r.Context(), u); err != nil {
 		return err
 	}
@@ -156,15 +172,23 @@ func listQuery(r *http.Request) (directory.Query, error) {
 // updateUser runs a read-modify-write of one user, retrying when another
 // writer changed it in between, so that concurrent PATCHes never lose each
 // other's changes.
-func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id string, change func(u *directory.User) error) (*directory.User, error) {
+//
+// The provider's mappings derive the directory-user fields from the new
+// resource, and the store writes both in one statement.
+func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id string, change func(u *directory.User, rt *scim.ResourceType) error) (*directory.User, error) {
+	mapper, err := s.dir.Mapper(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		u, err := s.store.FindUserByID(ctx, p.ID, id)
 		if err != nil {
 			return nil, notFound(err, "User", id)
 		}
-		if err := change(u); err != nil {
+		if err := change(u, mapper.ResourceType()); err != nil {
 			return nil, err
 		}
+		u.Fields = mapper.Derive(u)
 		u.LastModified = s.dir.Now()
 		err = s.store.UpdateUser(ctx, u)
 		if directory.ErrorCode(err) == directory.ESTALE && attempt < maxRetries {
@@ -182,12 +206,11 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, p *director
 	if err != nil {
 		return err
 	}
-	doc, err := scim.Normalize(userRT, body, s.dialect(p))
-	if err != nil {
-		return err
-	}
-	u, err := s.updateUser(r.Context(), p, id, func(u *directory.User) error {
-		d := scim.CopyMap(doc)
+	u, err := s.updateUser(r.Context(), p, id, func(u *directory.User, rt *scim.ResourceType) error {
+		d, err := scim.Normalize(rt, body, s.dialect(p))
+		if err != nil {
+			return err
+		}
 		if _, ok := d["active"]; !ok {
 			// A PUT without active keeps the user's status: Okta rebuilds
 			// PUT bodies from GET, and losing active would suspend users.
@@ -214,8 +237,8 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *directory.
 	if req.IsPasswordOnly() {
 		return scim.Errorf(http.StatusBadRequest, scim.TypeMutability, passwordSyncDetail)
 	}
-	u, err := s.updateUser(r.Context(), p, id, func(u *directory.User) error {
-		doc, err := scim.ApplyPatch(userRT, userDoc(u), req.Operations, opts)
+	u, err := s.updateUser(r.Context(), p, id, func(u *directory.User, rt *scim.ResourceType) error {
+		doc, err := scim.ApplyPatch(rt, userDoc(u), req.Operations, opts)
 		if err != nil {
 			return err
 		}

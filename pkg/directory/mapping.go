@@ -1,0 +1,336 @@
+package directory
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// GroupsPath is the SCIM path that, mapped to a field, fills it with the
+// comma-delimited names of the groups the provider pushed the user into.
+const GroupsPath = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Group:externalId"
+
+// GroupsSeparator joins group names in the Groups field.
+const GroupsSeparator = ","
+
+// RequiredMappings are created with every provider and cannot be changed.
+// Disabled is the inverse of active.
+func RequiredMappings() []Mapping {
+	return []Mapping{
+		{SCIMPath: "userName", Field: FieldEmail, Required: true},
+		{SCIMPath: "displayName", Field: FieldName, Required: true},
+		{SCIMPath: "id", Field: FieldGUID, Required: true},
+		{SCIMPath: "active", Field: FieldDisabled, Required: true},
+	}
+}
+
+// SuggestedMappings are the brief's suggested mappings, offered by
+// `kacescim mappings suggest`, never forced. Manager, Department,
+// Organization, Mobile and Groups are custom fields the admin creates first.
+func SuggestedMappings() []Mapping {
+	const ent = scim.EnterpriseUserURN + ":"
+	return []Mapping{
+		{SCIMPath: ent + "manager.value", Field: "Manager"},
+		{SCIMPath: ent + "department", Field: "Department"},
+		{SCIMPath: ent + "organization", Field: "Organization"},
+		{SCIMPath: `phoneNumbers[type eq "mobile"].value`, Field: "Mobile"},
+		{SCIMPath: GroupsPath, Field: "Groups"},
+		{SCIMPath: `addresses[type eq "work"].streetAddress`, Field: FieldAddress},
+		{SCIMPath: `addresses[type eq "work"].locality`, Field: FieldCity},
+		{SCIMPath: `addresses[type eq "work"].region`, Field: FieldState},
+		{SCIMPath: `addresses[type eq "work"].postalCode`, Field: FieldZip},
+		{SCIMPath: `addresses[type eq "work"].country`, Field: FieldCountry},
+	}
+}
+
+// IsBuiltinField reports whether name is a built-in field and returns its
+// canonical spelling.
+func IsBuiltinField(name string) (string, bool) {
+	for _, f := range BuiltinFields {
+		if strings.EqualFold(f, name) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// Mapper is a provider's mappings, checked and compiled: what turns a SCIM
+// User into the fields of its directory user.
+type Mapper struct {
+	rt          *scim.ResourceType
+	optional    []compiledMapping
+	groupsField string
+}
+
+type compiledMapping struct {
+	Mapping
+	path *scim.AttrPath
+}
+
+// NewMapper checks the provider's optional mappings against the custom
+// fields that exist and compiles them. Mappings to an attribute of an
+// extension schema SCIM does not define declare that extension: the
+// provider's User resource type then carries it (string attributes), so the
+// server accepts, keeps and returns it and lists it in /Schemas.
+//
+// Errors (EINVALID) say what to do: which `kacescim fields add` to run, which
+// mapping already fills a field, why a path is refused.
+func NewMapper(optional []*Mapping, custom []*CustomField) (*Mapper, error) {
+	rt := scim.UserResourceType()
+	declared := map[string]*scim.Schema{}
+	// Declare custom extensions first, so that every mapping resolves
+	// against the complete resource type.
+	for _, m := range optional {
+		urn, attr, ok := customExtensionPath(m.SCIMPath)
+		if !ok {
+			continue
+		}
+		s := declared[strings.ToLower(urn)]
+		if s == nil {
+			s = &scim.Schema{ID: urn, Name: extensionName(urn), Description: "Custom extension declared by a kacescim mapping"}
+			declared[strings.ToLower(urn)] = s
+			rt.Extensions = append(rt.Extensions, s)
+		}
+		if s.Attr(attr) == nil {
+			s.Attributes = append(s.Attributes, &scim.Attribute{Name: attr, Type: scim.TypeString,
+				Mutability: scim.ReadWrite, Returned: scim.ReturnedDefault, Uniqueness: "none",
+				Description: "Mapped to the directory-user field " + m.Field})
+		}
+	}
+	mp := &Mapper{rt: rt}
+	used := map[string]Mapping{}
+	for _, r := range RequiredMappings() {
+		used[strings.ToLower(r.Field)] = r
+	}
+	for _, m := range optional {
+		field, err := resolveField(m.Field, custom)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := used[strings.ToLower(field)]; ok {
+			if prev.Required {
+				return nil, Errorf(EINVALID, "%s is filled by the required mapping %s → %s and cannot be mapped again", field, prev.SCIMPath, prev.Field)
+			}
+			return nil, Errorf(EINVALID, "%s is already filled by the mapping %s → %s: remove that mapping first", field, prev.SCIMPath, prev.Field)
+		}
+		c := compiledMapping{Mapping: Mapping{SCIMPath: strings.TrimSpace(m.SCIMPath), Field: field}}
+		if strings.EqualFold(c.SCIMPath, GroupsPath) {
+			c.SCIMPath = GroupsPath
+			mp.groupsField = field
+		} else {
+			p, err := compilePath(rt, m.SCIMPath)
+			if err != nil {
+				return nil, err
+			}
+			c.path = p
+			c.SCIMPath = p.String()
+		}
+		used[strings.ToLower(field)] = c.Mapping
+		mp.optional = append(mp.optional, c)
+	}
+	return mp, nil
+}
+
+func resolveField(name string, custom []*CustomField) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", Errorf(EINVALID, "a mapping needs a field")
+	}
+	if f, ok := IsBuiltinField(name); ok {
+		return f, nil
+	}
+	for _, c := range custom {
+		if strings.EqualFold(c.Name, name) {
+			return c.Name, nil
+		}
+	}
+	return "", Errorf(EINVALID, "there is no field named %s: create it first with `kacescim fields add %s`", name, quoteArg(name))
+}
+
+func quoteArg(s string) string {
+	if strings.ContainsAny(s, " \t'\"") {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// compilePath parses a mapping's SCIM path and checks that it selects a
+// single simple value.
+func compilePath(rt *scim.ResourceType, raw string) (*scim.AttrPath, error) {
+	if strings.EqualFold(strings.TrimSpace(raw), "password") {
+		return nil, Errorf(EINVALID, "password is never kept and cannot be mapped")
+	}
+	p, err := scim.ParseAttrPath(rt, raw)
+	if err != nil {
+		se, _ := scim.AsError(err)
+		return nil, Errorf(EINVALID, "%s", se.Detail)
+	}
+	switch {
+	case p.URN == "" && strings.EqualFold(p.Attr.Name, "groups"):
+		return nil, Errorf(EINVALID, "map group membership with %s, not %q", GroupsPath, raw)
+	case p.Leaf().Type == scim.TypeComplex:
+		hint := ""
+		if p.Attr.MultiValued {
+			hint = fmt.Sprintf(", e.g. %s[type eq \"work\"].%s", p.Attr.Name, firstSub(p.Attr))
+		} else {
+			hint = fmt.Sprintf(", e.g. %s.%s", p.Attr.Name, firstSub(p.Attr))
+		}
+		return nil, Errorf(EINVALID, "%q is complex: map one of its sub-attributes%s", raw, hint)
+	}
+	return p, nil
+}
+
+func firstSub(a *scim.Attribute) string {
+	if s := a.Sub("value"); s != nil {
+		return "value"
+	}
+	if len(a.SubAttributes) > 0 {
+		return a.SubAttributes[0].Name
+	}
+	return "value"
+}
+
+// customExtensionPath recognises "urn:…:Schema:attr" paths of extensions
+// SCIM does not define; it returns the URN and the attribute.
+func customExtensionPath(path string) (urn, attr string, ok bool) {
+	path = strings.TrimSpace(path)
+	lower := strings.ToLower(path)
+	if !strings.HasPrefix(lower, "urn:") || strings.ContainsAny(path, "[]\" ") {
+		return "", "", false
+	}
+	for _, known := range []string{scim.UserURN, scim.EnterpriseUserURN, GroupsPath, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Group"} {
+		if strings.HasPrefix(lower, strings.ToLower(known)) {
+			return "", "", false
+		}
+	}
+	i := strings.LastIndex(path, ":")
+	urn, attr = path[:i], path[i+1:]
+	if strings.Count(urn, ":") < 2 || attr == "" || strings.Contains(attr, ".") {
+		return "", "", false
+	}
+	return urn, attr, true
+}
+
+func extensionName(urn string) string {
+	parts := strings.Split(urn, ":")
+	if len(parts) >= 3 {
+		return parts[len(parts)-3] + parts[len(parts)-1] // kace:2.0:User → kaceUser
+	}
+	return urn
+}
+
+// ResourceType is the provider's User resource type, with any extension
+// its mappings declared.
+func (m *Mapper) ResourceType() *scim.ResourceType { return m.rt }
+
+// GroupsField is the field the provider's Groups mapping fills, or "".
+func (m *Mapper) GroupsField() string { return m.groupsField }
+
+// Mappings returns the required mappings and then the optional ones, as
+// compiled (paths and fields in canonical spelling).
+func (m *Mapper) Mappings() []Mapping {
+	out := RequiredMappings()
+	for _, c := range m.optional {
+		out = append(out, c.Mapping)
+	}
+	return out
+}
+
+// Optional returns the optional mappings, ready to store.
+func (m *Mapper) Optional() []*Mapping {
+	out := make([]*Mapping, len(m.optional))
+	for i, c := range m.optional {
+		mm := c.Mapping
+		out[i] = &mm
+	}
+	return out
+}
+
+// Derive computes the stored fields of u's directory user from its SCIM
+// resource: every field but Groups, which Fields adds from the
+// memberships when the user is read. A field whose attribute is missing,
+// null or empty is left out (cleared). Of several matching values the
+// primary one wins, else the first in order. Booleans and numbers become
+// text; Disabled is the inverse of active.
+func (m *Mapper) Derive(u *User) map[string]any {
+	fields := map[string]any{
+		FieldEmail:    u.UserName,
+		FieldGUID:     u.ID,
+		FieldDisabled: !u.Active,
+	}
+	if u.DisplayName != "" {
+		fields[FieldName] = u.DisplayName
+	}
+	doc := u.Resource
+	if u.ExternalID != "" {
+		doc = make(map[string]any, len(u.Resource)+1)
+		for k, v := range u.Resource {
+			doc[k] = v
+		}
+		doc["externalId"] = u.ExternalID
+	}
+	for _, c := range m.optional {
+		if c.path == nil {
+			continue
+		}
+		for _, v := range c.path.Values(doc) {
+			if s := fieldText(v); s != "" {
+				fields[c.Field] = s
+				break
+			}
+		}
+	}
+	return fields
+}
+
+// fieldText is the text a directory field holds for a SCIM value.
+func fieldText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case bool:
+		return strconv.FormatBool(t)
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	}
+	return ""
+}
+
+// Fields returns the directory user's fields as the admin sees them: the
+// stored ones plus Groups, from the user's memberships, sorted by name
+// (case-insensitively) and joined with commas. The Groups field is never
+// stored, so it is current the moment a group write commits, whatever the
+// size of the group.
+func (m *Mapper) Fields(u *User) map[string]any {
+	out := make(map[string]any, len(u.Fields)+1)
+	for k, v := range u.Fields {
+		out[k] = v
+	}
+	if m.groupsField != "" {
+		if names := GroupNames(u.Groups); names != "" {
+			out[m.groupsField] = names
+		}
+	}
+	return out
+}
+
+// GroupNames joins the names of groups in the Groups field's order.
+func GroupNames(groups []GroupRef) string {
+	names := make([]GroupRef, len(groups))
+	copy(names, groups)
+	sort.Slice(names, func(i, j int) bool {
+		a, b := strings.ToLower(names[i].DisplayName), strings.ToLower(names[j].DisplayName)
+		if a != b {
+			return a < b
+		}
+		return names[i].ID < names[j].ID
+	})
+	parts := make([]string, len(names))
+	for i, g := range names {
+		parts[i] = g.DisplayName
+	}
+	return strings.Join(parts, GroupsSeparator)
+}
