@@ -17,7 +17,7 @@ import (
 // subject names the row a statement reads or writes, for the messages of
 // the errors it can cause.
 type subject struct {
-	kind string // "provider", "user" or "group"
+	kind string // "provider", "user", "group" or "custom field"
 	id   string
 	name string // the provider name, userName or group displayName written
 }
@@ -102,6 +102,8 @@ func conflict(err *sqlite.Error, s subject) error {
 		return directory.Errorf(directory.ECONFLICT, "the key is already in use by another provider")
 	case "users.provider_id, users.user_name_key":
 		return directory.Errorf(directory.ECONFLICT, "userName %q is already taken by another user of this provider", s.name)
+	case "custom_fields.name_key":
+		return directory.Errorf(directory.ECONFLICT, "a custom field named %q already exists", s.name)
 	case "groups.provider_id, groups.display_name_key":
 		return directory.Errorf(directory.ECONFLICT, "a group named %q already exists", s.name)
 	case "providers.id", "users.provider_id, users.id", "groups.provider_id, groups.id":

@@ -51,7 +51,9 @@ func testUser(providerID, userName string) *directory.User {
 		ProviderID: providerID, ID: uuid.NewString(), UserName: userName, Active: true,
 		ExternalID: "ext-" + userName, DisplayName: "User " + userName,
 		Resource: map[string]any{"userName": userName, "name": map[string]any{"familyName": userName}},
-		Created:  now, LastModified: now,
+		Fields: map[string]any{directory.FieldEmail: userName, directory.FieldName: "User " + userName,
+			directory.FieldDisabled: false},
+		Created: now, LastModified: now,
 	}
 }
 

@@ -143,6 +143,10 @@ func (c *stmtCache) inTx(ctx context.Context, opts *sql.TxOptions, fn func(h han
 	if err != nil {
 		return dbError(err, subject{})
 	}
+	// If fn panics (a caller's callback, such as ReplaceMappings' derive),
+	// the transaction must not keep the connection: on the writer pool it
+	// is the only one. Once committed or rolled back this is a no-op.
+	defer tx.Rollback()
 	if err := fn(handle{c: c, tx: tx, missed: &missed}); err != nil {
 		tx.Rollback()
 		return err

@@ -12,25 +12,43 @@ import (
 )
 
 // userColumns is what scanUser reads, in order.
-const userColumns = `seq, id, user_name, external_id, display_name, active, resource, created, last_modified, version`
+const userColumns = `seq, id, user_name, external_id, display_name, active, resource, fields, created, last_modified, version`
+
+// userColumnsU is userColumns of the users table aliased as u, preceded by
+// its provider_id: what queries across providers read.
+var userColumnsU = "u.provider_id, u." + strings.ReplaceAll(userColumns, ", ", ", u.")
 
 func scanUser(row scanner, providerID string) (*directory.User, int64, error) {
-	var (
-		u                 directory.User
-		seq               int64
-		resource          string
-		created, modified int64
-	)
-	err := row.Scan(&seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.Active, &resource, &created, &modified, &u.Version)
+	u, seq, _, err := scanUserRow(row)
 	if err != nil {
 		return nil, 0, err
 	}
-	if u.Resource, err = unmarshalResource(resource); err != nil {
-		return nil, 0, err
-	}
 	u.ProviderID = providerID
+	return u, seq, nil
+}
+
+// scanUserRow reads the columns pre point to, then userColumns; it also
+// returns the stored text of the fields. The caller sets ProviderID.
+func scanUserRow(row scanner, pre ...any) (*directory.User, int64, string, error) {
+	var (
+		u                 directory.User
+		seq               int64
+		resource, fields  string
+		created, modified int64
+	)
+	dest := append(pre, &seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.Active, &resource, &fields, &created, &modified, &u.Version)
+	if err := row.Scan(dest...); err != nil {
+		return nil, 0, "", err
+	}
+	var err error
+	if u.Resource, err = unmarshalResource(resource); err != nil {
+		return nil, 0, "", err
+	}
+	if u.Fields, err = unmarshalResource(fields); err != nil {
+		return nil, 0, "", err
+	}
 	u.Created, u.LastModified = fromMS(created), fromMS(modified)
-	return &u, seq, nil
+	return &u, seq, fields, nil
 }
 
 // CreateUser inserts u with Version 1 and counts it in the provider's
@@ -50,18 +68,22 @@ func createUser(ctx context.Context, h handle, u *directory.User) error {
 	if err != nil {
 		return err
 	}
+	fields, err := marshalFields(u.Fields)
+	if err != nil {
+		return err
+	}
 	const (
 		count  = `UPDATE providers SET synced_users = synced_users + 1 WHERE id = ?`
 		insert = `INSERT INTO users (provider_id, id, user_name, user_name_key, external_id, display_name, display_name_key,
-			active, resource, created, last_modified, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
+			active, resource, fields, email_key, created, last_modified, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	)
 	res, err := h.ExecContext(ctx, count, u.ProviderID)
 	if err := mustAffect(res, err, subject{kind: "provider", id: u.ProviderID}); err != nil {
 		return err
 	}
 	_, err = h.ExecContext(ctx, insert, u.ProviderID, u.ID, u.UserName, strings.ToLower(u.UserName),
-		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource,
+		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, emailKey(u.Fields),
 		toMS(u.Created), toMS(u.LastModified))
 	return dbError(err, subject{kind: "user", id: u.ID, name: u.UserName})
 }
@@ -180,22 +202,27 @@ func userGroups(ctx context.Context, h handle, seqs []int64) (map[int64][]direct
 
 // UpdateUser replaces the user if its stored Version still equals
 // u.Version, then increments u.Version; ESTALE if it changed, ENOTFOUND if
-// the user is gone, ECONFLICT on a taken userName. Created is kept.
+// the user is gone, ECONFLICT on a taken userName. Created is kept; Fields
+// are written in the same statement as the resource.
 func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 	resource, err := marshalResource(u.Resource)
 	if err != nil {
 		return err
 	}
+	fields, err := marshalFields(u.Fields)
+	if err != nil {
+		return err
+	}
 	const (
 		update = `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, display_name_key = ?,
-			active = ?, resource = ?, last_modified = ?, version = version + 1
+			active = ?, resource = ?, fields = ?, email_key = ?, last_modified = ?, version = version + 1
 			WHERE provider_id = ? AND id = ? AND version = ?`
 		current = `SELECT version FROM users WHERE provider_id = ? AND id = ?`
 	)
 	s := subject{kind: "user", id: u.ID, name: u.UserName}
 	err = db.write(ctx, func(h handle) error {
 		res, err := h.ExecContext(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID,
-			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, toMS(u.LastModified),
+			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, emailKey(u.Fields), toMS(u.LastModified),
 			u.ProviderID, u.ID, u.Version)
 		if err != nil {
 			return dbError(err, s)
@@ -256,7 +283,28 @@ func marshalResource(m map[string]any) (string, error) {
 	return string(b), nil
 }
 
-// unmarshalResource reads a stored resource document.
+// marshalFields is the stored form of a user's directory fields.
+func marshalFields(m map[string]any) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", directory.Errorf(directory.EINVALID, "the directory-user fields cannot be stored as JSON: %v", err)
+	}
+	return string(b), nil
+}
+
+// emailKey is the email_key of a user with these fields: its Email
+// lower-cased, or NULL if it has none.
+func emailKey(fields map[string]any) any {
+	if s, ok := fields[directory.FieldEmail].(string); ok && s != "" {
+		return strings.ToLower(s)
+	}
+	return nil
+}
+
+// unmarshalResource reads a stored resource document (or fields).
 func unmarshalResource(s string) (map[string]any, error) {
 	m := map[string]any{}
 	if err := json.Unmarshal([]byte(s), &m); err != nil {

@@ -62,6 +62,15 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"GroupFilters", testGroupFilters},
 		{"InvalidFilters", testInvalidFilters},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"UserFields", testUserFields},
+		{"CustomFields", testCustomFields},
+		{"CustomFieldInUse", testCustomFieldInUse},
+		{"Mappings", testMappings},
+		{"DeleteProviderCascadesMappings", testDeleteProviderCascadesMappings},
+		{"ReplaceMappingsRederives", testReplaceMappingsRederives},
+		{"ReplaceMappingsRollsBack", testReplaceMappingsRollsBack},
+		{"DirectoryUsers", testDirectoryUsers},
+		{"DirectoryUser", testDirectoryUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,6 +180,7 @@ func checkUser(t *testing.T, got, want *directory.User) {
 	if g, w := jsonText(t, got.Resource), jsonText(t, want.Resource); g != w {
 		t.Errorf("Resource = %s, want %s", g, w)
 	}
+	checkFields(t, got, want.Fields)
 	sameTime(t, "Created", got.Created, want.Created)
 	sameTime(t, "LastModified", got.LastModified, want.LastModified)
 }
