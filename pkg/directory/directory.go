@@ -115,8 +115,6 @@ type Store interface {
 	UpdateProvider(ctx context.Context, p *Provider) error
 	// DeleteProvider removes the provider with all its users and groups.
 	DeleteProvider(ctx context.Context, id string) error
-	// RecordSync moves the provider's LastSyncAt forward to at (never back).
-	RecordSync(ctx context.Context, providerID string, at time.Time) error
 
 	// CreateUser inserts u (ID, Created, LastModified set by the caller,
 	// Version set to 1 by the store) and counts it in SyncedUsers;
@@ -152,6 +150,7 @@ type Store interface {
 	DeleteGroup(ctx context.Context, providerID, id string) error
 
 	FieldStore
+	LogStore
 
 	// Close releases the store's resources.
 	Close() error

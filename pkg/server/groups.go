@@ -125,6 +125,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p *director
 	if err := s.store.CreateGroup(r.Context(), g); err != nil {
 		return err
 	}
+	infoFrom(r.Context()).resourceID = g.ID
 	return s.writeGroup(w, r, http.StatusCreated, g, true)
 }
 

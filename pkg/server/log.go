@@ -15,8 +15,10 @@ import (
 // requestInfo is filled in while a request is handled so that the request
 // log line can name the provider without the handlers logging themselves.
 type requestInfo struct {
-	id       string
-	provider string
+	id         string
+	provider   string
+	resourceID string // the user or group named or created, for the provisioning log
+	errDetail  string // the error detail sent, for the provisioning log
 }
 
 type requestInfoKey struct{}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,25 +36,41 @@ func (s *Server) scimRoutes(mux *http.ServeMux) {
 
 // serveSCIM authenticates the provider, routes the request by hand (so
 // that 404 and 405 are SCIM errors too, and the method is checked before the
-// body is read) and records the provider's most recent sync on success.
+// body is read) and records it in the provisioning log, which also moves
+// the provider's most recent sync on success.
 func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
-	p, err := s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	if err != nil {
-		if directory.ErrorCode(err) == directory.EFORBIDDEN && p != nil {
-			infoFrom(r.Context()).provider = p.Name
-		}
-		s.writeSCIMError(w, r, err)
-		return
-	}
-	infoFrom(r.Context()).provider = p.Name
+	start := time.Now()
+	ri := infoFrom(r.Context())
 	rec := &statusRecorder{ResponseWriter: w}
-	if err := s.routeSCIM(rec, r, p); err != nil {
+	p, err := s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if p != nil {
+		ri.provider = p.Name
+	}
+	if err != nil {
+		s.writeSCIMError(rec, r, err)
+	} else if err := s.routeSCIM(rec, r, p); err != nil {
 		s.writeSCIMError(rec, r, err)
 	}
-	if rec.status > 0 && rec.status < 400 {
-		if err := s.store.RecordSync(r.Context(), p.ID, s.dir.Now()); err != nil {
-			s.log.Error("record sync", "provider", p.Name, "err", err)
-		}
+	entry := &directory.LogEntry{
+		Time:       s.dir.Now(),
+		RequestID:  ri.id,
+		Method:     r.Method,
+		Path:       r.URL.RequestURI(),
+		ResourceID: ri.resourceID,
+		Status:     rec.status,
+		Latency:    time.Since(start),
+		Error:      ri.errDetail,
+	}
+	if p != nil {
+		entry.ProviderID = p.ID
+	}
+	if entry.Status == 0 {
+		entry.Status = http.StatusOK
+	}
+	// The request's own context may be cancelled once the client has its
+	// answer; the log entry must still be written.
+	if err := s.store.RecordRequest(context.WithoutCancel(r.Context()), entry); err != nil {
+		s.log.Error("record request", "request_id", ri.id, "err", err)
 	}
 }
 
@@ -105,7 +122,10 @@ func (s *Server) routeSCIM(w http.ResponseWriter, r *http.Request, p *directory.
 }
 
 func withID(id string, h func(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error) scimHandler {
-	return func(w http.ResponseWriter, r *http.Request, p *directory.Provider) error { return h(w, r, p, id) }
+	return func(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
+		infoFrom(r.Context()).resourceID = id
+		return h(w, r, p, id)
+	}
 }
 
 func dispatch(w http.ResponseWriter, r *http.Request, p *directory.Provider, methods map[string]scimHandler) error {
@@ -159,6 +179,7 @@ func toSCIMError(err error) (*scim.Error, bool) {
 
 func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err error) {
 	se, internal := toSCIMError(err)
+	infoFrom(r.Context()).errDetail = se.Detail
 	if internal {
 		s.log.Error("internal error", "request_id", infoFrom(r.Context()).id, "err", err)
 	}

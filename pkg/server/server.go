@@ -41,6 +41,12 @@ type Config struct {
 	AdminToken string
 	// MaxBodyBytes limits request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
+	// LogRetention is how long the provisioning log keeps an entry
+	// (default 30 days).
+	LogRetention time.Duration
+	// LogMaxEntries caps the provisioning log (default 1,000,000 entries);
+	// the oldest go first.
+	LogMaxEntries int
 	// Logger receives the structured request log (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -50,8 +56,14 @@ type Config struct {
 // DefaultListen is the address serve listens on unless told otherwise.
 const DefaultListen = "127.0.0.1:8080"
 
-// DefaultMaxBodyBytes is the default request body limit.
-const DefaultMaxBodyBytes = 1 << 20
+// Defaults of the Config fields.
+const (
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultLogRetention  = 30 * 24 * time.Hour
+	DefaultLogMaxEntries = 1_000_000
+	// pruneEvery is how often Serve trims the provisioning log.
+	pruneEvery = 10 * time.Minute
+)
 
 // Server is an opened kacescim server: its store, its directory service and
 // its HTTP handler. Open it, Serve it, Close it.
@@ -72,6 +84,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.LogRetention <= 0 {
+		cfg.LogRetention = DefaultLogRetention
+	}
+	if cfg.LogMaxEntries <= 0 {
+		cfg.LogMaxEntries = DefaultLogMaxEntries
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -148,6 +166,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	pruneCtx, stopPruning := context.WithCancel(ctx)
+	defer stopPruning()
+	go s.pruneLog(pruneCtx)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCertFile != "" {
@@ -179,4 +200,31 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	return s.Serve(ctx, ln)
+}
+
+// pruneLog trims the provisioning log to its retention at start and then
+// every pruneEvery, until ctx ends.
+func (s *Server) pruneLog(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		n, err := s.PruneLog(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("prune provisioning log", "err", err)
+		case n > 0:
+			s.log.Info("pruned provisioning log", "entries", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PruneLog deletes provisioning-log entries beyond the configured
+// retention and size, and returns how many it deleted.
+func (s *Server) PruneLog(ctx context.Context) (int, error) {
+	return s.store.PruneLog(ctx, s.dir.Now().Add(-s.cfg.LogRetention), s.cfg.LogMaxEntries)
 }

@@ -119,6 +119,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 	if err := s.store.CreateUser(r.Context(), u); err != nil {
 		return err
 	}
+	infoFrom(r.Context()).resourceID = u.ID
 	return s.writeUser(w, r, http.StatusCreated, u)
 }
 

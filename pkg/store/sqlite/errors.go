@@ -30,6 +30,7 @@ type subject struct {
 //   - sql.ErrNoRows becomes ENOTFOUND;
 //   - a UNIQUE (or PRIMARY KEY) constraint violation becomes ECONFLICT with
 //     a message naming the value that is taken;
+//   - a FOREIGN KEY violation (the parent is gone) becomes ENOTFOUND for s;
 //   - SQLITE_BUSY / SQLITE_LOCKED (another process held the database for
 //     longer than busy_timeout) becomes EINTERNAL with a "try again"
 //     message, since the failure is transient and safe to retry;
@@ -58,6 +59,9 @@ func dbError(err error, s subject) error {
 	switch code := le.Code(); {
 	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return conflict(le, s)
+	case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		// A row that references a parent (a provider) that is not there.
+		return notFound(s)
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 		return directory.Errorf(directory.EINTERNAL, "the database is busy; try again")
 	case code&0xff == sqlite3.SQLITE_INTERRUPT:

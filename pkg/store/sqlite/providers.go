@@ -110,24 +110,6 @@ func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 	return mustAffect(res, err, subject{kind: "provider", id: id})
 }
 
-// RecordSync moves the provider's LastSyncAt forward to at, never back;
-// ENOTFOUND if there is no such provider. It writes only when at is newer,
-// since it runs on every SCIM request.
-func (db *DB) RecordSync(ctx context.Context, providerID string, at time.Time) error {
-	const q = `UPDATE providers SET last_sync_at = ?1 WHERE id = ?2 AND (last_sync_at IS NULL OR last_sync_at < ?1)`
-	s := subject{kind: "provider", id: providerID}
-	res, err := db.writer().ExecContext(ctx, q, toMS(at), providerID)
-	if err != nil {
-		return dbError(err, s)
-	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return dbError(err, s)
-	}
-	var one int
-	err = db.reader().QueryRowContext(ctx, `SELECT 1 FROM providers WHERE id = ?`, providerID).Scan(&one)
-	return dbError(err, s)
-}
-
 // mustAffect reports ENOTFOUND for s if the statement changed no row.
 func mustAffect(res sql.Result, err error, s subject) error {
 	if err != nil {

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"ReplaceMappingsRollsBack", testReplaceMappingsRollsBack},
 		{"DirectoryUsers", testDirectoryUsers},
 		{"DirectoryUser", testDirectoryUser},
+		{"RequestLog", testRequestLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -357,22 +358,27 @@ func testDeleteProviderCascades(t *testing.T, s directory.Store) {
 	}
 }
 
+// recordSync records a successful request of the provider at the given time.
+func recordSync(c context.Context, s directory.Store, providerID string, at time.Time) error {
+	return s.RecordRequest(c, &directory.LogEntry{Time: at, ProviderID: providerID, Method: "GET", Path: "/scim/v2/Users", Status: 200})
+}
+
 func testRecordSync(t *testing.T, s directory.Store) {
 	c := ctx(t)
 	p := newProvider(t, s, "okta")
 	at := t0.Add(time.Minute)
-	must(t, s.RecordSync(c, p.ID, at))
-	must(t, s.RecordSync(c, p.ID, at.Add(-time.Second))) // older: ignored
+	must(t, recordSync(c, s, p.ID, at))
+	must(t, recordSync(c, s, p.ID, at.Add(-time.Second))) // older: ignored
 	got, err := s.FindProviderByID(c, p.ID)
 	must(t, err)
 	sameTime(t, "LastSyncAt", got.LastSyncAt, at)
 	later := at.Add(time.Hour)
-	must(t, s.RecordSync(c, p.ID, later))
-	must(t, s.RecordSync(c, p.ID, later)) // same: no change, no error
+	must(t, recordSync(c, s, p.ID, later))
+	must(t, recordSync(c, s, p.ID, later)) // same: no change, no error
 	got, err = s.FindProviderByID(c, p.ID)
 	must(t, err)
 	sameTime(t, "LastSyncAt", got.LastSyncAt, later)
-	wantCode(t, s.RecordSync(c, uuid.NewString(), later), directory.ENOTFOUND)
+	wantCode(t, recordSync(c, s, uuid.NewString(), later), directory.ENOTFOUND)
 }
 
 func syncedUsers(t *testing.T, s directory.Store, providerID string) int64 {
@@ -1298,7 +1304,7 @@ func testConcurrentCreates(t *testing.T, s directory.Store) {
 					err = s.CreateGroup(c, group(p.ID, u.UserName, u))
 				}
 				if err == nil {
-					err = s.RecordSync(c, p.ID, t0.Add(time.Duration(w*each+i)*time.Second))
+					err = recordSync(c, s, p.ID, t0.Add(time.Duration(w*each+i)*time.Second))
 				}
 				if err != nil {
 					mu.Lock()

@@ -1,0 +1,59 @@
+package directory
+
+import (
+	"context"
+	"time"
+)
+
+// LogEntry is one SCIM request in the provisioning log: the admin's answer
+// to "what did Okta just do?". It never holds a body, a header or a key.
+type LogEntry struct {
+	ID           int64 // increasing; what `logs --follow` resumes from
+	Time         time.Time
+	ProviderID   string // "" when the key matched no provider
+	ProviderName string // filled on reads
+	RequestID    string
+	Method       string
+	Path         string // path and query, as sent
+	ResourceID   string // the user or group the request named or created
+	Status       int
+	Latency      time.Duration
+	Error        string // the SCIM error detail, for failed requests
+}
+
+// LogQuery selects log entries, oldest first.
+type LogQuery struct {
+	ProviderID string
+	Since      time.Time // zero for no lower bound
+	AfterID    int64     // entries with a greater ID only
+	FailedOnly bool      // status >= 400
+	// Limit keeps the newest Limit entries that match (0: a default of
+	// 100, at most 10,000).
+	Limit int
+}
+
+// LogStore keeps the provisioning log. Store embeds it.
+type LogStore interface {
+	// RecordRequest appends e (setting e.ID) and, when the provider is
+	// known and e.Status < 400, moves its LastSyncAt forward to e.Time;
+	// both in one transaction.
+	RecordRequest(ctx context.Context, e *LogEntry) error
+	// FindLog returns matching entries, oldest first, with ProviderName.
+	FindLog(ctx context.Context, q LogQuery) ([]*LogEntry, error)
+	// PruneLog deletes entries older than before and, beyond them, the
+	// oldest ones until at most keep remain. It returns how many it deleted.
+	PruneLog(ctx context.Context, before time.Time, keep int) (int, error)
+}
+
+// Log returns provisioning-log entries, oldest first; providerName ""
+// means every provider (and the requests no key matched).
+func (s *Service) Log(ctx context.Context, providerName string, q LogQuery) ([]*LogEntry, error) {
+	if providerName != "" {
+		p, err := s.Provider(ctx, providerName)
+		if err != nil {
+			return nil, err
+		}
+		q.ProviderID = p.ID
+	}
+	return s.Store.FindLog(ctx, q)
+}

@@ -1,0 +1,118 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+var logT0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func record(t *testing.T, s directory.Store, providerID string, at time.Time, status int) *directory.LogEntry {
+	t.Helper()
+	e := &directory.LogEntry{Time: at, ProviderID: providerID, RequestID: "r", Method: "GET",
+		Path: `/scim/v2/Users?filter=userName eq "a"`, Status: status, Latency: 1500 * time.Microsecond}
+	if status >= 400 {
+		e.Error = fmt.Sprintf("failed with %d", status)
+	}
+	if err := s.RecordRequest(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func testRequestLog(t *testing.T, s directory.Store) {
+	ctx := context.Background()
+	okta := newProvider(t, s, "okta")
+	entra := newProvider(t, s, "entra")
+
+	a := record(t, s, okta.ID, logT0, 200)
+	b := record(t, s, okta.ID, logT0.Add(time.Minute), 404)
+	c := record(t, s, entra.ID, logT0.Add(2*time.Minute), 201)
+	d := record(t, s, "", logT0.Add(3*time.Minute), 401)
+	if !(a.ID < b.ID && b.ID < c.ID && c.ID < d.ID) {
+		t.Fatalf("ids do not increase: %d %d %d %d", a.ID, b.ID, c.ID, d.ID)
+	}
+
+	// Only a success moves the most recent sync.
+	p, _ := s.FindProviderByID(ctx, okta.ID)
+	if !p.LastSyncAt.Equal(logT0) {
+		t.Errorf("okta LastSyncAt = %v, want %v (the 404 must not count)", p.LastSyncAt, logT0)
+	}
+	p, _ = s.FindProviderByID(ctx, entra.ID)
+	if !p.LastSyncAt.Equal(logT0.Add(2 * time.Minute)) {
+		t.Errorf("entra LastSyncAt = %v", p.LastSyncAt)
+	}
+	// An older success never moves it back.
+	record(t, s, entra.ID, logT0, 200)
+	p, _ = s.FindProviderByID(ctx, entra.ID)
+	if !p.LastSyncAt.Equal(logT0.Add(2 * time.Minute)) {
+		t.Errorf("an older entry moved LastSyncAt back to %v", p.LastSyncAt)
+	}
+
+	ids := func(q directory.LogQuery) []int64 {
+		t.Helper()
+		es, err := s.FindLog(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	all := ids(directory.LogQuery{})
+	if len(all) != 5 || all[0] != a.ID || all[3] != d.ID {
+		t.Errorf("all entries, oldest first: %v", all)
+	}
+	if got := ids(directory.LogQuery{ProviderID: okta.ID}); fmt.Sprint(got) != fmt.Sprint([]int64{a.ID, b.ID}) {
+		t.Errorf("okta's entries: %v", got)
+	}
+	if got := ids(directory.LogQuery{FailedOnly: true}); fmt.Sprint(got) != fmt.Sprint([]int64{b.ID, d.ID}) {
+		t.Errorf("failed entries: %v", got)
+	}
+	if got := ids(directory.LogQuery{Since: logT0.Add(90 * time.Second)}); fmt.Sprint(got) != fmt.Sprint([]int64{c.ID, d.ID}) {
+		t.Errorf("since: %v", got)
+	}
+	if got := ids(directory.LogQuery{AfterID: c.ID}); len(got) != 2 || got[0] != d.ID {
+		t.Errorf("after: %v", got)
+	}
+	if got := ids(directory.LogQuery{Limit: 2}); len(got) != 2 || got[0] != d.ID {
+		t.Errorf("a limit keeps the newest entries, oldest first: %v", got)
+	}
+	es, _ := s.FindLog(ctx, directory.LogQuery{ProviderID: okta.ID, FailedOnly: true})
+	if len(es) != 1 {
+		t.Fatalf("okta failures: %d", len(es))
+	}
+	e := es[0]
+	if e.ProviderName != "okta" || e.Status != 404 || e.Error != "failed with 404" || e.Method != "GET" ||
+		e.Path != `/scim/v2/Users?filter=userName eq "a"` || e.Latency != 1500*time.Microsecond || !e.Time.Equal(logT0.Add(time.Minute)) {
+		t.Errorf("entry read back as %+v", e)
+	}
+
+	// Pruning by age, then by count.
+	n, err := s.PruneLog(ctx, logT0.Add(30*time.Second), 0)
+	if err != nil || n != 2 { // a and the older entra entry
+		t.Errorf("PruneLog by age deleted %d (%v), want 2", n, err)
+	}
+	n, err = s.PruneLog(ctx, time.Time{}, 1)
+	if err != nil || n != 2 {
+		t.Errorf("PruneLog by count deleted %d (%v), want 2", n, err)
+	}
+	if got := ids(directory.LogQuery{}); fmt.Sprint(got) != fmt.Sprint([]int64{d.ID}) {
+		t.Errorf("after pruning: %v", got)
+	}
+
+	// Removing a provider removes its entries.
+	record(t, s, okta.ID, logT0, 200)
+	if err := s.DeleteProvider(ctx, okta.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(directory.LogQuery{}); fmt.Sprint(got) != fmt.Sprint([]int64{d.ID}) {
+		t.Errorf("after deleting the provider: %v", got)
+	}
+}
