@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kacescim/kacescim/pkg/server"
 )
 
 // execServe runs `kacescim ARGS` with serve's run function replaced by one
@@ -59,7 +61,7 @@ func TestPrecedenceDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Listen != "127.0.0.1:8080" || o.MaxBodyBytes != 1<<20 || o.LogLevel != "info" || o.LogFormat != "text" || g.Output != "text" {
+	if o.Listen != "127.0.0.1:8080" || o.MaxBodyBytes != server.DefaultMaxBodyBytes || o.LogLevel != "info" || o.LogFormat != "text" || g.Output != "text" {
 		t.Fatalf("defaults = %+v, output %q", o, g.Output)
 	}
 	dir, err := g.dataDir()

@@ -18,6 +18,7 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	stdoutTTY bool
+	stdinTTY  bool
 	color     bool
 }
 
@@ -26,7 +27,7 @@ type IOStreams struct {
 func SystemIO() *IOStreams {
 	tty := isTerminal(os.Stdout)
 	_, noColor := os.LookupEnv("NO_COLOR")
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, stdoutTTY: tty, color: tty && !noColor}
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, stdoutTTY: tty, stdinTTY: isTerminal(os.Stdin), color: tty && !noColor}
 }
 
 // TestIO returns streams over the given writers, not a terminal.
@@ -44,6 +45,13 @@ func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
 // SetStdoutTTY overrides the detection (tests).
 func (s *IOStreams) SetStdoutTTY(tty bool) { s.stdoutTTY = tty }
+
+// IsStdinTTY reports whether stdin is a terminal, i.e. whether a command
+// may ask a question: without one it must not wait for an answer.
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
+// SetStdinTTY overrides the detection (tests).
+func (s *IOStreams) SetStdinTTY(tty bool) { s.stdinTTY = tty }
 
 // SetColorEnabled overrides the detection (tests).
 func (s *IOStreams) SetColorEnabled(on bool) { s.color = on }

@@ -123,14 +123,28 @@ type cliResult struct {
 // whose TTY switch is tty. Call isolateEnv first.
 func runCLI(t *testing.T, tty bool, args ...string) cliResult {
 	t.Helper()
+	return runCLIInput(t, cliInput{stdoutTTY: tty}, args...)
+}
+
+// cliInput is what a command reads: stdin and whether it is a terminal,
+// and whether stdout is one.
+type cliInput struct {
+	stdin               string
+	stdinTTY, stdoutTTY bool
+}
+
+// runCLIInput is runCLI with stdin.
+func runCLIInput(t *testing.T, in cliInput, args ...string) cliResult {
+	t.Helper()
 	var out, errb bytes.Buffer
 	g := &globalOptions{
-		IO:       TestIO(strings.NewReader(""), &out, &errb),
+		IO:       TestIO(strings.NewReader(in.stdin), &out, &errb),
 		Now:      func() time.Time { return now },
 		Location: time.UTC,
 		Version:  "test",
 	}
-	g.IO.SetStdoutTTY(tty)
+	g.IO.SetStdoutTTY(in.stdoutTTY)
+	g.IO.SetStdinTTY(in.stdinTTY)
 	root := NewCmdRoot(g)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(context.Background())
@@ -271,10 +285,16 @@ func TestUnreachable(t *testing.T) {
 func TestHelpGolden(t *testing.T) {
 	isolateEnv(t)
 	for name, args := range map[string][]string{
-		"help-root":     {"--help"},
-		"help-provider": {"provider", "--help"},
-		"help-serve":    {"serve", "--help"},
-		"help-scim":     {"scim", "--help"},
+		"help-root":             {"--help"},
+		"help-provider":         {"provider", "--help"},
+		"help-serve":            {"serve", "--help"},
+		"help-scim":             {"scim", "--help"},
+		"help-fields":           {"fields", "--help"},
+		"help-mappings":         {"mappings", "--help"},
+		"help-users":            {"users", "--help"},
+		"help-mappings-suggest": {"mappings", "suggest", "--help"},
+		"help-mappings-edit":    {"mappings", "edit", "--help"},
+		"help-users-list":       {"users", "list", "--help"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := runCLI(t, false, args...)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,13 +32,17 @@ func (g *globalOptions) printer() *printer {
 	return &printer{out: g.IO.Out, tty: g.IO.IsStdoutTTY(), now: g.Now(), loc: loc, re: g.IO.renderer()}
 }
 
-// JSON writes v indented, the same data the text form shows.
+// JSON writes v indented, the same data the text form shows. Directory
+// data is not HTML: "R&D" stays "R&D".
 func (p *printer) JSON(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(p.out, "%s\n", b)
+	_, err := p.out.Write(b.Bytes())
 	return err
 }
 
@@ -154,6 +160,27 @@ func (p *printer) Bool(b bool) string {
 		return "no"
 	default:
 		return fmt.Sprint(b)
+	}
+}
+
+// FieldValue formats the value of a directory-user field: text as it
+// is (on one line), booleans as Bool does, anything else as JSON.
+func (p *printer) FieldValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(v)
+	case bool:
+		return p.Bool(v)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
 	}
 }
 

@@ -96,6 +96,9 @@ wins over the config file.`,
 	root.AddCommand(
 		NewCmdServe(g, nil),
 		NewCmdProvider(g),
+		NewCmdFields(g),
+		NewCmdMappings(g),
+		NewCmdUsers(g),
 		NewCmdSCIM(g, nil),
 		NewCmdVersion(g),
 	)

@@ -101,7 +101,12 @@ func nameParam(name string) map[string]string { return map[string]string{"name":
 // call sends one request and decodes the answer into out (unless nil), or
 // the error body into an *Error.
 func (a *Admin) call(ctx context.Context, method, path string, params map[string]string, in, out any) error {
-	req := a.rc.R().SetContext(ctx).SetPathParams(params)
+	return a.callQuery(ctx, method, path, params, nil, in, out)
+}
+
+// callQuery is call with a query string.
+func (a *Admin) callQuery(ctx context.Context, method, path string, params map[string]string, query url.Values, in, out any) error {
+	req := a.rc.R().SetContext(ctx).SetPathParams(params).SetQueryParamsFromValues(query)
 	if in != nil {
 		body, err := json.Marshal(in)
 		if err != nil {

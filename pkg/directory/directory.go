@@ -76,6 +76,15 @@ type Member struct {
 	Display string
 }
 
+// GroupDelta is a change to a group expressed as what changes, not as the
+// whole new group: the shape of Okta's and Entra's membership PATCHes.
+type GroupDelta struct {
+	DisplayName   string // "" leaves the name as it is
+	AddMembers    []Member
+	RemoveMembers []string // user ids
+	LastModified  time.Time
+}
+
 // Query selects a page of users or groups.
 type Query struct {
 	// Filter is a parsed SCIM filter; nil selects everything. A store
@@ -146,6 +155,15 @@ type Store interface {
 	// stored Version equals g.Version, then increments g.Version; ESTALE,
 	// ENOTFOUND, ECONFLICT and EINVALID as above.
 	UpdateGroup(ctx context.Context, g *Group) error
+	// ApplyGroupDelta applies d to the group in one transaction, touching
+	// only the members d names, so that Okta's membership pushes cost the
+	// same in a group of ten members and of a hundred thousand: rename it
+	// (when DisplayName is set), remove the RemoveMembers (absent ones are
+	// ignored), add or update the AddMembers (each must be a user of the
+	// same provider: EINVALID naming it, nothing written), set
+	// LastModified, and increment Version. It returns the group without
+	// its members. ENOTFOUND, ECONFLICT on a taken displayName.
+	ApplyGroupDelta(ctx context.Context, providerID, id string, d GroupDelta) (*Group, error)
 	// DeleteGroup removes the group and its memberships; ENOTFOUND if none.
 	DeleteGroup(ctx context.Context, providerID, id string) error
 

@@ -547,23 +547,68 @@ func sameElement(a *Attribute, x, y any) bool {
 
 // dedupe keeps the last of equal elements, in the position of the first:
 // adding a member twice, or an email that is already there, changes nothing
-// but the display text.
+// but the display text. It is linear in the list, so that adding to a group
+// of ten thousand members costs ten thousand steps, not a hundred million.
 func dedupe(a *Attribute, list []any) []any {
 	out := make([]any, 0, len(list))
+	index := make(map[elementKey]int, len(list))
 	for _, e := range list {
-		dup := false
-		for i, o := range out {
-			if sameElement(a, o, e) {
-				out[i] = e
-				dup = true
-				break
+		k, ok := keyOf(a, e)
+		if !ok {
+			// No value to key on: compare with what is kept so far.
+			dup := false
+			for i, o := range out {
+				if sameElement(a, o, e) {
+					out[i], dup = e, true
+					break
+				}
 			}
+			if !dup {
+				out = append(out, e)
+			}
+			continue
 		}
-		if !dup {
-			out = append(out, e)
+		if i, seen := index[k]; seen {
+			out[i] = e
+			continue
 		}
+		index[k] = len(out)
+		out = append(out, e)
 	}
 	return out
+}
+
+// elementKey identifies an element of a multi-valued attribute the way
+// sameElement compares them.
+type elementKey struct {
+	value any
+	typ   any
+}
+
+func keyOf(a *Attribute, e any) (elementKey, bool) {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return elementKey{}, false
+	}
+	v, ok := m["value"]
+	if !ok {
+		return elementKey{}, false
+	}
+	switch v.(type) {
+	case string, float64, bool:
+	default:
+		return elementKey{}, false // not comparable as a map key
+	}
+	if a.Name == "members" {
+		return elementKey{value: v}, true
+	}
+	t := m["type"]
+	switch t.(type) {
+	case nil, string:
+	default:
+		return elementKey{}, false
+	}
+	return elementKey{value: v, typ: t}, true
 }
 
 // DecodePatch reads a PATCH body, checking its schema and operations.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -208,18 +209,30 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 	if err != nil {
 		return err
 	}
-	g, err := s.updateGroup(r.Context(), p, id, func(g *directory.Group) error {
-		doc, err := scim.ApplyPatch(groupRT, groupDoc(g), req.Operations, opts)
-		if err != nil {
-			return err
-		}
-		return groupFromDoc(g, doc)
-	})
+	var g *directory.Group
+	if d, ok := scim.GroupDelta(req.Operations, opts); ok {
+		// Membership pushes and renames touch only the members they name,
+		// whatever the size of the group.
+		g, err = s.store.ApplyGroupDelta(r.Context(), p.ID, id, groupDelta(d, s.dir.Now()))
+		err = notFound(err, "Group", id)
+	} else {
+		g, err = s.updateGroup(r.Context(), p, id, func(g *directory.Group) error {
+			doc, err := scim.ApplyPatch(groupRT, groupDoc(g), req.Operations, opts)
+			if err != nil {
+				return err
+			}
+			return groupFromDoc(g, doc)
+		})
+	}
 	if err != nil {
 		return err
 	}
 	if r.URL.Query().Get("attributes") != "" {
-		return s.writeGroup(w, r, http.StatusOK, g, wantsMembers(r))
+		withMembers := wantsMembers(r)
+		if g, err = s.store.FindGroupByID(r.Context(), p.ID, id, withMembers); err != nil {
+			return notFound(err, "Group", id)
+		}
+		return s.writeGroup(w, r, http.StatusOK, g, withMembers)
 	}
 	w.Header().Set("ETag", etag(g.Version))
 	w.WriteHeader(http.StatusNoContent)
@@ -232,4 +245,12 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p *director
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func groupDelta(d *scim.MembershipDelta, now time.Time) directory.GroupDelta {
+	out := directory.GroupDelta{DisplayName: d.DisplayName, RemoveMembers: d.Remove, LastModified: now}
+	for _, m := range d.Add {
+		out.AddMembers = append(out.AddMembers, directory.Member{Value: m.Value, Display: m.Display})
+	}
+	return out
 }

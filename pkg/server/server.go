@@ -39,7 +39,7 @@ type Config struct {
 	// AdminToken authenticates the admin API; when empty it is read from
 	// DataDir/admin-token, which is generated (mode 0600) at first start.
 	AdminToken string
-	// MaxBodyBytes limits request bodies (default 1 MiB); larger ones get 413.
+	// MaxBodyBytes limits request bodies (default 4 MiB); larger ones get 413.
 	MaxBodyBytes int64
 	// LogRetention is how long the provisioning log keeps an entry
 	// (default 30 days).
@@ -58,7 +58,7 @@ const DefaultListen = "127.0.0.1:8080"
 
 // Defaults of the Config fields.
 const (
-	DefaultMaxBodyBytes  = 1 << 20
+	DefaultMaxBodyBytes  = 4 << 20 // room for Okta's Push Now of a group of tens of thousands
 	DefaultLogRetention  = 30 * 24 * time.Hour
 	DefaultLogMaxEntries = 1_000_000
 	// pruneEvery is how often Serve trims the provisioning log.

@@ -364,6 +364,12 @@ func TestQueryPlans(t *testing.T) {
 		{`SELECT id FROM users WHERE provider_id = ? AND id IN (SELECT value FROM json_each(?))`, []any{p.ID, `["x"]`}, "(provider_id=? AND id=?)"},
 		{`DELETE FROM users WHERE provider_id = ? AND id = ?`, []any{p.ID, "x"}, "(provider_id=? AND id=?)"},
 		{`SELECT count(*) FROM groups WHERE provider_id = ?`, []any{p.ID}, "(provider_id=?)"},
+		// ApplyGroupDelta reaches the group, the users and the memberships it
+		// names through unique indexes, never the whole member list.
+		{deltaTouch, []any{0, p.ID, "x"}, "(provider_id=? AND id=?)"},
+		{deltaRename, []any{"x", "x", "x", 0, p.ID, "x"}, "(provider_id=? AND id=?)"},
+		{deltaRemove, []any{1, p.ID, `["x"]`}, "(group_seq=? AND user_seq=?)"},
+		{deltaRemove, []any{1, p.ID, `["x"]`}, "users USING COVERING INDEX sqlite_autoindex_users_1 (provider_id=? AND id=?)"},
 	} {
 		got := plan(tc.query, tc.args...)
 		if strings.Contains(got, "SCAN users") || strings.Contains(got, "SCAN group_members") ||
