@@ -153,7 +153,16 @@ func memberRefs(members *Attribute, value any, opts Options) ([]MemberRef, bool)
 }
 
 // memberValueFilter recognises members[value eq "…"] and returns the value.
+// Okta's exact spelling is read directly (the general path parser costs
+// thousands of allocations); other spellings go through the parser.
 func memberValueFilter(path string) (string, bool) {
+	const prefix, suffix = `members[value eq "`, `"]`
+	if len(path) > len(prefix)+len(suffix) && strings.EqualFold(path[:len(prefix)], prefix) && strings.HasSuffix(path, suffix) {
+		v := path[len(prefix) : len(path)-len(suffix)]
+		if !strings.ContainsAny(v, `"\`) {
+			return v, v != ""
+		}
+	}
 	p, err := filter.ParsePath([]byte(path))
 	if err != nil || p.SubAttribute != nil || p.AttributePath.SubAttribute != nil || p.AttributePath.URIPrefix != nil ||
 		!strings.EqualFold(p.AttributePath.AttributeName, "members") {

@@ -112,3 +112,22 @@ func TestGroupDeltaOrder(t *testing.T) {
 		t.Errorf("Remove not sorted")
 	}
 }
+
+func TestMemberValueFilter(t *testing.T) {
+	for path, want := range map[string]string{
+		`members[value eq "abc-1"]`:     "abc-1",
+		`Members[Value EQ "abc-2"]`:     "abc-2",
+		`members[value eq  "abc-3"]`:    "abc-3", // through the parser
+		`members[ value eq "abc-4" ]`:   "abc-4", // through the parser
+		`members[value eq "a\"b"]`:      "",
+		`members[value eq ""]`:          "",
+		`members[display eq "x"]`:       "",
+		`members[value eq "a"].display`: "",
+		`emails[value eq "a"]`:          "",
+	} {
+		got, ok := memberValueFilter(path)
+		if ok != (want != "") || (ok && got != want) {
+			t.Errorf("%s: got %q %v, want %q", path, got, ok, want)
+		}
+	}
+}
