@@ -159,24 +159,17 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p *directory
 
 // updateGroup is updateUser for groups.
 func (s *Server) updateGroup(ctx context.Context, p *directory.Provider, id string, change func(g *directory.Group) error) (*directory.Group, error) {
-	for attempt := 0; ; attempt++ {
-		g, err := s.store.FindGroupByID(ctx, p.ID, id, true)
-		if err != nil {
-			return nil, notFound(err, "Group", id)
-		}
-		if err := change(g); err != nil {
-			return nil, err
-		}
-		g.LastModified = s.dir.Now()
-		err = s.store.UpdateGroup(ctx, g)
-		if directory.ErrorCode(err) == directory.ESTALE && attempt < maxRetries {
-			continue
-		}
-		if err != nil {
-			return nil, notFound(err, "Group", id)
-		}
-		return g, nil
-	}
+	g, err := readModifyWrite(
+		func() (*directory.Group, error) { return s.store.FindGroupByID(ctx, p.ID, id, true) },
+		func(g *directory.Group) error {
+			if err := change(g); err != nil {
+				return err
+			}
+			g.LastModified = s.dir.Now()
+			return nil
+		},
+		func(g *directory.Group) error { return s.store.UpdateGroup(ctx, g) })
+	return g, notFound(err, "Group", id)
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {

@@ -20,7 +20,7 @@ const (
 	maxPageSize     = 1000
 	// maxRetries bounds the read-modify-write loop of PUT and PATCH when a
 	// concurrent writer changed the resource in between.
-	maxRetries = 8
+	maxRetries = 64
 )
 
 // scimHandler is an endpoint that has an authenticated provider. It returns

@@ -181,24 +181,36 @@ func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id strin
 	if err != nil {
 		return nil, err
 	}
+	u, err := readModifyWrite(
+		func() (*directory.User, error) { return s.store.FindUserByID(ctx, p.ID, id) },
+		func(u *directory.User) error {
+			if err := change(u, mapper.ResourceType()); err != nil {
+				return err
+			}
+			u.Fields = mapper.Derive(u)
+			u.LastModified = s.dir.Now()
+			return nil
+		},
+		func(u *directory.User) error { return s.store.UpdateUser(ctx, u) })
+	return u, notFound(err, "User", id)
+}
+
+// readModifyWrite loads a resource, changes it and saves it, starting again
+// when the save finds that another writer changed the resource in between
+// (ESTALE), so that concurrent PATCHes never lose each other's changes.
+func readModifyWrite[T any](load func() (T, error), change func(T) error, save func(T) error) (T, error) {
 	for attempt := 0; ; attempt++ {
-		u, err := s.store.FindUserByID(ctx, p.ID, id)
-		if err != nil {
-			return nil, notFound(err, "User", id)
+		v, err := load()
+		if err == nil {
+			err = change(v)
 		}
-		if err := change(u, mapper.ResourceType()); err != nil {
-			return nil, err
+		if err == nil {
+			err = save(v)
 		}
-		u.Fields = mapper.Derive(u)
-		u.LastModified = s.dir.Now()
-		err = s.store.UpdateUser(ctx, u)
 		if directory.ErrorCode(err) == directory.ESTALE && attempt < maxRetries {
 			continue
 		}
-		if err != nil {
-			return nil, notFound(err, "User", id)
-		}
-		return u, nil
+		return v, err
 	}
 }
 
