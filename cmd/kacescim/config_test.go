@@ -286,6 +286,9 @@ func TestServeFlagValidation(t *testing.T) {
 		{"--log-level loud", `unknown log level "loud"`},
 		{"--log-format xml", `unknown log format "xml"`},
 		{"--max-body-bytes 0", "--max-body-bytes must be positive"},
+		{"--log-retention 0s", "--log-retention must be positive, got 0s"},
+		{"--log-max-entries -1", "--log-max-entries must be positive, got -1"},
+		{"--log-retention 30d", `"30d" is not a duration such as 24h or 90m`},
 	} {
 		r := runCLI(t, false, append([]string{"serve", "--data-dir", t.TempDir()}, strings.Fields(tc.args)...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
@@ -312,5 +315,54 @@ func TestServerURLFile(t *testing.T) {
 	removeServerURL(path, "http://127.0.0.1:2")
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("not removed: %v", err)
+	}
+}
+
+// The provisioning log's bounds reach server.Config through every layer:
+// flag > env > config file > default.
+func TestServeLogFlags(t *testing.T) {
+	isolateEnv(t)
+	config := func(args ...string) server.Config {
+		t.Helper()
+		o, _, err := execServe(t, append([]string{"serve"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.config("/data", nil)
+	}
+	if c := config(); c.LogRetention != 720*time.Hour || c.LogMaxEntries != 1_000_000 || c.DataDir != "/data" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	writeConfig(t, "log-retention: 168h\nlog-max-entries: 5000\n")
+	if c := config(); c.LogRetention != 168*time.Hour || c.LogMaxEntries != 5000 {
+		t.Fatalf("from config: %+v", c)
+	}
+	t.Setenv("KACESCIM_LOG_RETENTION", "24h")
+	t.Setenv("KACESCIM_LOG_MAX_ENTRIES", "200")
+	if c := config(); c.LogRetention != 24*time.Hour || c.LogMaxEntries != 200 {
+		t.Fatalf("from env: %+v", c)
+	}
+	if c := config("--log-retention", "90m", "--log-max-entries", "10"); c.LogRetention != 90*time.Minute || c.LogMaxEntries != 10 {
+		t.Fatalf("from flags: %+v", c)
+	}
+	t.Setenv("KACESCIM_LOG_RETENTION", "a week")
+	if _, _, err := execServe(t, "serve"); err == nil || !strings.Contains(err.Error(), "KACESCIM_LOG_RETENTION") {
+		t.Fatalf("bad env: %v", err)
+	}
+}
+
+func TestDurationFlag(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		720 * time.Hour:           "720h",
+		90 * time.Minute:          "1h30m",
+		30 * time.Minute:          "30m",
+		90 * time.Second:          "1m30s",
+		time.Hour + 5*time.Second: "1h0m5s",
+		0:                         "0s",
+		1500 * time.Millisecond:   "1.5s",
+	} {
+		if got := (*durationFlag)(&d).String(); got != want {
+			t.Errorf("%v reads %q, want %q", d, got, want)
+		}
 	}
 }

@@ -295,6 +295,7 @@ func TestHelpGolden(t *testing.T) {
 		"help-mappings-suggest": {"mappings", "suggest", "--help"},
 		"help-mappings-edit":    {"mappings", "edit", "--help"},
 		"help-users-list":       {"users", "list", "--help"},
+		"help-logs":             {"logs", "--help"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := runCLI(t, false, args...)

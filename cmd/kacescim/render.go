@@ -53,11 +53,7 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 		var b strings.Builder
 		b.WriteString(strings.Join(headers, "\t") + "\n")
 		for _, r := range rows {
-			cells := make([]string, len(r))
-			for i, c := range r {
-				cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
-			}
-			b.WriteString(strings.Join(cells, "\t") + "\n")
+			b.WriteString(tsvRow(r))
 		}
 		_, err := io.WriteString(p.out, b.String())
 		return err
@@ -82,6 +78,30 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 		lines[i] = strings.TrimRight(l, " ")
 	}
 	_, err := fmt.Fprintln(p.out, strings.Join(lines, "\n"))
+	return err
+}
+
+// tsvRow is one line of piped table output: tabs and newlines inside a
+// cell become spaces, so that each row stays one line of tab-separated
+// cells.
+func tsvRow(cells []string) string {
+	clean := make([]string, len(cells))
+	for i, c := range cells {
+		clean[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+	}
+	return strings.Join(clean, "\t") + "\n"
+}
+
+// JSONLine writes v as one compact line of JSON: the form for streams
+// (JSON lines) that tools such as jq read one object at a time.
+func (p *printer) JSONLine(v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := p.out.Write(b.Bytes())
 	return err
 }
 

@@ -99,6 +99,7 @@ wins over the config file.`,
 		NewCmdFields(g),
 		NewCmdMappings(g),
 		NewCmdUsers(g),
+		NewCmdLogs(g, nil),
 		NewCmdSCIM(g, nil),
 		NewCmdVersion(g),
 	)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,9 @@ type serveOptions struct {
 	MaxBodyBytes int64
 	LogFormat    string
 	LogLevel     string
+	// LogRetention and LogMaxEntries bound the provisioning log.
+	LogRetention  time.Duration
+	LogMaxEntries int
 }
 
 // NewCmdServe returns `kacescim serve`. runF replaces the run function in
@@ -70,9 +74,39 @@ server-url file there, so that the admin commands find it; this matters with
 	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	configurable(f, "listen", "public-url", "database", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level")
+	opts.LogRetention = server.DefaultLogRetention
+	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
+	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
+	configurable(f, "listen", "public-url", "database", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level",
+		"log-retention", "log-max-entries")
 	return cmd
 }
+
+// durationFlag is a time.Duration flag whose value reads as one would
+// write it: 720h rather than time.Duration's 720h0m0s.
+type durationFlag time.Duration
+
+func (d *durationFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 24h or 90m", s)
+	}
+	*d = durationFlag(v)
+	return nil
+}
+
+func (d *durationFlag) String() string {
+	s := time.Duration(*d).String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
+
+func (d *durationFlag) Type() string { return "duration" }
 
 // newLogger builds the structured logger serve writes to stderr.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -99,6 +133,12 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.MaxBodyBytes <= 0 {
 		return usageErr(fmt.Sprintf("--max-body-bytes must be positive, got %d", opts.MaxBodyBytes))
 	}
+	if opts.LogRetention <= 0 {
+		return usageErr(fmt.Sprintf("--log-retention must be positive, got %s", opts.LogRetention))
+	}
+	if opts.LogMaxEntries <= 0 {
+		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
+	}
 	dataDir, err := opts.g.dataDir()
 	if err != nil {
 		return err
@@ -106,17 +146,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := server.Open(ctx, server.Config{
-		Listen:       opts.Listen,
-		PublicURL:    opts.PublicURL,
-		DataDir:      dataDir,
-		Database:     opts.Database,
-		TLSCertFile:  opts.TLSCert,
-		TLSKeyFile:   opts.TLSKey,
-		AdminToken:   opts.AdminToken,
-		MaxBodyBytes: opts.MaxBodyBytes,
-		Logger:       log,
-	})
+	srv, err := server.Open(ctx, opts.config(dataDir, log))
 	if err != nil {
 		return err
 	}
@@ -153,6 +183,23 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	err = srv.Serve(ctx, ln)
 	log.Info("kacescim stopped")
 	return err
+}
+
+// config is the server configuration the options describe.
+func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config {
+	return server.Config{
+		Listen:        opts.Listen,
+		PublicURL:     opts.PublicURL,
+		DataDir:       dataDir,
+		Database:      opts.Database,
+		TLSCertFile:   opts.TLSCert,
+		TLSKeyFile:    opts.TLSKey,
+		AdminToken:    opts.AdminToken,
+		MaxBodyBytes:  opts.MaxBodyBytes,
+		LogRetention:  opts.LogRetention,
+		LogMaxEntries: opts.LogMaxEntries,
+		Logger:        log,
+	}
 }
 
 // listenURL is the URL clients on this machine reach the listener at: an

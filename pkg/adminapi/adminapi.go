@@ -3,7 +3,10 @@
 // uses, so that the two cannot drift apart.
 package adminapi
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Prefix is the path under which the admin API is served.
 const Prefix = "/admin/v1"
@@ -124,4 +127,50 @@ type DirectoryUser struct {
 type DirectoryUserList struct {
 	Users        []DirectoryUser `json:"users"`
 	TotalResults int             `json:"totalResults"`
+}
+
+// Limits of GET /admin/v1/logs: limit defaults to the first and may not
+// exceed the second.
+const (
+	DefaultLogLimit = 100
+	MaxLogLimit     = 10_000
+)
+
+// LogEntry is one SCIM request in the provisioning log. It never holds a
+// body, a header or a key.
+type LogEntry struct {
+	ID         int64     `json:"id"` // increasing: after=ID resumes after it
+	Time       time.Time `json:"time"`
+	Provider   string    `json:"provider"` // the provider's name; "" when the key matched none
+	RequestID  string    `json:"requestId"`
+	Method     string    `json:"method"`
+	Path       string    `json:"path"`       // path and query, as sent
+	ResourceID string    `json:"resourceId"` // the user or group the request named or created
+	Status     int       `json:"status"`
+	LatencyMs  float64   `json:"latencyMs"`
+	Error      string    `json:"error"` // the SCIM error detail of a failed request
+}
+
+// LogList is the body of GET /admin/v1/logs: the newest entries that
+// match, oldest first.
+type LogList struct {
+	Entries []LogEntry `json:"entries"`
+}
+
+// ParseSince reads the since parameter of GET /admin/v1/logs: an RFC 3339
+// time, or a duration such as 30m, 1h or 24h meaning that long before now.
+// The server applies it with its own clock; the CLI only checks it. Errors
+// read after the parameter's name: `since "x" is neither ...`.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2025-03-14T09:00:00Z) nor a duration (30m, 1h, 24h)", s)
+	}
+	if d < 0 {
+		return time.Time{}, fmt.Errorf("%q is a negative duration: 1h means the last hour", s)
+	}
+	return now.Add(-d), nil
 }

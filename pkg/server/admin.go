@@ -50,6 +50,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("GET "+p+"/mappings/suggested", s.adminSuggestedMappings)
 	handle("GET "+p+"/users", s.adminListUsers)
 	handle("GET "+p+"/users/{key}", s.adminGetUser)
+	handle("GET "+p+"/logs", s.adminListLog)
 	handle(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.adminError(w, r, directory.Errorf(directory.ENOTFOUND, "no admin endpoint %s %s", r.Method, r.URL.Path))
 	})
