@@ -35,7 +35,7 @@ func fakeAdminAPI(t *testing.T) *httptest.Server {
 	t.Helper()
 	okta := adminapi.Provider{
 		ID: "7d0c4e1e-8d4a-4f57-9a51-0c3bb5f0a001", Name: "Okta", Enabled: true, HasKey: true,
-		KeyMasked: "kcs_••••••••EFG1", SCIMURL: "https://scim.example.com/scim/v2", SyncedUsers: 1234,
+		KeyMasked: "kcs_••••••••EFG1", SCIMURL: "https://scim.example.com/scim/v2", Strict: true, RateLimit: 50, SyncedUsers: 1234,
 		LastSyncAt: ptr(now.Add(-5 * time.Minute)), CreatedAt: now.Add(-40 * 24 * time.Hour), UpdatedAt: now.Add(-time.Hour),
 	}
 	entra := adminapi.Provider{
@@ -63,7 +63,7 @@ func fakeAdminAPI(t *testing.T) *httptest.Server {
 		var req adminapi.CreateProviderRequest
 		json.NewDecoder(r.Body).Decode(&req)
 		p := adminapi.Provider{ID: "9b2f0c5e-0000-4000-8000-000000000003", Name: req.Name, Enabled: req.Enabled,
-			SCIMURL: okta.SCIMURL, CreatedAt: now, UpdatedAt: now}
+			SCIMURL: okta.SCIMURL, Strict: req.Strict, RateLimit: req.RateLimit, CreatedAt: now, UpdatedAt: now}
 		resp := adminapi.ProviderKeyResponse{Provider: p}
 		if req.Enabled {
 			resp.Provider.HasKey, resp.Provider.KeyMasked, resp.Key = true, "kcs_••••••••DEFG", testKey
@@ -74,6 +74,22 @@ func fakeAdminAPI(t *testing.T) *httptest.Server {
 		if p, ok := find(w, r); ok {
 			writeJSON(w, 200, p)
 		}
+	})
+	mux.HandleFunc("PATCH /admin/v1/providers/{name}", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := find(w, r)
+		if !ok {
+			return
+		}
+		var req adminapi.UpdateProviderRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		if req.Strict != nil {
+			p.Strict = *req.Strict
+		}
+		if req.RateLimit != nil {
+			p.RateLimit = *req.RateLimit
+		}
+		p.UpdatedAt = now
+		writeJSON(w, 200, p)
 	})
 	mux.HandleFunc("POST /admin/v1/providers/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		p, ok := find(w, r)
@@ -209,6 +225,13 @@ func TestOutputGolden(t *testing.T) {
 		{"add-enabled.piped", false, []string{"provider", "add", "Okta2", "--enabled"}},
 		{"add-enabled.json", false, []string{"provider", "add", "Okta2", "--enabled", "--output", "json"}},
 		{"add-disabled.piped", false, []string{"provider", "add", "Entra ID 2"}},
+		{"add-options.tty", true, []string{"provider", "add", "Okta 3", "--enabled", "--strict", "--rate-limit", "12.5"}},
+		{"add-options.piped", false, []string{"provider", "add", "Entra3", "--strict", "--rate-limit", "50"}},
+		{"add-options.json", false, []string{"provider", "add", "Entra3", "--strict", "--rate-limit", "50", "-o", "json"}},
+		{"set.tty", true, []string{"provider", "set", "Entra ID", "--strict", "--rate-limit", "20"}},
+		{"set.piped", false, []string{"provider", "set", "okta", "--strict=false", "--rate-limit", "0"}},
+		{"set-rate-limit.piped", false, []string{"provider", "set", "Okta", "--rate-limit", "0.5"}},
+		{"set.json", false, []string{"provider", "set", "Okta", "--strict=false", "-o", "json"}},
 		{"add-disabled.json", false, []string{"provider", "add", "Entra2", "--output", "json"}},
 		{"enable.piped", false, []string{"provider", "enable", "Entra ID"}},
 		{"enable-again.piped", false, []string{"provider", "enable", "Okta"}},
@@ -259,6 +282,12 @@ func TestErrorsGolden(t *testing.T) {
 		{"unknown-flag", exitUsage, append([]string{"provider", "list", "--colour"}, conn...)},
 		{"unknown-command", exitUsage, []string{"provders"}},
 		{"bad-output", exitUsage, append([]string{"provider", "list", "-o", "yaml"}, conn...)},
+		{"set-nothing", exitUsage, append([]string{"provider", "set", "Entra ID"}, conn...)},
+		{"set-negative-rate-limit", exitUsage, append([]string{"provider", "set", "Okta", "--rate-limit", "-1"}, conn...)},
+		{"set-bad-strict", exitUsage, append([]string{"provider", "set", "Okta", "--strict=maybe"}, conn...)},
+		{"set-not-found", exitError, append([]string{"provider", "set", "Nope", "--strict"}, conn...)},
+		{"add-big-rate-limit", exitUsage, append([]string{"provider", "add", "Okta2", "--rate-limit", "100001"}, conn...)},
+		{"add-bad-rate-limit", exitUsage, append([]string{"provider", "add", "Okta2", "--rate-limit", "fast"}, conn...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, false, tc.args...)
@@ -287,6 +316,8 @@ func TestHelpGolden(t *testing.T) {
 	for name, args := range map[string][]string{
 		"help-root":             {"--help"},
 		"help-provider":         {"provider", "--help"},
+		"help-provider-add":     {"provider", "add", "--help"},
+		"help-provider-set":     {"provider", "set", "--help"},
 		"help-serve":            {"serve", "--help"},
 		"help-scim":             {"scim", "--help"},
 		"help-fields":           {"fields", "--help"},

@@ -28,6 +28,7 @@ generated when the provider is enabled, shown once, and stored only as a hash.`,
 		NewCmdProviderAdd(g, nil),
 		NewCmdProviderList(g, nil),
 		NewCmdProviderShow(g, nil),
+		NewCmdProviderSet(g, nil),
 		NewCmdProviderEnable(g, nil),
 		NewCmdProviderDisable(g, nil),
 		NewCmdProviderRotateKey(g, nil),
@@ -39,9 +40,11 @@ generated when the provider is enabled, shown once, and stored only as a hash.`,
 // --- add ---
 
 type providerAddOptions struct {
-	g       *globalOptions
-	Name    string
-	Enabled bool
+	g         *globalOptions
+	Name      string
+	Enabled   bool
+	Strict    bool
+	RateLimit float64
 }
 
 // NewCmdProviderAdd returns `kacescim provider add`.
@@ -51,18 +54,57 @@ func NewCmdProviderAdd(g *globalOptions, runF func(context.Context, *providerAdd
 		Use:   "add NAME",
 		Short: "Add a provider (with --enabled, get its SCIM base URL and security key)",
 		Example: `  kacescim provider add Okta --enabled
-  kacescim provider add "Entra ID"`,
+  kacescim provider add "Entra ID"
+  kacescim provider add Okta --enabled --strict --rate-limit 50`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
+			if err := checkRateLimit(opts.RateLimit); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return runProviderAdd(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Enabled, "enabled", false, "enable the provider now, which generates its security key")
+	f := cmd.Flags()
+	f.BoolVar(&opts.Enabled, "enabled", false, "enable the provider now, which generates its security key")
+	f.BoolVar(&opts.Strict, "strict", false, strictUsage+" (accepted by default)")
+	f.Float64Var(&opts.RateLimit, "rate-limit", 0, rateLimitUsage)
 	return cmd
+}
+
+// The help of the flags add and set share.
+const (
+	strictUsage    = "accept RFC 7644 only from the provider, refusing Microsoft Entra ID's dialect"
+	rateLimitUsage = "answer 429 to the provider's SCIM requests beyond `N` per second (0: no limit)"
+)
+
+// checkRateLimit refuses, before anything is sent, a --rate-limit the
+// server would refuse.
+func checkRateLimit(r float64) error {
+	if !(r >= 0 && r <= directory.MaxRateLimit) { // NaN fails both
+		return usageErr(fmt.Sprintf("--rate-limit must be from 0 (no limit) to %d requests per second, not %s", directory.MaxRateLimit, formatRate(r)))
+	}
+	return nil
+}
+
+func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
+
+// dialectText and rateLimitText describe the provider's settings in words.
+func dialectText(strict bool) string {
+	if strict {
+		return "strict (RFC 7644 only)"
+	}
+	return "lenient (accepts Microsoft Entra ID's dialect)"
+}
+
+func rateLimitText(r float64) string {
+	if r == 0 {
+		return "none"
+	}
+	return formatRate(r) + " requests/s"
 }
 
 func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
@@ -70,7 +112,9 @@ func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.CreateProvider(ctx, adminapi.CreateProviderRequest{Name: opts.Name, Enabled: opts.Enabled})
+	resp, err := api.CreateProvider(ctx, adminapi.CreateProviderRequest{
+		Name: opts.Name, Enabled: opts.Enabled, Strict: opts.Strict, RateLimit: opts.RateLimit,
+	})
 	if err != nil {
 		return err
 	}
@@ -79,12 +123,28 @@ func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
 		return p.JSON(resp)
 	}
 	if resp.Key == "" {
-		p.Success("Created provider %s (disabled).", resp.Provider.Name)
+		p.Success("Created provider %s (%s).", resp.Provider.Name, createdState(resp.Provider))
 		p.Println(fmt.Sprintf("It has no security key yet: run `kacescim provider enable %s` to get one.", shellQuote(resp.Provider.Name)))
 		return nil
 	}
-	p.Success("Created provider %s (enabled).", resp.Provider.Name)
+	p.Success("Created provider %s (%s).", resp.Provider.Name, createdState(resp.Provider))
 	return printNewKey(p, resp)
+}
+
+// createdState is "enabled" or "disabled", followed by the settings that
+// differ from the defaults.
+func createdState(pr adminapi.Provider) string {
+	state := "disabled"
+	if pr.Enabled {
+		state = "enabled"
+	}
+	if pr.Strict {
+		state += ", strict"
+	}
+	if pr.RateLimit != 0 {
+		state += ", rate limit " + rateLimitText(pr.RateLimit)
+	}
+	return state
 }
 
 // printNewKey shows the SCIM base URL and the new key, the one time the
@@ -248,9 +308,91 @@ func renderProvider(g *globalOptions, pr adminapi.Provider, showKeyHint bool) er
 		{"Enabled", p.Bool(pr.Enabled)},
 		{"Security key", key},
 		{"SCIM base URL", pr.SCIMURL},
+		{"Dialect", dialectText(pr.Strict)},
+		{"Rate limit", rateLimitText(pr.RateLimit)},
 		{"Synced users", strconv.FormatInt(pr.SyncedUsers, 10)},
 		{"Last sync", p.TimeOrNever(timeOf(pr.LastSyncAt))},
 		{"Created", p.Time(pr.CreatedAt)},
+	})
+}
+
+// --- set ---
+
+type providerSetOptions struct {
+	g    *globalOptions
+	Name string
+	// Strict and RateLimit are nil unless their flag was given: only what
+	// the command line names changes.
+	Strict    *bool
+	RateLimit *float64
+}
+
+// NewCmdProviderSet returns `kacescim provider set`.
+func NewCmdProviderSet(g *globalOptions, runF func(context.Context, *providerSetOptions) error) *cobra.Command {
+	opts := &providerSetOptions{g: g}
+	var strict bool
+	var rateLimit float64
+	cmd := &cobra.Command{
+		Use:   "set NAME [--strict=true|false] [--rate-limit N]",
+		Short: "Change a provider's dialect or rate limit",
+		Long: `Change a provider's settings. Only the flags given change; the others keep
+their values.
+
+--strict holds the provider's SCIM requests to RFC 7644: what only Microsoft
+Entra ID sends (capitalised PATCH ops, booleans as strings, PATCHes without
+Operations) is answered 400. --strict=false accepts it again, as a new
+provider does.
+
+--rate-limit N answers 429, with Retry-After, to the provider's SCIM requests
+beyond N per second; --rate-limit 0 removes the limit.`,
+		Example: `  kacescim provider set Okta --strict --rate-limit 50
+  kacescim provider set "Entra ID" --strict=false
+  kacescim provider set Okta --rate-limit 0`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			f := cmd.Flags()
+			if f.Changed("strict") {
+				opts.Strict = &strict
+			}
+			if f.Changed("rate-limit") {
+				if err := checkRateLimit(rateLimit); err != nil {
+					return err
+				}
+				opts.RateLimit = &rateLimit
+			}
+			if opts.Strict == nil && opts.RateLimit == nil {
+				return usageErr(fmt.Sprintf("nothing to set: give --strict=true|false, --rate-limit N or both (%s %s --rate-limit 50)", cmd.CommandPath(), shellQuote(opts.Name)))
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runProviderSet(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&strict, "strict", false, strictUsage+" (--strict=false accepts it again)")
+	f.Float64Var(&rateLimit, "rate-limit", 0, rateLimitUsage)
+	return cmd
+}
+
+func runProviderSet(ctx context.Context, opts *providerSetOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	pr, err := api.UpdateProvider(ctx, opts.Name, adminapi.UpdateProviderRequest{Strict: opts.Strict, RateLimit: opts.RateLimit})
+	if err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		return p.JSON(hideKeyHint(*pr))
+	}
+	p.Success("Updated provider %s.", pr.Name)
+	return p.Fields([][2]string{
+		{"Dialect", dialectText(pr.Strict)},
+		{"Rate limit", rateLimitText(pr.RateLimit)},
 	})
 }
 

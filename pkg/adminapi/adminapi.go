@@ -23,16 +23,31 @@ type Provider struct {
 	HasKey      bool       `json:"hasKey"`
 	KeyMasked   string     `json:"keyMasked,omitempty"` // e.g. "kcs_…a1B2"; empty while there is no key
 	SCIMURL     string     `json:"scimUrl"`
+	Strict      bool       `json:"strict"`    // RFC 7644 only: Microsoft Entra ID's dialect is refused (400)
+	RateLimit   float64    `json:"rateLimit"` // SCIM requests per second before 429; 0: no limit
 	SyncedUsers int64      `json:"syncedUsers"`
 	LastSyncAt  *time.Time `json:"lastSyncAt"` // null until the first successful SCIM request
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 }
 
-// CreateProviderRequest is the body of POST /admin/v1/providers.
+// CreateProviderRequest is the body of POST /admin/v1/providers. Strict
+// and RateLimit are as in Provider; left out, the provider accepts Entra
+// ID's dialect and has no rate limit.
 type CreateProviderRequest struct {
-	Name    string `json:"name"`
-	Enabled bool   `json:"enabled"`
+	Name      string  `json:"name"`
+	Enabled   bool    `json:"enabled"`
+	Strict    bool    `json:"strict,omitempty"`
+	RateLimit float64 `json:"rateLimit,omitempty"`
+}
+
+// UpdateProviderRequest is the body of PATCH /admin/v1/providers/{name},
+// answered with the Provider. Only the fields present change, so they are
+// pointers: false and 0 are values to set, not absences. At least one must
+// be present.
+type UpdateProviderRequest struct {
+	Strict    *bool    `json:"strict,omitempty"`
+	RateLimit *float64 `json:"rateLimit,omitempty"`
 }
 
 // ProviderKeyResponse answers the calls that may generate a key: create,

@@ -47,8 +47,8 @@ func (a *Admin) Providers(ctx context.Context) ([]adminapi.Provider, error) {
 	return list.Providers, nil
 }
 
-// CreateProvider creates a provider. The response holds the new key when
-// req.Enabled is set.
+// CreateProvider creates a provider, with its dialect and rate limit. The
+// response holds the new key when req.Enabled is set.
 func (a *Admin) CreateProvider(ctx context.Context, req adminapi.CreateProviderRequest) (*adminapi.ProviderKeyResponse, error) {
 	var resp adminapi.ProviderKeyResponse
 	if err := a.call(ctx, http.MethodPost, "/providers", nil, req, &resp); err != nil {
@@ -61,6 +61,16 @@ func (a *Admin) CreateProvider(ctx context.Context, req adminapi.CreateProviderR
 func (a *Admin) Provider(ctx context.Context, name string) (*adminapi.Provider, error) {
 	var p adminapi.Provider
 	if err := a.call(ctx, http.MethodGet, "/providers/{name}", nameParam(name), nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// UpdateProvider changes the provider's settings that req sets (non-nil)
+// and leaves the others; the server refuses a req that sets none.
+func (a *Admin) UpdateProvider(ctx context.Context, name string, req adminapi.UpdateProviderRequest) (*adminapi.Provider, error) {
+	var p adminapi.Provider
+	if err := a.call(ctx, http.MethodPatch, "/providers/{name}", nameParam(name), req, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil

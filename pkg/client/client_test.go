@@ -58,6 +58,18 @@ func (f *fakeAdmin) handler() http.Handler {
 		}
 		writeJSON(w, 200, adminapi.Provider{Name: "Entra ID"})
 	}))
+	mux.HandleFunc("PATCH /admin/v1/providers/{name}", record(func(w http.ResponseWriter, r *http.Request) {
+		var req adminapi.UpdateProviderRequest
+		json.Unmarshal(f.body, &req)
+		p := adminapi.Provider{Name: r.PathValue("name"), RateLimit: 10}
+		if req.Strict != nil {
+			p.Strict = *req.Strict
+		}
+		if req.RateLimit != nil {
+			p.RateLimit = *req.RateLimit
+		}
+		writeJSON(w, 200, p)
+	}))
 	mux.HandleFunc("POST /admin/v1/providers/{name}/{action}", record(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, adminapi.ProviderKeyResponse{Provider: adminapi.Provider{Name: r.PathValue("name")}, Key: r.PathValue("action")})
 	}))
@@ -66,6 +78,8 @@ func (f *fakeAdmin) handler() http.Handler {
 	}))
 	return mux
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestAdmin(t *testing.T) {
 	f := &fakeAdmin{}
@@ -88,6 +102,31 @@ func TestAdmin(t *testing.T) {
 	}
 	if ct := f.last.Header.Get("Content-Type"); ct != "application/json" || string(f.body) != `{"name":"Okta","enabled":true}` {
 		t.Fatalf("create sent %q %s", ct, f.body)
+	}
+
+	// The options travel when set, and stay out of the body otherwise.
+	created, err = a.CreateProvider(ctx, adminapi.CreateProviderRequest{Name: "Entra ID", Strict: true, RateLimit: 2.5})
+	if err != nil || string(f.body) != `{"name":"Entra ID","enabled":false,"strict":true,"rateLimit":2.5}` {
+		t.Fatalf("CreateProvider with options = %+v, %v; sent %s", created, err, f.body)
+	}
+
+	// An update sends only what it sets; false and 0 are sent.
+	for _, tc := range []struct {
+		req  adminapi.UpdateProviderRequest
+		body string
+		want adminapi.Provider
+	}{
+		{adminapi.UpdateProviderRequest{Strict: ptr(false)}, `{"strict":false}`, adminapi.Provider{Name: "Entra ID", RateLimit: 10}},
+		{adminapi.UpdateProviderRequest{RateLimit: ptr(0.0)}, `{"rateLimit":0}`, adminapi.Provider{Name: "Entra ID"}},
+		{adminapi.UpdateProviderRequest{Strict: ptr(true), RateLimit: ptr(50.0)}, `{"strict":true,"rateLimit":50}`, adminapi.Provider{Name: "Entra ID", Strict: true, RateLimit: 50}},
+	} {
+		p, err := a.UpdateProvider(ctx, "Entra ID", tc.req)
+		if err != nil || *p != tc.want {
+			t.Fatalf("UpdateProvider(%s) = %+v, %v", tc.body, p, err)
+		}
+		if f.last.Method != "PATCH" || f.last.URL.EscapedPath() != "/admin/v1/providers/Entra%20ID" || string(f.body) != tc.body {
+			t.Fatalf("UpdateProvider sent %s %s %s, want body %s", f.last.Method, f.last.URL.EscapedPath(), f.body, tc.body)
+		}
 	}
 
 	// Names travel escaped in the path and arrive intact.

@@ -11,11 +11,17 @@ import (
 // never stored: only KeyHash (SHA-256 of the key) and KeyHint (its last four
 // characters, to recognise it when masked) are.
 type Provider struct {
-	ID          string
-	Name        string
-	Enabled     bool
-	KeyHash     []byte // nil while the provider has no key (never enabled)
-	KeyHint     string
+	ID      string
+	Name    string
+	Enabled bool
+	KeyHash []byte // nil while the provider has no key (never enabled)
+	KeyHint string
+	// Strict refuses what only Microsoft Entra ID sends (capitalised ops,
+	// booleans as strings, empty PATCHes); by default it is accepted.
+	Strict bool
+	// RateLimit is the most SCIM requests per second the provider may make
+	// (0: no limit); beyond it the server answers 429 with Retry-After.
+	RateLimit   float64
 	SyncedUsers int64     // users the provider owns; kept by the store in the same transaction as every user write
 	LastSyncAt  time.Time // zero until the first successful SCIM request
 	Created     time.Time
@@ -83,6 +89,11 @@ type GroupDelta struct {
 	AddMembers    []Member
 	RemoveMembers []string // user ids
 	LastModified  time.Time
+	// IfVersion, when not 0, applies the delta only if the group's Version
+	// is still IfVersion, checked in the delta's own transaction: ESTALE
+	// otherwise, and nothing is written. It carries an If-Match
+	// precondition (RFC 7644 §3.14) down to the store.
+	IfVersion int64
 }
 
 // Query selects a page of users or groups.
@@ -97,6 +108,21 @@ type Query struct {
 	Count int
 	// WithMembers asks FindGroups to fill Group.Members.
 	WithMembers bool
+	// SortBy is the attribute path to sort by (RFC 7644 §3.4.2.3) in the
+	// canonical spelling scim.SortPath gives (userName, name.familyName,
+	// emails.value, meta.created, urn:…:enterprise:2.0:User:employeeNumber);
+	// a store matches it case-insensitively. "" keeps creation order.
+	//
+	// Strings compare case-insensitively unless the attribute is caseExact;
+	// a multi-valued attribute sorts by its primary value, or else its first.
+	// A resource without a value (absent, null or "") sorts after those with
+	// one in ascending order and before them in descending order, as RFC
+	// 7644 §3.4.2.3 says. Resources with equal values keep creation order in
+	// both directions, so that pages never overlap or skip. An attribute the
+	// store cannot sort by is EINVALID naming it.
+	SortBy string
+	// SortDescending sorts by SortBy in descending order.
+	SortDescending bool
 }
 
 // Store keeps providers and their SCIM resources. Every method is safe for
@@ -119,7 +145,8 @@ type Store interface {
 	FindProviderByKeyHash(ctx context.Context, hash []byte) (*Provider, error)
 	// FindProviders returns every provider ordered by name.
 	FindProviders(ctx context.Context) ([]*Provider, error)
-	// UpdateProvider writes Name, Enabled, KeyHash, KeyHint and Updated;
+	// UpdateProvider writes Name, Enabled, KeyHash, KeyHint, Strict,
+	// RateLimit and Updated;
 	// ENOTFOUND if p.ID does not exist, ECONFLICT on a taken name.
 	UpdateProvider(ctx context.Context, p *Provider) error
 	// DeleteProvider removes the provider with all its users and groups.
@@ -138,10 +165,16 @@ type Store interface {
 	FindUsers(ctx context.Context, providerID string, q Query) ([]*User, int, error)
 	// UpdateUser replaces the user if its stored Version still equals
 	// u.Version, then increments u.Version; ESTALE if it changed,
-	// ENOTFOUND if gone, ECONFLICT on a taken userName.
+	// ENOTFOUND if gone, ECONFLICT on a taken userName. The check is part
+	// of the write, so it is what carries both optimistic locking and
+	// If-Match (RFC 7644 §3.14): the caller sets u.Version to the version
+	// the client named and gets ESTALE if that is no longer current.
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser removes the user and its memberships; ENOTFOUND if none.
-	DeleteUser(ctx context.Context, providerID, id string) error
+	// With ifVersion (one value, not 0), it removes the user only if its
+	// Version is still ifVersion, in the same statement: ESTALE otherwise,
+	// and nothing is removed (If-Match on DELETE).
+	DeleteUser(ctx context.Context, providerID, id string, ifVersion ...int64) error
 
 	// CreateGroup inserts g with its members; ECONFLICT if the provider
 	// already has the displayName (case-insensitively), EINVALID if a
@@ -153,7 +186,8 @@ type Store interface {
 	FindGroups(ctx context.Context, providerID string, q Query) ([]*Group, int, error)
 	// UpdateGroup replaces the group and its member list (g.Members) if its
 	// stored Version equals g.Version, then increments g.Version; ESTALE,
-	// ENOTFOUND, ECONFLICT and EINVALID as above.
+	// ENOTFOUND, ECONFLICT and EINVALID as above. As for UpdateUser, the
+	// version check is also how If-Match reaches the store.
 	UpdateGroup(ctx context.Context, g *Group) error
 	// ApplyGroupDelta applies d to the group in one transaction, touching
 	// only the members d names, so that Okta's membership pushes cost the
@@ -165,7 +199,8 @@ type Store interface {
 	// its members. ENOTFOUND, ECONFLICT on a taken displayName.
 	ApplyGroupDelta(ctx context.Context, providerID, id string, d GroupDelta) (*Group, error)
 	// DeleteGroup removes the group and its memberships; ENOTFOUND if none.
-	DeleteGroup(ctx context.Context, providerID, id string) error
+	// ifVersion as for DeleteUser.
+	DeleteGroup(ctx context.Context, providerID, id string, ifVersion ...int64) error
 
 	FieldStore
 	LogStore

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -106,12 +107,17 @@ func setNewKey(p *Provider) (string, error) {
 // available); a disabled one gets it when it is first enabled, and "" is
 // returned. ECONFLICT if the name is taken, EINVALID if it is not a valid
 // name.
-func (s *Service) AddProvider(ctx context.Context, name string, enabled bool) (*Provider, string, error) {
+func (s *Service) AddProvider(ctx context.Context, name string, enabled bool, opts ...ProviderOptions) (*Provider, string, error) {
 	if err := ValidateProviderName(name); err != nil {
 		return nil, "", err
 	}
 	now := s.now()
 	p := &Provider{ID: uuid.NewString(), Name: name, Enabled: enabled, Created: now, Updated: now}
+	for _, o := range opts {
+		if err := o.apply(p); err != nil {
+			return nil, "", err
+		}
+	}
 	var key string
 	if enabled {
 		var err error
@@ -126,6 +132,46 @@ func (s *Service) AddProvider(ctx context.Context, name string, enabled bool) (*
 		return nil, "", err
 	}
 	return p, key, nil
+}
+
+// ProviderOptions are the settings of a provider besides its name and key;
+// nil fields are left as they are.
+type ProviderOptions struct {
+	Strict    *bool
+	RateLimit *float64 // SCIM requests per second; 0 for no limit
+}
+
+// MaxRateLimit is the highest per-provider rate limit accepted.
+const MaxRateLimit = 100_000
+
+func (o ProviderOptions) apply(p *Provider) error {
+	if o.RateLimit != nil {
+		r := *o.RateLimit
+		if math.IsNaN(r) || r < 0 || r > MaxRateLimit {
+			return Errorf(EINVALID, "the rate limit must be between 0 (no limit) and %d requests per second", MaxRateLimit)
+		}
+		p.RateLimit = r
+	}
+	if o.Strict != nil {
+		p.Strict = *o.Strict
+	}
+	return nil
+}
+
+// SetProviderOptions changes the provider's dialect and rate limit.
+func (s *Service) SetProviderOptions(ctx context.Context, name string, o ProviderOptions) (*Provider, error) {
+	p, err := s.Provider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.apply(p); err != nil {
+		return nil, err
+	}
+	p.Updated = s.now()
+	if err := s.Store.UpdateProvider(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Provider returns the provider called name (case-insensitively);

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -365,5 +366,29 @@ func TestKeysAreUnique(t *testing.T) {
 			t.Fatal("RotateKey repeated a key")
 		}
 		seen[key] = true
+	}
+}
+
+func TestProviderOptions(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService()
+	strict, rate := true, 25.0
+	p, _, err := svc.AddProvider(ctx, "entra", true, directory.ProviderOptions{Strict: &strict, RateLimit: &rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Strict || p.RateLimit != 25 {
+		t.Errorf("AddProvider options: strict %v, rate %v", p.Strict, p.RateLimit)
+	}
+	off := false
+	p, err = svc.SetProviderOptions(ctx, "entra", directory.ProviderOptions{Strict: &off})
+	if err != nil || p.Strict || p.RateLimit != 25 {
+		t.Errorf("SetProviderOptions: %+v, %v", p, err)
+	}
+	for _, bad := range []float64{-1, math.NaN(), directory.MaxRateLimit + 1} {
+		bad := bad
+		if _, err := svc.SetProviderOptions(ctx, "entra", directory.ProviderOptions{RateLimit: &bad}); directory.ErrorCode(err) != directory.EINVALID {
+			t.Errorf("rate %v accepted: %v", bad, err)
+		}
 	}
 }

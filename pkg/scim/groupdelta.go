@@ -73,7 +73,7 @@ func GroupDelta(ops []PatchOperation, opts Options) (d *MembershipDelta, ok bool
 			for _, r := range refs {
 				add(r)
 			}
-		case kind == "remove" && strings.EqualFold(path, "members") && op.Value != nil:
+		case kind == "remove" && strings.EqualFold(path, "members") && op.Value != nil && !opts.Strict:
 			refs, ok := memberRefs(members, op.Value, opts)
 			if !ok {
 				return nil, false

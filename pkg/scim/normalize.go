@@ -25,6 +25,11 @@ type Options struct {
 // whether a PATCH is still on its way.
 func Normalize(rt *ResourceType, in map[string]any, opts Options) (map[string]any, error) {
 	out := make(map[string]any, len(in))
+	if opts.Strict {
+		if err := checkSchemas(rt, in); err != nil {
+			return nil, err
+		}
+	}
 	for k, v := range in {
 		if v == nil {
 			continue
@@ -202,4 +207,26 @@ func CopyMap(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return DeepCopy(m).(map[string]any)
+}
+
+// checkSchemas holds a strict provider to RFC 7643 §3: schemas names the
+// resource's core schema and only extensions the server knows (Entra sends
+// a Microsoft Group schema URI there, which the lenient dialect ignores).
+func checkSchemas(rt *ResourceType, in map[string]any) error {
+	raw, ok := in["schemas"]
+	if !ok {
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return Errorf(http.StatusBadRequest, TypeInvalidValue, "schemas must be an array of schema URIs")
+	}
+	for _, e := range list {
+		urn, _ := e.(string)
+		if strings.EqualFold(urn, rt.Schema.ID) || rt.Extension(urn) != nil {
+			continue
+		}
+		return Errorf(http.StatusBadRequest, TypeInvalidValue, "schemas names %q, which is neither %s nor one of its extensions", urn, rt.Schema.ID)
+	}
+	return nil
 }

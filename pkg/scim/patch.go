@@ -362,6 +362,9 @@ func applyMulti(c map[string]any, a *Attribute, kind string, value any, opts Opt
 			delete(c, a.Name)
 			return nil
 		}
+		if opts.Strict {
+			return Errorf(http.StatusBadRequest, TypeInvalidSyntax, "remove with a value is not RFC 7644: name what to remove with a filter, e.g. %s[value eq \"…\"]", a.Name)
+		}
 		// Entra removes members with path "members" and the members to
 		// remove as the value: treat it as a selector, never as "remove
 		// all" (interop quirk 6).

@@ -236,3 +236,22 @@ func TestIsPasswordOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestStrictRefusesEntraDialect(t *testing.T) {
+	groups := GroupResourceType()
+	doc := mustJSON(t, `{"displayName":"G","members":[{"value":"a"},{"value":"b"}]}`)
+	remove := []PatchOperation{{Op: "remove", Path: "members", Value: []any{map[string]any{"value": "a"}}}}
+	if _, err := ApplyPatch(groups, doc, remove, Options{Strict: true}); err == nil {
+		t.Errorf("strict mode accepted remove-members-with-a-value")
+	}
+	if _, ok := GroupDelta(remove, Options{Strict: true}); ok {
+		t.Errorf("strict mode took remove-members-with-a-value on the fast path")
+	}
+	body := mustJSON(t, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"G"}`)
+	if _, err := Normalize(groups, body, Options{Strict: true}); err == nil {
+		t.Errorf("strict mode accepted a Microsoft schema URI")
+	}
+	if _, err := Normalize(groups, body, Options{}); err != nil {
+		t.Errorf("the lenient dialect refused a Microsoft schema URI: %v", err)
+	}
+}

@@ -35,6 +35,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("GET "+p+"/providers", s.adminListProviders)
 	handle("POST "+p+"/providers", s.adminCreateProvider)
 	handle("GET "+p+"/providers/{name}", s.adminGetProvider)
+	handle("PATCH "+p+"/providers/{name}", s.adminUpdateProvider)
 	handle("DELETE "+p+"/providers/{name}", s.adminDeleteProvider)
 	handle("POST "+p+"/providers/{name}/enable", s.adminEnableProvider)
 	handle("POST "+p+"/providers/{name}/disable", s.adminDisableProvider)
@@ -95,7 +96,8 @@ func (s *Server) adminCreateProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	infoFrom(r.Context()).provider = req.Name
-	p, key, err := s.dir.AddProvider(r.Context(), req.Name, req.Enabled)
+	opts := directory.ProviderOptions{Strict: &req.Strict, RateLimit: &req.RateLimit}
+	p, key, err := s.dir.AddProvider(r.Context(), req.Name, req.Enabled, opts)
 	if err != nil {
 		s.adminError(w, r, err)
 		return
@@ -107,6 +109,31 @@ func (s *Server) adminGetProvider(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	infoFrom(r.Context()).provider = name
 	p, err := s.dir.Provider(r.Context(), name)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	s.adminJSON(w, r, http.StatusOK, s.adminProvider(r, p))
+}
+
+// updateProviderFields says what PATCH /providers/{name} can change, for
+// the bodies that change nothing.
+const updateProviderFields = "strict (true or false), rateLimit (SCIM requests per second, 0 for no limit) or both"
+
+// adminUpdateProvider changes the settings present in the body and leaves
+// the others as they are.
+func (s *Server) adminUpdateProvider(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	var req adminapi.UpdateProviderRequest
+	if !s.adminDecodeWant(w, r, &req, "a JSON object with "+updateProviderFields) {
+		return
+	}
+	if req.Strict == nil && req.RateLimit == nil {
+		s.adminError(w, r, directory.Errorf(directory.EINVALID, "nothing to change: set %s", updateProviderFields))
+		return
+	}
+	p, err := s.dir.SetProviderOptions(r.Context(), name, directory.ProviderOptions{Strict: req.Strict, RateLimit: req.RateLimit})
 	if err != nil {
 		s.adminError(w, r, err)
 		return
@@ -167,6 +194,8 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 		HasKey:      p.HasKey(),
 		KeyMasked:   directory.MaskKey(p.KeyHint),
 		SCIMURL:     s.scimBaseURL(r),
+		Strict:      p.Strict,
+		RateLimit:   p.RateLimit,
 		SyncedUsers: p.SyncedUsers,
 		CreatedAt:   p.Created.UTC(),
 		UpdatedAt:   p.Updated.UTC(),
@@ -181,6 +210,12 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 // adminDecode reads the JSON body of r into v, answering 400 (or 413) and
 // returning false when it cannot.
 func (s *Server) adminDecode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return s.adminDecodeWant(w, r, v, "a JSON object")
+}
+
+// adminDecodeWant is adminDecode for a body whose contents the error for an
+// empty body should spell out: want completes "send ...".
+func (s *Server) adminDecodeWant(w http.ResponseWriter, r *http.Request, v any, want string) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -197,7 +232,7 @@ func (s *Server) adminDecode(w http.ResponseWriter, r *http.Request, v any) bool
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		s.adminError(w, r, directory.Errorf(directory.EINVALID, "request body is empty: send a JSON object"))
+		s.adminError(w, r, directory.Errorf(directory.EINVALID, "request body is empty: send %s", want))
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

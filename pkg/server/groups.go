@@ -88,29 +88,31 @@ func (s *Server) renderGroup(r *http.Request, g *directory.Group, withMembers bo
 	return out
 }
 
-// wantsMembers is false when excludedAttributes names members (Entra reads
-// groups that way), so that the member list is not even read.
-func wantsMembers(r *http.Request) bool {
-	for _, a := range strings.Split(r.URL.Query().Get("excludedAttributes"), ",") {
-		a = strings.TrimSpace(a)
-		if strings.EqualFold(a, "members") || strings.EqualFold(a, scim.GroupURN+":members") {
-			return false
-		}
-	}
-	return true
-}
+// wantsMembers reports whether a group projected by proj holds members,
+// which is what decides whether they are read at all: not when
+// excludedAttributes names members (Entra reads groups that way, interop
+// quirk 19), nor when attributes leaves them out (attributes=displayName),
+// so that reading a group of 100,000 members costs what reading an empty
+// one does.
+func wantsMembers(proj *scim.Projection) bool { return proj.Returns("members") }
 
-func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group, withMembers bool) error {
+// writeGroup writes g as proj selects it, with its ETag. g.Members must
+// have been read when wantsMembers(proj).
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *directory.Group, proj *scim.Projection) error {
 	w.Header().Set("ETag", etag(g.Version))
 	if status == http.StatusCreated {
 		w.Header().Set("Location", s.scimBaseURL(r)+"/Groups/"+g.ID)
 	}
-	writeSCIM(w, status, s.renderGroup(r, g, withMembers))
+	writeSCIM(w, status, proj.Apply(s.renderGroup(r, g, wantsMembers(proj))))
 	return nil
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
 	body, err := s.readObject(w, r)
+	if err != nil {
+		return err
+	}
+	proj, err := projection(r, groupRT)
 	if err != nil {
 		return err
 	}
@@ -127,16 +129,33 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p *director
 		return err
 	}
 	infoFrom(r.Context()).resourceID = g.ID
-	return s.writeGroup(w, r, http.StatusCreated, g, true)
+	return s.writeGroup(w, r, http.StatusCreated, g, proj)
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	withMembers := wantsMembers(r)
+	proj, err := projection(r, groupRT)
+	if err != nil {
+		return err
+	}
+	withMembers := wantsMembers(proj)
+	if withMembers && r.Header.Get("If-None-Match") != "" {
+		// Answer a revalidation without reading the members.
+		g, err := s.store.FindGroupByID(r.Context(), p.ID, id, false)
+		if err != nil {
+			return notFound(err, "Group", id)
+		}
+		if notModified(w, r, g.Version) {
+			return nil
+		}
+	}
 	g, err := s.store.FindGroupByID(r.Context(), p.ID, id, withMembers)
 	if err != nil {
 		return notFound(err, "Group", id)
 	}
-	return s.writeGroup(w, r, http.StatusOK, g, withMembers)
+	if notModified(w, r, g.Version) {
+		return nil
+	}
+	return s.writeGroup(w, r, http.StatusOK, g, proj)
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
@@ -144,31 +163,44 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p *directory
 	if err != nil {
 		return err
 	}
-	q.WithMembers = wantsMembers(r)
+	if err := sortFor(&q, groupRT); err != nil {
+		return err
+	}
+	proj, err := projection(r, groupRT)
+	if err != nil {
+		return err
+	}
+	q.WithMembers = wantsMembers(proj)
 	groups, total, err := s.store.FindGroups(r.Context(), p.ID, q)
 	if err != nil {
 		return err
 	}
 	res := make([]any, len(groups))
 	for i, g := range groups {
-		res[i] = s.renderGroup(r, g, q.WithMembers)
+		res[i] = proj.Apply(s.renderGroup(r, g, q.WithMembers))
 	}
 	writeSCIM(w, http.StatusOK, newList(total, q.StartIndex, res))
 	return nil
 }
 
-// updateGroup is updateUser for groups.
-func (s *Server) updateGroup(ctx context.Context, p *directory.Provider, id string, change func(g *directory.Group) error) (*directory.Group, error) {
+// updateGroup is updateUser for groups, If-Match included.
+func (s *Server) updateGroup(ctx context.Context, p *directory.Provider, id string, ifMatch *scim.ETagList, change func(g *directory.Group) error) (*directory.Group, error) {
+	pinned := ifMatch != nil && !ifMatch.Any
 	g, err := readModifyWrite(
 		func() (*directory.Group, error) { return s.store.FindGroupByID(ctx, p.ID, id, true) },
 		func(g *directory.Group) error {
+			if err := checkIfMatch(ifMatch, "Group", id, g.Version); err != nil {
+				return err
+			}
 			if err := change(g); err != nil {
 				return err
 			}
 			g.LastModified = s.dir.Now()
 			return nil
 		},
-		func(g *directory.Group) error { return s.store.UpdateGroup(ctx, g) })
+		func(g *directory.Group) error {
+			return staleIsPrecondition(s.store.UpdateGroup(ctx, g), pinned, "Group", id)
+		})
 	return g, notFound(err, "Group", id)
 }
 
@@ -177,21 +209,26 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, p *directo
 	if err != nil {
 		return err
 	}
+	proj, err := projection(r, groupRT)
+	if err != nil {
+		return err
+	}
 	doc, err := scim.Normalize(groupRT, body, s.dialect(p))
 	if err != nil {
 		return err
 	}
-	g, err := s.updateGroup(r.Context(), p, id, func(g *directory.Group) error {
+	g, err := s.updateGroup(r.Context(), p, id, ifMatch(r), func(g *directory.Group) error {
 		return groupFromDoc(g, scim.CopyMap(doc))
 	})
 	if err != nil {
 		return err
 	}
-	return s.writeGroup(w, r, http.StatusOK, g, true)
+	return s.writeGroup(w, r, http.StatusOK, g, proj)
 }
 
-// patchGroup answers 204, as Entra advises and Okta accepts, unless the
-// client asks for attributes back.
+// patchGroup answers 204, as Entra advises and Okta accepts (interop
+// quirk 20), unless the client asks for attributes back with ?attributes=
+// (excludedAttributes alone still gets 204).
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -202,14 +239,35 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 	if err != nil {
 		return err
 	}
-	var g *directory.Group
+	proj, err := projection(r, groupRT)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var (
+		g           *directory.Group
+		haveMembers bool // g.Members holds the group's members
+	)
 	if d, ok := scim.GroupDelta(req.Operations, opts); ok {
 		// Membership pushes and renames touch only the members they name,
-		// whatever the size of the group.
-		g, err = s.store.ApplyGroupDelta(r.Context(), p.ID, id, groupDelta(d, s.dir.Now()))
-		err = notFound(err, "Group", id)
+		// whatever the size of the group; If-Match pins the version the
+		// delta's own statement requires.
+		delta := groupDelta(d, s.dir.Now())
+		delta.IfVersion, err = pinnedVersion(ifMatch(r), "Group", id, func() (int64, error) {
+			g, err := s.store.FindGroupByID(ctx, p.ID, id, false)
+			if err != nil {
+				return 0, notFound(err, "Group", id)
+			}
+			return g.Version, nil
+		})
+		if err != nil {
+			return err
+		}
+		g, err = s.store.ApplyGroupDelta(ctx, p.ID, id, delta)
+		err = notFound(staleIsPrecondition(err, delta.IfVersion != 0, "Group", id), "Group", id)
 	} else {
-		g, err = s.updateGroup(r.Context(), p, id, func(g *directory.Group) error {
+		haveMembers = true
+		g, err = s.updateGroup(ctx, p, id, ifMatch(r), func(g *directory.Group) error {
 			doc, err := scim.ApplyPatch(groupRT, groupDoc(g), req.Operations, opts)
 			if err != nil {
 				return err
@@ -220,12 +278,14 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 	if err != nil {
 		return err
 	}
-	if r.URL.Query().Get("attributes") != "" {
-		withMembers := wantsMembers(r)
-		if g, err = s.store.FindGroupByID(r.Context(), p.ID, id, withMembers); err != nil {
-			return notFound(err, "Group", id)
+	if attributes, _ := projectionParams(r); len(attributes) > 0 {
+		if wantsMembers(proj) && !haveMembers {
+			// The fast path returns the group without its members.
+			if g, err = s.store.FindGroupByID(ctx, p.ID, id, true); err != nil {
+				return notFound(err, "Group", id)
+			}
 		}
-		return s.writeGroup(w, r, http.StatusOK, g, withMembers)
+		return s.writeGroup(w, r, http.StatusOK, g, proj)
 	}
 	w.Header().Set("ETag", etag(g.Version))
 	w.WriteHeader(http.StatusNoContent)
@@ -233,8 +293,19 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	if err := s.store.DeleteGroup(r.Context(), p.ID, id); err != nil {
-		return notFound(err, "Group", id)
+	ctx := r.Context()
+	version, err := pinnedVersion(ifMatch(r), "Group", id, func() (int64, error) {
+		g, err := s.store.FindGroupByID(ctx, p.ID, id, false)
+		if err != nil {
+			return 0, notFound(err, "Group", id)
+		}
+		return g.Version, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteGroup(ctx, p.ID, id, version); err != nil {
+		return notFound(staleIsPrecondition(err, version != 0, "Group", id), "Group", id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -46,10 +46,16 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		ri.provider = p.Name
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		s.writeSCIMError(rec, r, err)
-	} else if err := s.routeSCIM(rec, r, p); err != nil {
-		s.writeSCIMError(rec, r, err)
+	case !s.allow(rec, p):
+		s.writeSCIMError(rec, r, scim.Errorf(http.StatusTooManyRequests, "",
+			"provider %s is limited to %g requests per second: retry after the number of seconds in Retry-After", p.Name, p.RateLimit))
+	default:
+		if err := s.routeSCIM(rec, r, p); err != nil {
+			s.writeSCIMError(rec, r, err)
+		}
 	}
 	entry := &directory.LogEntry{
 		Time:       s.dir.Now(),
@@ -74,6 +80,16 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// allow applies the provider's rate limit, setting Retry-After (whole
+// seconds, which Okta and Entra honour) when the request must wait.
+func (s *Server) allow(w http.ResponseWriter, p *directory.Provider) bool {
+	ok, retryAfter := s.throttle.allow(p, time.Now())
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	return ok
+}
+
 func (s *Server) routeSCIM(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, SCIMPrefix), "/")
 	parts := strings.Split(rest, "/")
@@ -89,6 +105,9 @@ func (s *Server) routeSCIM(w http.ResponseWriter, r *http.Request, p *directory.
 	}
 	switch strings.ToLower(parts[0]) {
 	case "users":
+		if strings.EqualFold(id, ".search") {
+			return dispatch(w, r, p, map[string]scimHandler{"POST": s.search("/Users", s.listUsers)})
+		}
 		if id == "" {
 			return dispatch(w, r, p, map[string]scimHandler{"GET": s.listUsers, "POST": s.createUser})
 		}
@@ -99,6 +118,9 @@ func (s *Server) routeSCIM(w http.ResponseWriter, r *http.Request, p *directory.
 			"DELETE": withID(id, s.deleteUser),
 		})
 	case "groups":
+		if strings.EqualFold(id, ".search") {
+			return dispatch(w, r, p, map[string]scimHandler{"POST": s.search("/Groups", s.listGroups)})
+		}
 		if id == "" {
 			return dispatch(w, r, p, map[string]scimHandler{"GET": s.listGroups, "POST": s.createGroup})
 		}
@@ -108,6 +130,16 @@ func (s *Server) routeSCIM(w http.ResponseWriter, r *http.Request, p *directory.
 			"PATCH":  withID(id, s.patchGroup),
 			"DELETE": withID(id, s.deleteGroup),
 		})
+	case ".search":
+		if id != "" {
+			break
+		}
+		return dispatch(w, r, p, map[string]scimHandler{"POST": s.searchAll})
+	case "bulk":
+		if id != "" {
+			break
+		}
+		return dispatch(w, r, p, map[string]scimHandler{"POST": s.bulk})
 	case "serviceproviderconfig":
 		if id != "" {
 			break
@@ -231,15 +263,20 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (map[string]
 // below 1 mean 1, a negative count means 0, count is capped at maxPageSize.
 func page(r *http.Request) (startIndex, count int, err error) {
 	q := r.URL.Query()
+	return pageParams(q.Get("startIndex"), q.Get("count"))
+}
+
+// pageParams is page for the parameter values themselves.
+func pageParams(startIndexParam, countParam string) (startIndex, count int, err error) {
 	startIndex, count = 1, defaultPageSize
-	if v := q.Get("startIndex"); v != "" {
+	if v := startIndexParam; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return 0, 0, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "startIndex must be an integer, not %q", v)
 		}
 		startIndex = max(n, 1)
 	}
-	if v := q.Get("count"); v != "" {
+	if v := countParam; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return 0, 0, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "count must be an integer, not %q", v)
@@ -247,6 +284,74 @@ func page(r *http.Request) (startIndex, count int, err error) {
 		count = min(max(n, 0), maxPageSize)
 	}
 	return startIndex, count, nil
+}
+
+// listQuery reads the query parameters of a GET list (filter, sortBy,
+// sortOrder, startIndex, count) into a directory.Query; see
+// queryFromParams.
+func listQuery(r *http.Request) (directory.Query, error) {
+	v := r.URL.Query()
+	return queryFromParams(v.Get("filter"), v.Get("sortBy"), v.Get("sortOrder"), v.Get("startIndex"), v.Get("count"))
+}
+
+// queryFromParams builds the query of a list from its parameter values,
+// wherever they came from (a GET's URL, a SearchRequest body):
+//
+//   - filter is parsed (400 invalidFilter, tooMany);
+//   - sortBy is kept as given, trimmed: it names an attribute of a
+//     resource type, which sortFor resolves once the type is known;
+//   - sortOrder is ascending (the default) or descending,
+//     case-insensitively, and anything else is 400 invalidValue. Without
+//     sortBy it is checked and otherwise ignored: the creation order has
+//     no direction to reverse (RFC 7644 §3.4.2.3 defines sortOrder only
+//     as the order sortBy is applied in);
+//   - startIndex and count as page reads them.
+func queryFromParams(filter, sortBy, sortOrder, startIndex, count string) (directory.Query, error) {
+	start, n, err := pageParams(startIndex, count)
+	if err != nil {
+		return directory.Query{}, err
+	}
+	q := directory.Query{StartIndex: start, Count: n, SortBy: strings.TrimSpace(sortBy)}
+	switch o := strings.TrimSpace(sortOrder); {
+	case o == "", strings.EqualFold(o, "ascending"):
+	case strings.EqualFold(o, "descending"):
+		q.SortDescending = q.SortBy != ""
+	default:
+		return q, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "sortOrder must be ascending or descending, not %q", sortOrder)
+	}
+	if f := strings.TrimSpace(filter); f != "" {
+		if q.Filter, err = scim.ParseFilter(f); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+// sortFor resolves q.SortBy against rt into the canonical path the store
+// takes (scim.SortPath): 400 invalidValue naming an attribute that cannot
+// be sorted by.
+func sortFor(q *directory.Query, rt *scim.ResourceType) error {
+	if q.SortBy == "" {
+		return nil
+	}
+	path, err := scim.SortPath(rt, q.SortBy)
+	q.SortBy = path
+	return err
+}
+
+// projectionParams are the names of the attributes and excludedAttributes
+// parameters of r (each may be repeated, each value a comma-separated
+// list).
+func projectionParams(r *http.Request) (attributes, excluded []string) {
+	v := r.URL.Query()
+	return scim.SplitAttrList(strings.Join(v["attributes"], ",")), scim.SplitAttrList(strings.Join(v["excludedAttributes"], ","))
+}
+
+// projection is the scim.Projection r asks for on resources of type rt:
+// nil, all attributes returned by default, when r has neither parameter.
+func projection(r *http.Request, rt *scim.ResourceType) (*scim.Projection, error) {
+	attributes, excluded := projectionParams(r)
+	return scim.NewProjection(rt, attributes, excluded)
 }
 
 // listResponse is the RFC 7644 §3.4.2 ListResponse.
@@ -270,6 +375,92 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+// Versioning (RFC 7644 §3.14). meta.version and the ETag header are the weak
+// tag W/"<version>". Tags are compared weakly: W/"3" and "3" match version
+// 3, and "*" matches any version of a resource that exists.
+//
+//   - If-Match on PUT, PATCH and DELETE makes the write conditional: if
+//     the resource's version is not one the header names, the answer is 412
+//     and nothing changes. The check is part of the store's write (the
+//     version the client named is the one the write requires), so no
+//     concurrent writer can slip in between; a write that loses that race
+//     is 412 too, never retried.
+//   - If-None-Match on GET of one resource answers 304, with the ETag and
+//     no body, when the header names the current version (or is "*").
+//   - A request whose body or parameters cannot be parsed is 400 before
+//     If-Match is looked at, and a resource that does not exist is 404
+//     whatever the headers say, "*" included (RFC 7232 §5: such failures
+//     take precedence over preconditions). If-Match is then checked before
+//     the change is applied to the resource.
+//   - If-Match on a GET, and If-None-Match on a write, are ignored.
+
+// ifMatch is the If-Match list of r, nil when r has none.
+func ifMatch(r *http.Request) *scim.ETagList {
+	l, ok := scim.ParseETagList(r.Header.Values("If-Match"))
+	if !ok {
+		return nil
+	}
+	return &l
+}
+
+// notModified answers 304 if the If-None-Match of r names version.
+func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
+	l, ok := scim.ParseETagList(r.Header.Values("If-None-Match"))
+	if !ok || !l.Match(etag(version)) {
+		return false
+	}
+	w.Header().Set("ETag", etag(version))
+	w.WriteHeader(http.StatusNotModified)
+	return true
+}
+
+// preconditionFailed is the 412 of a write whose If-Match names no
+// current version. RFC 7644 §3.14 gives it no scimType.
+func preconditionFailed(kind, id string) error {
+	return scim.Errorf(http.StatusPreconditionFailed, "",
+		"%s %s has changed: If-Match does not name its current version; read it again and retry with the new ETag", kind, id)
+}
+
+// checkIfMatch is 412 unless m (nil: no If-Match) names version.
+func checkIfMatch(m *scim.ETagList, kind, id string, version int64) error {
+	if m != nil && !m.Match(etag(version)) {
+		return preconditionFailed(kind, id)
+	}
+	return nil
+}
+
+// pinnedVersion is the version a conditional write must still find, as the
+// store's ifVersion and GroupDelta.IfVersion take it: 0 (any) without
+// If-Match or with "*"; the version a single tag names; otherwise the
+// current version, read with current, if m names it, and 412 if not.
+func pinnedVersion(m *scim.ETagList, kind, id string, current func() (int64, error)) (int64, error) {
+	if m == nil || m.Any {
+		return 0, nil
+	}
+	if len(m.Tags) == 1 {
+		if v, err := strconv.ParseInt(strings.Trim(m.Tags[0], `"`), 10, 64); err == nil && v > 0 {
+			return v, nil
+		}
+	}
+	v, err := current()
+	if err != nil {
+		return 0, err
+	}
+	if err := checkIfMatch(m, kind, id, v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// staleIsPrecondition turns the ESTALE of a write pinned to a version the
+// client named into its 412.
+func staleIsPrecondition(err error, pinned bool, kind, id string) error {
+	if pinned && directory.ErrorCode(err) == directory.ESTALE {
+		return preconditionFailed(kind, id)
+	}
+	return err
+}
 
 func meta(resourceType, location string, created, modified time.Time, version int64) map[string]any {
 	return map[string]any{

@@ -375,7 +375,7 @@ func TestRestartPersistence(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	e := newSCIMEnv(t)
 	r := e.must(e.do("GET", "/ServiceProviderConfig", ""), 200)
-	if r.get("patch.supported") != true || r.get("bulk.supported") != false || r.get("filter.supported") != true ||
+	if r.get("patch.supported") != true || r.get("bulk.supported") != true || r.get("bulk.maxOperations") != 1000.0 || r.get("filter.supported") != true ||
 		r.get("changePassword.supported") != false || r.get("authenticationSchemes.0.type") != "oauthbearertoken" {
 		t.Errorf("ServiceProviderConfig: %s", r.body)
 	}

@@ -74,6 +74,7 @@ type Server struct {
 	log        *slog.Logger
 	adminToken string
 	handler    http.Handler
+	throttle   throttle // per-provider rate limits
 }
 
 // Open validates cfg, opens the store (running migrations), loads or

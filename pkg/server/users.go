@@ -20,7 +20,9 @@ var groupRT = scim.GroupResourceType()
 // support (the brief: "Sync Password … is not supported").
 const passwordSyncDetail = "password sync is not supported by kacescim: clear Sync Password in the identity provider's provisioning settings (Okta: Provisioning > To App)"
 
-func (s *Server) dialect(p *directory.Provider) scim.Options { return scim.Options{} }
+// dialect is what the provider's requests are held to: RFC 7644 in strict
+// mode, otherwise also Microsoft Entra ID's dialect.
+func (s *Server) dialect(p *directory.Provider) scim.Options { return scim.Options{Strict: p.Strict} }
 
 // resourceSchemas lists the core schema and every extension the document
 // holds (the enterprise extension, or one a mapping declared).
@@ -88,13 +90,30 @@ func (s *Server) renderUser(r *http.Request, u *directory.User) map[string]any {
 	return out
 }
 
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *directory.User) error {
+// writeUser writes u as proj selects it (nil: the default attributes),
+// with its ETag.
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *directory.User, proj *scim.Projection) error {
 	w.Header().Set("ETag", etag(u.Version))
 	if status == http.StatusCreated {
 		w.Header().Set("Location", s.scimBaseURL(r)+"/Users/"+u.ID)
 	}
-	writeSCIM(w, status, s.renderUser(r, u))
+	writeSCIM(w, status, proj.Apply(s.renderUser(r, u)))
 	return nil
+}
+
+// userProjection is the projection r asks for on users of p. The User
+// type depends on p's mappings (they may declare extensions), so it is
+// only loaded when r has attributes or excludedAttributes. Handlers read
+// it before they write, so that a malformed parameter changes nothing.
+func (s *Server) userProjection(r *http.Request, p *directory.Provider) (*scim.Projection, error) {
+	if attributes, excluded := projectionParams(r); len(attributes) == 0 && len(excluded) == 0 {
+		return nil, nil
+	}
+	mapper, err := s.dir.Mapper(r.Context(), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return projection(r, mapper.ResourceType())
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
@@ -103,6 +122,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 		return err
 	}
 	mapper, err := s.dir.Mapper(r.Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	proj, err := projection(r, mapper.ResourceType())
 	if err != nil {
 		return err
 	}
@@ -120,15 +143,22 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 		return err
 	}
 	infoFrom(r.Context()).resourceID = u.ID
-	return s.writeUser(w, r, http.StatusCreated, u)
+	return s.writeUser(w, r, http.StatusCreated, u, proj)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
+	proj, err := s.userProjection(r, p)
+	if err != nil {
+		return err
+	}
 	u, err := s.store.FindUserByID(r.Context(), p.ID, id)
 	if err != nil {
 		return notFound(err, "User", id)
 	}
-	return s.writeUser(w, r, http.StatusOK, u)
+	if notModified(w, r, u.Version) {
+		return nil
+	}
+	return s.writeUser(w, r, http.StatusOK, u, proj)
 }
 
 // notFound gives a missing resource the detail the SPEC test checks.
@@ -144,46 +174,55 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *directory.
 	if err != nil {
 		return err
 	}
+	var proj *scim.Projection
+	if attributes, excluded := projectionParams(r); q.SortBy != "" || len(attributes) > 0 || len(excluded) > 0 {
+		// Only then is the provider's User type needed.
+		mapper, err := s.dir.Mapper(r.Context(), p.ID)
+		if err != nil {
+			return err
+		}
+		if err := sortFor(&q, mapper.ResourceType()); err != nil {
+			return err
+		}
+		if proj, err = scim.NewProjection(mapper.ResourceType(), attributes, excluded); err != nil {
+			return err
+		}
+	}
 	users, total, err := s.store.FindUsers(r.Context(), p.ID, q)
 	if err != nil {
 		return err
 	}
 	res := make([]any, len(users))
 	for i, u := range users {
-		res[i] = s.renderUser(r, u)
+		res[i] = proj.Apply(s.renderUser(r, u))
 	}
 	writeSCIM(w, http.StatusOK, newList(total, q.StartIndex, res))
 	return nil
-}
-
-func listQuery(r *http.Request) (directory.Query, error) {
-	start, count, err := page(r)
-	if err != nil {
-		return directory.Query{}, err
-	}
-	q := directory.Query{StartIndex: start, Count: count}
-	if f := r.URL.Query().Get("filter"); f != "" {
-		if q.Filter, err = scim.ParseFilter(f); err != nil {
-			return q, err
-		}
-	}
-	return q, nil
 }
 
 // updateUser runs a read-modify-write of one user, retrying when another
 // writer changed it in between, so that concurrent PATCHes never lose each
 // other's changes.
 //
+// ifMatch (nil: no If-Match) makes the write conditional: the user read
+// must have a version it names, else 412, and the write then requires
+// that version, so a concurrent write in between is 412 too rather than a
+// retry (a "*" still retries: any version will do).
+//
 // The provider's mappings derive the directory-user fields from the new
 // resource, and the store writes both in one statement.
-func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id string, change func(u *directory.User, rt *scim.ResourceType) error) (*directory.User, error) {
+func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id string, ifMatch *scim.ETagList, change func(u *directory.User, rt *scim.ResourceType) error) (*directory.User, error) {
 	mapper, err := s.dir.Mapper(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
+	pinned := ifMatch != nil && !ifMatch.Any
 	u, err := readModifyWrite(
 		func() (*directory.User, error) { return s.store.FindUserByID(ctx, p.ID, id) },
 		func(u *directory.User) error {
+			if err := checkIfMatch(ifMatch, "User", id, u.Version); err != nil {
+				return err
+			}
 			if err := change(u, mapper.ResourceType()); err != nil {
 				return err
 			}
@@ -191,7 +230,9 @@ func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id strin
 			u.LastModified = s.dir.Now()
 			return nil
 		},
-		func(u *directory.User) error { return s.store.UpdateUser(ctx, u) })
+		func(u *directory.User) error {
+			return staleIsPrecondition(s.store.UpdateUser(ctx, u), pinned, "User", id)
+		})
 	return u, notFound(err, "User", id)
 }
 
@@ -219,7 +260,11 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, p *director
 	if err != nil {
 		return err
 	}
-	u, err := s.updateUser(r.Context(), p, id, func(u *directory.User, rt *scim.ResourceType) error {
+	proj, err := s.userProjection(r, p)
+	if err != nil {
+		return err
+	}
+	u, err := s.updateUser(r.Context(), p, id, ifMatch(r), func(u *directory.User, rt *scim.ResourceType) error {
 		d, err := scim.Normalize(rt, body, s.dialect(p))
 		if err != nil {
 			return err
@@ -234,7 +279,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, p *director
 	if err != nil {
 		return err
 	}
-	return s.writeUser(w, r, http.StatusOK, u)
+	return s.writeUser(w, r, http.StatusOK, u, proj)
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
@@ -250,7 +295,11 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *directory.
 	if req.IsPasswordOnly() {
 		return scim.Errorf(http.StatusBadRequest, scim.TypeMutability, passwordSyncDetail)
 	}
-	u, err := s.updateUser(r.Context(), p, id, func(u *directory.User, rt *scim.ResourceType) error {
+	proj, err := s.userProjection(r, p)
+	if err != nil {
+		return err
+	}
+	u, err := s.updateUser(r.Context(), p, id, ifMatch(r), func(u *directory.User, rt *scim.ResourceType) error {
 		doc, err := scim.ApplyPatch(rt, userDoc(u), req.Operations, opts)
 		if err != nil {
 			return err
@@ -260,12 +309,25 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *directory.
 	if err != nil {
 		return err
 	}
-	return s.writeUser(w, r, http.StatusOK, u)
+	// 200 with the user, projected when ?attributes= asks (interop quirk
+	// 34: a PATCH must not ignore it).
+	return s.writeUser(w, r, http.StatusOK, u, proj)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	if err := s.store.DeleteUser(r.Context(), p.ID, id); err != nil {
-		return notFound(err, "User", id)
+	ctx := r.Context()
+	version, err := pinnedVersion(ifMatch(r), "User", id, func() (int64, error) {
+		u, err := s.store.FindUserByID(ctx, p.ID, id)
+		if err != nil {
+			return 0, notFound(err, "User", id)
+		}
+		return u.Version, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(ctx, p.ID, id, version); err != nil {
+		return notFound(staleIsPrecondition(err, version != 0, "User", id), "User", id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,13 +22,28 @@ import (
 // User.groups and Group.members compare against the membership rows. Every
 // other known attribute is read from the JSON resource with json_extract,
 // multi-valued ones through json_each, and compared case-insensitively
-// through foldFunc unless the attribute is caseExact. An attribute that is
+// (through folded) unless the attribute is caseExact. An attribute that is
 // not in the tables (or cannot be compared, like password) is an
 // invalidFilter error, never a silently wrong answer.
+//
+// The rules are scim.Match's, which evaluates a filter on one document in
+// Go; TestFilterDifferential checks on thousands of generated users and
+// filters that both select the same resources. In short (match.go has the
+// reasons): ne is not (eq), also around a multi-valued attribute
+// (emails.value ne "x" is "no email is x"); "" is an absent value; pr is
+// "has a non-empty value", for complex attributes "has a non-empty
+// sub-attribute"; string attributes compare only with strings; caseExact
+// is the schema's (scim.UserSchema, scim.GroupSchema). Compare values are
+// used as the expression holds them: scim.ParseFilter has decoded their
+// JSON escapes already, and CheckFilterLimits bounds their number.
 //
 // Every condition the translator emits is 0 or 1, never NULL, so that
 // "not" keeps SCIM's two-valued meaning: not (title eq "x") matches a user
 // without a title.
+//
+// A filter on an attribute without an index is a scan of the provider's
+// rows, one row at a time: nothing is collected in memory, and folded only
+// calls back into Go (which allocates) for text that is not ASCII.
 
 // attrType is the SCIM data type of an attribute, as far as filtering
 // cares.
@@ -156,13 +170,15 @@ func userSchema() *resourceSchema {
 		meta(),
 		complexAttr("name", false, str("formatted"), str("familyName"), str("givenName"),
 			str("middleName"), str("honorificPrefix"), str("honorificSuffix")),
-		str("nickName"), exact("profileUrl"), str("title"), str("userType"),
+		// profileUrl and photos.value are references, caseExact false in
+		// RFC 7643 §8.7.1 and in scim.UserSchema.
+		str("nickName"), str("profileUrl"), str("title"), str("userType"),
 		str("preferredLanguage"), str("locale"), str("timezone"),
 		unsupported("password", "password cannot be filtered"),
 		multiValue("emails", str("value")),
 		multiValue("phoneNumbers", str("value")),
 		multiValue("ims", str("value")),
-		multiValue("photos", exact("value")),
+		multiValue("photos", str("value")),
 		complexAttr("addresses", true, str("formatted"), str("streetAddress"), str("locality"),
 			str("region"), str("postalCode"), str("country"), str("type"), boolean("primary")),
 		&attr{name: "groups", typ: typeComplex, multi: true,
@@ -170,8 +186,10 @@ func userSchema() *resourceSchema {
 				from: "group_members gm JOIN groups g ON g.seq = gm.group_seq",
 				link: "gm.user_seq = users.seq",
 			},
+			// groups.value is caseExact false (RFC 7643 §8.7.1,
+			// scim.UserSchema), unlike the id it holds.
 			subs: map[string]*attr{
-				"value":   col(exact("value"), "g.id"),
+				"value":   col(str("value"), folded("g.id")),
 				"display": col(str("display"), "g.display_name_key"),
 				"type":    unsupported("type", "groups.type cannot be filtered"),
 			}},
@@ -198,9 +216,11 @@ func groupSchema() *resourceSchema {
 				from: "group_members gm JOIN users u ON u.seq = gm.user_seq",
 				link: "gm.group_seq = groups.seq",
 			},
+			// members.value is caseExact false (RFC 7643 §8.7.1,
+			// scim.GroupSchema), unlike the id it holds.
 			subs: map[string]*attr{
-				"value":   col(exact("value"), "u.id"),
-				"display": optionalCol(str("display"), foldFunc+"(gm.display)"),
+				"value":   col(str("value"), folded("u.id")),
+				"display": optionalCol(str("display"), folded("gm.display")),
 				"type":    unsupported("type", "members.type cannot be filtered"),
 			}},
 	}, nil)
@@ -216,6 +236,9 @@ func invalidFilter(format string, args ...any) error {
 func (s *resourceSchema) selection(providerID string, f filter.Expression) (string, []any, error) {
 	if f == nil {
 		return "WHERE provider_id = ?", []any{providerID}, nil
+	}
+	if err := scim.CheckFilterLimits(f); err != nil {
+		return "", nil, err
 	}
 	t := &translator{s: s, args: []any{providerID}}
 	cond, err := t.expr(f, nil)
@@ -332,6 +355,18 @@ func sub(a *attr, name, full string) (*attr, error) {
 
 // attrExpr translates attrPath op value outside a value path.
 func (t *translator) attrExpr(e *filter.AttributeExpression) (string, error) {
+	if e.Operator == filter.NE {
+		// ne is not (eq) around the whole attribute: emails.value ne "x"
+		// means that no email is "x" (and holds for a user without
+		// emails), not that some email is not "x".
+		eq := *e
+		eq.Operator = filter.EQ
+		c, err := t.attrExpr(&eq)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + c + ")", nil
+	}
 	p := e.AttributePath
 	a, err := t.lookup(p)
 	if err != nil {
@@ -380,8 +415,11 @@ func (t *translator) valuePath(v *filter.ValuePath) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if a.typ != typeComplex || v.AttributePath.SubAttribute != nil {
-		return "", invalidFilter("%q is not a complex attribute: it cannot have a value filter", v.AttributePath.String())
+	// A value filter selects values of a multi-valued attribute (RFC 7644
+	// §3.4.2.2 "emails[type eq ...]"), as in PATCH paths (scim.ApplyPatch
+	// refuses name[givenName eq "x"] too).
+	if a.typ != typeComplex || !a.multi || v.AttributePath.SubAttribute != nil {
+		return "", invalidFilter("%q is not a multi-valued complex attribute: it cannot have a value filter", v.AttributePath.String())
 	}
 	return t.within(a, func(sc *scope) (string, error) { return t.expr(v.ValueFilter, sc) })
 }
@@ -430,13 +468,12 @@ func (t *translator) present(a *attr) string {
 		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s)", a.relation.from, a.relation.link)
 	case a.name == "meta":
 		return "1"
-	case a.multi:
-		return fmt.Sprintf("ifnull(json_array_length(%s, %s) > 0, 0)", doc, path)
 	default:
-		// A complex value is present if any of its sub-attributes has a
-		// non-empty value.
-		return fmt.Sprintf("ifnull(json_type(%s, %s) = 'object' AND EXISTS (SELECT 1 FROM json_each(%s, %s) AS e WHERE e.type <> 'null' AND ifnull(e.atom <> '', 1)), 0)",
-			doc, path, doc, path)
+		// A complex value, or a list of them, is present if it holds a
+		// non-empty value anywhere (RFC 7644 §3.4.2.2: "contains a
+		// non-empty node"): emails [{"value": ""}] is not present.
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM json_tree(%s, %s) AS e WHERE e.type NOT IN ('null', 'object', 'array') AND (e.type <> 'text' OR e.atom <> ''))",
+			doc, path)
 	}
 }
 
@@ -474,7 +511,6 @@ func (t *translator) compareString(o operand, e *filter.AttributeExpression) (st
 	if !ok {
 		return "", invalidFilter("%q is a string attribute: compare it with a string, not %s", e.AttributePath.String(), valueKind(e.CompareValue))
 	}
-	v = unescape(v)
 	if !o.a.caseExact {
 		v = strings.ToLower(v)
 	}
@@ -482,7 +518,7 @@ func (t *translator) compareString(o operand, e *filter.AttributeExpression) (st
 	if x == "" {
 		x = o.json("json_extract")
 		if !o.a.caseExact {
-			x = foldFunc + "(" + x + ")"
+			x = folded(x)
 		}
 	}
 	var c string
@@ -507,9 +543,10 @@ func (t *translator) compareString(o operand, e *filter.AttributeExpression) (st
 		return "", invalidFilter("unknown operator %q", e.Operator)
 	}
 	if o.col == "" {
-		// Only a JSON string counts: absent, null or a value of another
-		// type never matches (and the result is 0, not NULL).
-		c = fmt.Sprintf("ifnull(%s = 'text' AND %s, 0)", o.json("json_type"), c)
+		// Only a non-empty JSON string counts: absent, null, "" or a
+		// value of another type never matches (and the result is 0, not
+		// NULL).
+		c = fmt.Sprintf("ifnull(%s = 'text' AND %s <> '' AND %s, 0)", o.json("json_type"), o.json("json_extract"), c)
 	} else if o.a.optional {
 		// An empty column is an absent attribute, which matches nothing
 		// (externalId lt "x" must not return users without one).
@@ -608,17 +645,15 @@ func valueKind(v any) string {
 	}
 }
 
-// unescape decodes the JSON escapes a compare value may carry (the parser
-// keeps the text between the quotes as written).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var u string
-	if err := json.Unmarshal([]byte(`"`+s+`"`), &u); err != nil {
-		return s
-	}
-	return u
+// folded is the SQL expression of the text x lower-cased the way
+// strings.ToLower does it, which the case-insensitive comparisons need
+// (the *_key columns hold strings.ToLower of their column). SQLite's lower()
+// folds ASCII only, which is strings.ToLower exactly on ASCII text, and
+// costs nothing; foldFunc calls back into Go, which allocates for every
+// row, so it is kept for text with a non-ASCII character (more bytes than
+// characters). NULL stays NULL.
+func folded(x string) string {
+	return "(CASE WHEN length(" + x + ") = octet_length(" + x + ") THEN lower(" + x + ") ELSE " + foldFunc + "(" + x + ") END)"
 }
 
 // globEscape makes s match itself in a GLOB pattern. GLOB is used rather

@@ -178,11 +178,15 @@ func (db *DB) FindGroupByID(ctx context.Context, providerID, id string, withMemb
 	return g, nil
 }
 
-// FindGroups returns one page of the provider's groups in creation order
-// and the number of groups that match q.Filter; Members are filled only if
-// q.WithMembers.
+// FindGroups returns one page of the provider's groups in creation order,
+// or in the order of q.SortBy (sort.go), and the number of groups that
+// match q.Filter; Members are filled only if q.WithMembers.
 func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Query) ([]*directory.Group, int, error) {
 	where, args, err := db.groups.selection(providerID, q.Filter)
+	if err != nil {
+		return nil, 0, err
+	}
+	order, orderArgs, err := db.groups.orderBy(q)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -197,7 +201,8 @@ func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Que
 		if err != nil || limit == 0 || offset >= total {
 			return dbError(err, subject{})
 		}
-		rows, err := h.QueryContext(ctx, pageQuery("groups", groupColumns, where), append(args, limit, offset)...)
+		pageArgs := append(append(append([]any(nil), args...), orderArgs...), limit, offset)
+		rows, err := h.QueryContext(ctx, sortedPageQuery("groups", groupColumns, where, order), pageArgs...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -352,10 +357,23 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 }
 
 // DeleteGroup removes the group and its memberships; ENOTFOUND if none.
-func (db *DB) DeleteGroup(ctx context.Context, providerID, id string) error {
+// With ifVersion, only if the group's version is still that: ESTALE
+// otherwise, nothing removed.
+func (db *DB) DeleteGroup(ctx context.Context, providerID, id string, ifVersion ...int64) error {
 	const q = `DELETE FROM groups WHERE provider_id = ? AND id = ?`
-	res, err := db.writer().ExecContext(ctx, q, providerID, id)
-	return mustAffect(res, err, subject{kind: "group", id: id})
+	s := subject{kind: "group", id: id}
+	v := expectedVersion(ifVersion)
+	if v == 0 {
+		res, err := db.writer().ExecContext(ctx, q, providerID, id)
+		return mustAffect(res, err, s)
+	}
+	return db.write(ctx, func(h handle) error {
+		if err := checkVersion(ctx, h, "groups", providerID, s, v); err != nil {
+			return err
+		}
+		res, err := h.ExecContext(ctx, q, providerID, id)
+		return mustAffect(res, err, s)
+	})
 }
 
 // The statements of ApplyGroupDelta. Each touches only the rows the delta
@@ -409,11 +427,17 @@ const (
 //
 // LastModified is set to d.LastModified and Version incremented, even for
 // a delta that changes nothing else. It returns the group as stored,
-// without Members; ENOTFOUND if the provider has no such group.
+// without Members; ENOTFOUND if the provider has no such group, ESTALE
+// (and nothing written) if d.IfVersion is set and the group's Version is
+// no longer that, checked in the delta's write transaction, which no other
+// writer can enter.
 func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d directory.GroupDelta) (*directory.Group, error) {
 	s := subject{kind: "group", id: id, name: d.DisplayName}
 	var g *directory.Group
 	err := db.write(ctx, func(h handle) error {
+		if err := checkVersion(ctx, h, "groups", providerID, subject{kind: "group", id: id}, d.IfVersion); err != nil {
+			return err
+		}
 		var row *sql.Row
 		if d.DisplayName == "" {
 			row = h.QueryRowContext(ctx, deltaTouch, toMS(d.LastModified), providerID, id)

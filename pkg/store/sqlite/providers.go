@@ -10,7 +10,7 @@ import (
 )
 
 // providerColumns is what scanProvider reads, in order.
-const providerColumns = `id, name, enabled, key_hash, key_hint, synced_users, last_sync_at, created, updated`
+const providerColumns = `id, name, enabled, key_hash, key_hint, strict, rate_limit, synced_users, last_sync_at, created, updated`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -22,7 +22,7 @@ func scanProvider(row scanner) (*directory.Provider, error) {
 		created  int64
 		updated  int64
 	)
-	if err := row.Scan(&p.ID, &p.Name, &p.Enabled, &p.KeyHash, &p.KeyHint, &p.SyncedUsers, &lastSync, &created, &updated); err != nil {
+	if err := row.Scan(&p.ID, &p.Name, &p.Enabled, &p.KeyHash, &p.KeyHint, &p.Strict, &p.RateLimit, &p.SyncedUsers, &lastSync, &created, &updated); err != nil {
 		return nil, err
 	}
 	if len(p.KeyHash) == 0 {
@@ -38,10 +38,10 @@ func scanProvider(row scanner) (*directory.Provider, error) {
 // CreateProvider inserts p with SyncedUsers 0; ECONFLICT if the name is
 // taken (case-insensitively).
 func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
-	const q = `INSERT INTO providers (id, name, name_key, enabled, key_hash, key_hint, synced_users, last_sync_at, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
+	const q = `INSERT INTO providers (id, name, name_key, enabled, key_hash, key_hint, strict, rate_limit, synced_users, last_sync_at, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
 	_, err := db.writer().ExecContext(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
-		nullMS(p.LastSyncAt), toMS(p.Created), toMS(p.Updated))
+		p.Strict, p.RateLimit, nullMS(p.LastSyncAt), toMS(p.Created), toMS(p.Updated))
 	if err != nil {
 		return dbError(err, subject{kind: "provider", id: p.ID, name: p.Name})
 	}
@@ -96,9 +96,9 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 // UpdateProvider writes Name, Enabled, KeyHash, KeyHint and Updated;
 // ENOTFOUND if p.ID does not exist, ECONFLICT on a taken name.
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
-	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, key_hash = ?, key_hint = ?, updated = ? WHERE id = ?`
+	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, key_hash = ?, key_hint = ?, strict = ?, rate_limit = ?, updated = ? WHERE id = ?`
 	s := subject{kind: "provider", id: p.ID, name: p.Name}
-	res, err := db.writer().ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, toMS(p.Updated), p.ID)
+	res, err := db.writer().ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, p.Strict, p.RateLimit, toMS(p.Updated), p.ID)
 	return mustAffect(res, err, s)
 }
 

@@ -113,11 +113,15 @@ func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directo
 }
 
 // FindUsers returns one page of the provider's users in creation order,
-// with their Groups, and the number of users that match q.Filter. The total
-// of an unfiltered query is the provider's SyncedUsers counter, not a count
-// of the rows.
+// or in the order of q.SortBy (sort.go), with their Groups, and the number
+// of users that match q.Filter. The total of an unfiltered query is the
+// provider's SyncedUsers counter, not a count of the rows.
 func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Query) ([]*directory.User, int, error) {
 	where, args, err := db.users.selection(providerID, q.Filter)
+	if err != nil {
+		return nil, 0, err
+	}
+	order, orderArgs, err := db.users.orderBy(q)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -141,7 +145,8 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 			return dbError(err, subject{})
 		}
 
-		rows, err := h.QueryContext(ctx, pageQuery("users", userColumns, where), append(args, limit, offset)...)
+		pageArgs := append(append(append([]any(nil), args...), orderArgs...), limit, offset)
+		rows, err := h.QueryContext(ctx, sortedPageQuery("users", userColumns, where, order), pageArgs...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -244,20 +249,53 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 }
 
 // DeleteUser removes the user and its memberships and uncounts it from
-// SyncedUsers, in one transaction; ENOTFOUND if none.
-func (db *DB) DeleteUser(ctx context.Context, providerID, id string) error {
+// SyncedUsers, in one transaction; ENOTFOUND if none. With ifVersion, only
+// if the user's version is still that: ESTALE otherwise, nothing removed.
+func (db *DB) DeleteUser(ctx context.Context, providerID, id string, ifVersion ...int64) error {
 	const (
 		del   = `DELETE FROM users WHERE provider_id = ? AND id = ?`
 		count = `UPDATE providers SET synced_users = synced_users - 1 WHERE id = ?`
 	)
+	s := subject{kind: "user", id: id}
 	return db.write(ctx, func(h handle) error {
+		if err := checkVersion(ctx, h, "users", providerID, s, expectedVersion(ifVersion)); err != nil {
+			return err
+		}
 		res, err := h.ExecContext(ctx, del, providerID, id)
-		if err := mustAffect(res, err, subject{kind: "user", id: id}); err != nil {
+		if err := mustAffect(res, err, s); err != nil {
 			return err
 		}
 		_, err = h.ExecContext(ctx, count, providerID)
 		return dbError(err, subject{})
 	})
+}
+
+// expectedVersion is the version an optional ifVersion argument names, 0
+// (any) when it names none.
+func expectedVersion(ifVersion []int64) int64 {
+	if len(ifVersion) == 0 {
+		return 0
+	}
+	return ifVersion[0]
+}
+
+// checkVersion is, inside a write transaction (which no other writer can
+// enter until it ends), ESTALE unless the provider's row s.id of table
+// ("users" or "groups") has version v, and ENOTFOUND if there is no such
+// row. v == 0 asks for no check.
+func checkVersion(ctx context.Context, h handle, table, providerID string, s subject, v int64) error {
+	if v == 0 {
+		return nil
+	}
+	var stored int64
+	err := h.QueryRowContext(ctx, "SELECT version FROM "+table+" WHERE provider_id = ? AND id = ?", providerID, s.id).Scan(&stored)
+	if err != nil {
+		return dbError(err, s)
+	}
+	if stored != v {
+		return stale(s, stored, v)
+	}
+	return nil
 }
 
 // stale is the ESTALE error of an optimistic-locking failure.
