@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -72,6 +73,21 @@ func SplitAttrList(s string) []string {
 	return out
 }
 
+// common are the common attributes (id, externalId, meta), built once for
+// the lookups of this file, which never change them.
+var common = commonAttributes()
+
+// commonAttr is the common attribute called name (case-insensitively), or
+// nil.
+func commonAttr(name string) *Attribute {
+	for _, c := range common {
+		if strings.EqualFold(c.Name, name) {
+			return c
+		}
+	}
+	return nil
+}
+
 // paramPath is one name of an attributes, excludedAttributes or sortBy
 // parameter, resolved against a resource type.
 type paramPath struct {
@@ -131,11 +147,7 @@ func resolveParamPath(rt *ResourceType, param, raw string) (*paramPath, error) {
 	}
 	p.attr = p.schema.Attr(parts[0])
 	if p.attr == nil && p.schema == rt.Schema {
-		for _, c := range commonAttributes() {
-			if strings.EqualFold(c.Name, parts[0]) {
-				p.attr = c
-			}
-		}
+		p.attr = commonAttr(parts[0])
 	}
 	if p.attr == nil {
 		return nil, nil
@@ -258,7 +270,7 @@ func NewProjection(rt *ResourceType, attributes, excluded []string) (*Projection
 		}
 		switch {
 		case pp.whole && !pp.ext:
-			for _, a := range append(commonAttributes(), rt.Schema.Attributes...) {
+			for _, a := range append(slices.Clone(common), rt.Schema.Attributes...) {
 				p.named.at(a.Name).whole = true
 			}
 		case pp.whole:
@@ -346,11 +358,7 @@ func (p *Projection) Apply(doc map[string]any) map[string]any {
 		}
 		a := rt.Schema.Attr(k)
 		if a == nil {
-			for _, c := range commonAttributes() {
-				if strings.EqualFold(c.Name, k) {
-					a = c
-				}
-			}
+			a = commonAttr(k)
 		}
 		if a == nil {
 			// Not in the schema: part of the default set only.
