@@ -161,7 +161,7 @@ type Store interface {
 	// if none.
 	FindUserByID(ctx context.Context, providerID, id string) (*User, error)
 	// FindUsers returns one page of the provider's users in a stable order
-	// (creation order) and the total number that match.
+	// (q's sort order, else creation order) and the total number that match.
 	FindUsers(ctx context.Context, providerID string, q Query) ([]*User, int, error)
 	// UpdateUser replaces the user if its stored Version still equals
 	// u.Version, then increments u.Version; ESTALE if it changed,
@@ -182,7 +182,8 @@ type Store interface {
 	CreateGroup(ctx context.Context, g *Group) error
 	// FindGroupByID returns the group, with Members only if withMembers.
 	FindGroupByID(ctx context.Context, providerID, id string, withMembers bool) (*Group, error)
-	// FindGroups returns one page of groups in creation order and the total.
+	// FindGroups returns one page of groups in q's sort order (else
+	// creation order) and the total.
 	FindGroups(ctx context.Context, providerID string, q Query) ([]*Group, int, error)
 	// UpdateGroup replaces the group and its member list (g.Members) if its
 	// stored Version equals g.Version, then increments g.Version; ESTALE,
