@@ -99,6 +99,7 @@ func TestParseFilterDecodesEscapes(t *testing.T) {
 		`userName eq "a\"b"`:                        `a"b`,
 		`userName eq "a\\b"`:                        `a\b`,
 		`userName eq "caf\u00E9"`:                   "café",
+		`userName eq "caf\u00e9"`:                   "café", // JSON allows lower-case hex digits; the grammar alone does not
 		`userName eq "a\/b\tc\nd"`:                  "a/b\tc\nd",
 		`userName eq "\uD83D\uDE00"`:                "😀",
 		`userName eq "a\\\"b"`:                      `a\"b`,

@@ -17,8 +17,8 @@ import (
 // filter beyond these limits with 400 tooMany (RFC 7644 §3.12: "the
 // specified filter yields many more results than the server is willing to
 // calculate or process") instead of letting it become a slow scan. The
-// limits are far above what identity providers send: Okta and Entra ID use
-// one comparison, rarely two joined by and.
+// limits are far above what identity providers send (Okta and Entra ID
+// look resources up with one comparison).
 const (
 	// MaxFilterComparisons is the most attribute comparisons (attrExp,
 	// including pr and those inside value paths) a filter may hold.
@@ -52,7 +52,7 @@ func ParseFilter(raw string) (filter.Expression, error) {
 	if n, depth := scanFilter(raw); n > MaxFilterComparisons || depth > maxFilterParens {
 		return nil, tooMany(raw)
 	}
-	expr, err := filter.ParseFilter([]byte(raw))
+	expr, err := filter.ParseFilter(upperHexEscapes(raw))
 	if err != nil {
 		return nil, Errorf(http.StatusBadRequest, TypeInvalidFilter, "cannot parse filter %q: check the attribute names, operators and quoting (RFC 7644 §3.4.2.2)", raw)
 	}
@@ -155,6 +155,32 @@ func scanFilter(raw string) (ops, depth int) {
 	}
 	endWord(len(raw))
 	return ops, depth
+}
+
+// upperHexEscapes is raw with the hex digits of its \uXXXX escapes in
+// upper case: JSON, which RFC 7644 takes compValue from, accepts either
+// case (RFC 8259 §7), filter-parser's grammar only upper case.
+func upperHexEscapes(raw string) []byte {
+	b := []byte(raw)
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case !inString:
+			inString = b[i] == '"'
+		case b[i] == '"':
+			inString = false
+		case b[i] == '\\' && i+1 < len(b):
+			i++
+			if b[i] == 'u' && i+4 < len(b) {
+				for j := i + 1; j <= i+4; j++ {
+					if 'a' <= b[j] && b[j] <= 'f' {
+						b[j] -= 'a' - 'A'
+					}
+				}
+			}
+		}
+	}
+	return b
 }
 
 func isCompareOp(w string) bool {

@@ -614,8 +614,8 @@ func (g *filterGen) valuePath() string {
 }
 
 // quoted is s as a filter string: JSON escapes for what needs one, and
-// now and then for a character that does not (\/ and \uXXXX, which the
-// grammar wants in upper case).
+// now and then for a character that does not (\/ and \uXXXX, in upper or
+// lower case).
 func (g *filterGen) quoted(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
@@ -634,11 +634,15 @@ func (g *filterGen) quoted(s string) string {
 		case c == '/' && g.r.IntN(4) == 0:
 			b.WriteString(`\/`)
 		case c >= 0x80 && g.r.IntN(4) == 0 || c == 'e' && g.r.IntN(10) == 0:
+			format := `\u%04X` // JSON allows lower-case hex digits too
+			if g.r.IntN(3) == 0 {
+				format = `\u%04x`
+			}
 			if c > 0xFFFF {
 				c -= 0x10000
-				fmt.Fprintf(&b, `\u%04X\u%04X`, 0xD800+(c>>10), 0xDC00+(c&0x3FF))
+				fmt.Fprintf(&b, format+format, 0xD800+(c>>10), 0xDC00+(c&0x3FF))
 			} else {
-				fmt.Fprintf(&b, `\u%04X`, c)
+				fmt.Fprintf(&b, format, c)
 			}
 		default:
 			b.WriteRune(c)

@@ -1,0 +1,284 @@
+package sqlite
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/scim2/filter-parser/v2"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// seedDir is testdata/seeds at the root of the repository (see its
+// README.md), relative to this package.
+const seedDir = "../../../testdata/seeds"
+
+// FuzzFilterSQL feeds arbitrary filters to the SQL translation of the
+// store. One store per fuzz process holds a few dozen varied users and
+// groups (the generator of TestFilterDifferential, plus every user and
+// group body of the seed corpus) and twins of some of them in a second
+// provider. For each filter that scim.ParseFilter accepts, FindUsers and
+// FindGroups must answer with a page or a *scim.Error 400 (any other error
+// is a 500 for the identity provider), never with another provider's
+// resources; and the page must hold exactly the resources scim.Match
+// accepts in the documents the server renders, or both must refuse the
+// filter.
+//
+//	go test -run '^$' -fuzz '^FuzzFilterSQL$' -fuzztime 60s ./pkg/store/sqlite
+func FuzzFilterSQL(f *testing.F) {
+	for _, s := range []string{
+		`userName eq "test.user@okta.local"`,
+		`emails[type eq "work" and value co "@"] or not (title pr)`,
+		`name.familyName sw "o'" and meta.lastModified gt "2020-01-01T00:00:00Z"`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "MGR-1"`,
+		`groups.display co "team" or members.display ew ".COM"`,
+		`displayName eq "Quo\"ted" or externalId lt "G" or title eq "R\\D lead"`,
+		`userName co "%" or userName co "_" or userName sw "a*b?[c]"`,
+	} {
+		f.Add(s)
+	}
+	b, err := os.ReadFile(filepath.Join(seedDir, "filters.txt"))
+	if err != nil {
+		f.Fatalf("the fuzz target needs the seed filters: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	n := 0
+	for sc.Scan() {
+		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
+			f.Add(l)
+			n++
+		}
+	}
+	if n == 0 {
+		f.Fatal("testdata/seeds/filters.txt is empty")
+	}
+
+	fx := newFilterFixture(f)
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, raw string) {
+		// Parse once per side: nothing may depend on one side leaving the
+		// expression as it found it.
+		if _, err := scim.ParseFilter(raw); err != nil {
+			if se, ok := scim.AsError(err); !ok || se.Status != 400 {
+				t.Fatalf("ParseFilter(%q): %v is not a SCIM 400", raw, err)
+			}
+			return
+		}
+		parse := func() filter.Expression { e, _ := scim.ParseFilter(raw); return e }
+		fx.check(t, raw, "Users", scim.UserResourceType(), fx.userDocs, func() (idSet, error) {
+			us, total, err := fx.db.FindUsers(ctx, fx.p.ID, directory.Query{Filter: parse(), StartIndex: 1, Count: 1 << 20})
+			if err != nil {
+				return nil, err
+			}
+			got := idSet{}
+			for _, u := range us {
+				got[u.ID] = true
+			}
+			if total != len(us) || len(got) != len(us) {
+				return nil, fmt.Errorf("FindUsers: total %d for %d users (%d distinct)", total, len(us), len(got))
+			}
+			return got, nil
+		})
+		fx.check(t, raw, "Groups", scim.GroupResourceType(), fx.groupDocs, func() (idSet, error) {
+			gs, total, err := fx.db.FindGroups(ctx, fx.p.ID, directory.Query{Filter: parse(), StartIndex: 1, Count: 1 << 20})
+			if err != nil {
+				return nil, err
+			}
+			got := idSet{}
+			for _, g := range gs {
+				got[g.ID] = true
+			}
+			if total != len(gs) || len(got) != len(gs) {
+				return nil, fmt.Errorf("FindGroups: total %d for %d groups (%d distinct)", total, len(gs), len(got))
+			}
+			return got, nil
+		})
+	})
+}
+
+// filterFixture is the store of FuzzFilterSQL and the documents the server
+// renders for what it holds in provider p, by id.
+type filterFixture struct {
+	db                  *DB
+	p                   *directory.Provider
+	userDocs, groupDocs map[string]map[string]any
+}
+
+func newFilterFixture(tb testing.TB) *filterFixture {
+	tb.Helper()
+	ctx := context.Background()
+	db := openTemp(tb)
+	fx := &filterFixture{db: db, p: newTestProvider(tb, db, "p"), userDocs: map[string]map[string]any{}, groupDocs: map[string]map[string]any{}}
+	other := newTestProvider(tb, db, "other")
+	r := rand.New(rand.NewPCG(7644, 0xf022))
+	rt := scim.UserResourceType()
+
+	// Bodies: generated ones, then the seed corpus's users.
+	var bodies []map[string]any
+	for i := range 40 {
+		bodies = append(bodies, genUserBody(r, i))
+	}
+	var groupBodies []map[string]any
+	names, _ := filepath.Glob(filepath.Join(seedDir, "resources", "*.json"))
+	if len(names) == 0 {
+		tb.Fatalf("no seed resources in %s", filepath.Join(seedDir, "resources"))
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) != nil {
+			continue // the junk body of Microsoft's collection
+		}
+		if strings.HasPrefix(filepath.Base(n), "group-") {
+			groupBodies = append(groupBodies, m)
+		} else {
+			bodies = append(bodies, m)
+		}
+	}
+
+	var users []*directory.User
+	for i, body := range bodies {
+		created := genTime(r)
+		u, err := userFromBody(rt, fx.p.ID, body, created, created.Add(time.Duration(r.IntN(1000))*time.Hour))
+		if err != nil || u.UserName == "" {
+			continue // refused (no userName, wrong types), as the server would
+		}
+		if err := db.CreateUser(ctx, u); err != nil {
+			if directory.ErrorCode(err) == directory.ECONFLICT {
+				continue // the seed corpus repeats userNames
+			}
+			tb.Fatalf("create user %d: %v", i, err)
+		}
+		users = append(users, u)
+		if i%3 == 0 {
+			twin := *u
+			twin.ProviderID, twin.ID = other.ID, uuid.NewString()
+			if err := db.CreateUser(ctx, &twin); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	if len(users) < 40 {
+		tb.Fatalf("only %d users could be created", len(users))
+	}
+
+	userGroups := map[string][]directory.GroupRef{}
+	for i := range 8 {
+		groupBodies = append(groupBodies, map[string]any{"displayName": mixCase(r, fmt.Sprintf("%s %d", pick(r, groupNames), i)),
+			"externalId": fmt.Sprintf("G-%d-%s", i, pick(r, []string{"é", "X", "x", ""}))})
+	}
+	for i, body := range groupBodies {
+		doc, err := scim.Normalize(scim.GroupResourceType(), body, scim.Options{})
+		if err != nil {
+			continue
+		}
+		created := genTime(r)
+		g := &directory.Group{ProviderID: fx.p.ID, ID: uuid.NewString(), Created: created, LastModified: created.Add(time.Duration(r.IntN(1000)) * time.Second)}
+		g.DisplayName, _ = doc["displayName"].(string)
+		g.ExternalID, _ = doc["externalId"].(string)
+		if g.DisplayName == "" {
+			continue
+		}
+		g.Resource = map[string]any{"displayName": g.DisplayName}
+		seen := map[string]bool{}
+		for range r.IntN(12) {
+			u := pick(r, users)
+			if seen[u.ID] {
+				continue
+			}
+			seen[u.ID] = true
+			display := ""
+			if r.IntN(3) > 0 {
+				display = mixCase(r, u.UserName)
+			}
+			g.Members = append(g.Members, directory.Member{Value: u.ID, Display: display})
+			userGroups[u.ID] = append(userGroups[u.ID], directory.GroupRef{ID: g.ID, DisplayName: g.DisplayName})
+		}
+		if err := db.CreateGroup(ctx, g); err != nil {
+			if directory.ErrorCode(err) == directory.ECONFLICT {
+				continue
+			}
+			tb.Fatalf("create group %d: %v", i, err)
+		}
+		fx.groupDocs[g.ID] = renderGroupDoc(g)
+		if i%2 == 0 {
+			twin := *g
+			twin.ProviderID, twin.ID, twin.Members = other.ID, uuid.NewString(), nil
+			if err := db.CreateGroup(ctx, &twin); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	if len(fx.groupDocs) < 8 {
+		tb.Fatalf("only %d groups could be created", len(fx.groupDocs))
+	}
+	for _, u := range users {
+		fx.userDocs[u.ID] = renderUserDoc(u, userGroups[u.ID])
+	}
+	tb.Logf("%d users and %d groups in provider p, twins of some in provider other", len(fx.userDocs), len(fx.groupDocs))
+	return fx
+}
+
+// check compares, for one resource type, what sqlSide returns for the
+// filter raw with what scim.Match accepts in docs.
+func (fx *filterFixture) check(t *testing.T, raw, kind string, rt *scim.ResourceType, docs map[string]map[string]any, sqlSide func() (idSet, error)) {
+	t.Helper()
+	sqlSet, sqlErr := sqlSide()
+	if sqlErr != nil {
+		if se, ok := scim.AsError(sqlErr); !ok || se.Status != 400 {
+			t.Fatalf("%s %q: the store answers %v, which the server turns into a 500: it must be a page or a *scim.Error 400", kind, raw, sqlErr)
+		}
+	}
+	expr, _ := scim.ParseFilter(raw)
+	goSet := idSet{}
+	var goErr error
+	for id, doc := range docs {
+		ok, err := scim.Match(rt, expr, doc)
+		if err != nil {
+			goErr = err
+			break
+		}
+		if ok {
+			goSet[id] = true
+		}
+	}
+	switch {
+	case goErr != nil && sqlErr != nil:
+		return // both refuse it
+	case goErr != nil || sqlErr != nil:
+		t.Fatalf("%s %q: one side refuses the filter\n\tMatch error: %v\n\tSQL error:   %v", kind, raw, goErr, sqlErr)
+	}
+	for id := range sqlSet {
+		if docs[id] == nil {
+			t.Fatalf("%s %q: the store returned %s, which is another provider's", kind, raw, id)
+		}
+	}
+	if len(goSet) != len(sqlSet) || !subset(goSet, sqlSet) {
+		onlyGo, onlySQL := diff(goSet, sqlSet), diff(sqlSet, goSet)
+		msg := fmt.Sprintf("%s %q: Match selects %d, SQL %d; only Match: %d, only SQL: %d", kind, raw, len(goSet), len(sqlSet), len(onlyGo), len(onlySQL))
+		for _, s := range []idSet{onlyGo, onlySQL} {
+			for id := range s {
+				b, _ := json.Marshal(docs[id])
+				msg += "\n\te.g. " + string(b)
+				break
+			}
+		}
+		t.Fatal(msg)
+	}
+}
