@@ -124,6 +124,9 @@ func normalizeValue(a *Attribute, v any, opts Options, prefix string) (any, erro
 		if len(out) == 0 {
 			return nil, nil
 		}
+		if primaries(out) > 1 {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidValue, "%s%s: at most one value may be primary (RFC 7643 §2.4)", prefix, a.Name)
+		}
 		return out, nil
 	}
 	switch a.Type {
@@ -177,6 +180,11 @@ func normalizeValue(a *Attribute, v any, opts Options, prefix string) (any, erro
 		if !ok {
 			return nil, Errorf(http.StatusBadRequest, TypeInvalidValue, "%s%s must be a string", prefix, a.Name)
 		}
+		for _, c := range a.CanonicalValues {
+			if strings.EqualFold(c, s) {
+				return c, nil // "Work" is the canonical "work"
+			}
+		}
 		return s, nil
 	}
 }
@@ -229,4 +237,15 @@ func checkSchemas(rt *ResourceType, in map[string]any) error {
 		return Errorf(http.StatusBadRequest, TypeInvalidValue, "schemas names %q, which is neither %s nor one of its extensions", urn, rt.Schema.ID)
 	}
 	return nil
+}
+
+// primaries counts the elements of a multi-valued attribute marked primary.
+func primaries(list []any) int {
+	n := 0
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m["primary"] == true {
+			n++
+		}
+	}
+	return n
 }

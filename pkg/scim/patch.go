@@ -235,7 +235,45 @@ func (t *target) cleanup(doc map[string]any) {
 	}
 }
 
+// apply applies one operation to doc. When it makes a value of a
+// multi-valued attribute primary, the values that were primary before stop
+// being so: RFC 7644 §3.5.2 has the server clear them automatically.
 func (t *target) apply(doc map[string]any, kind string, value any, opts Options) error {
+	if t.whole != nil || !t.attr.MultiValued || t.attr.Sub("primary") == nil {
+		return t.applyOne(doc, kind, value, opts)
+	}
+	before := map[uintptr]bool{}
+	if c := t.container(doc, false); c != nil {
+		list, _ := c[t.attr.Name].([]any)
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok && m["primary"] == true {
+				before[reflect.ValueOf(m).Pointer()] = true
+			}
+		}
+	}
+	if err := t.applyOne(doc, kind, value, opts); err != nil {
+		return err
+	}
+	c := t.container(doc, false)
+	if c == nil {
+		return nil
+	}
+	list, _ := c[t.attr.Name].([]any)
+	if primaries(list) <= 1 {
+		return nil
+	}
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m["primary"] == true && before[reflect.ValueOf(m).Pointer()] {
+			m["primary"] = false
+		}
+	}
+	if primaries(list) > 1 {
+		return Errorf(http.StatusBadRequest, TypeInvalidValue, "%s: at most one value may be primary (RFC 7643 §2.4)", t.attr.Name)
+	}
+	return nil
+}
+
+func (t *target) applyOne(doc map[string]any, kind string, value any, opts Options) error {
 	if t.whole != nil {
 		if kind == "remove" {
 			delete(doc, t.whole.ID)

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -253,5 +254,36 @@ func TestStrictRefusesEntraDialect(t *testing.T) {
 	}
 	if _, err := Normalize(groups, body, Options{}); err != nil {
 		t.Errorf("the lenient dialect refused a Microsoft schema URI: %v", err)
+	}
+}
+
+func TestPrimaryAndCanonicalValues(t *testing.T) {
+	rt := UserResourceType()
+	doc, err := Normalize(rt, mustJSON(t, `{"userName":"u","emails":[{"value":"a@x","type":"Work","primary":true},{"value":"b@x","type":"HOME"}]}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(doc["emails"]); got != "[map[primary:true type:work value:a@x] map[type:home value:b@x]]" {
+		t.Errorf("canonical types: %s", got)
+	}
+	// Two primaries in one body are refused.
+	_, err = Normalize(rt, mustJSON(t, `{"userName":"u","emails":[{"value":"a@x","primary":true},{"value":"b@x","primary":true}]}`), Options{})
+	if se, ok := AsError(err); !ok || se.ScimType != TypeInvalidValue {
+		t.Errorf("two primaries accepted: %v", err)
+	}
+	// A PATCH that makes another value primary clears the old one.
+	got, err := ApplyPatch(rt, doc, ops(t, `{"Operations":[{"op":"add","path":"emails","value":[{"value":"c@x","type":"other","primary":true}]}]}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if primaries(got["emails"].([]any)) != 1 || got["emails"].([]any)[2].(map[string]any)["primary"] != true {
+		t.Errorf("after add: %v", got["emails"])
+	}
+	got, err = ApplyPatch(rt, doc, ops(t, `{"Operations":[{"op":"replace","path":"emails[value eq \"b@x\"].primary","value":true}]}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := got["emails"].([]any); e[0].(map[string]any)["primary"] != false || e[1].(map[string]any)["primary"] != true {
+		t.Errorf("after replace: %v", e)
 	}
 }
