@@ -147,14 +147,14 @@ func genUserBody(r *rand.Rand, i int) map[string]any {
 			}
 			emails = append(emails, e)
 		}
-		body["emails"] = emails
+		body["emails"] = onePrimary(emails)
 	}
 	if n := r.IntN(3); n > 0 {
 		var phones []any
 		for range n {
 			phones = append(phones, map[string]any{"value": fmt.Sprintf("+1 555 %04d", r.IntN(200)), "type": pick(r, phoneTypes), "primary": r.IntN(2) == 0})
 		}
-		body["phoneNumbers"] = phones
+		body["phoneNumbers"] = onePrimary(phones)
 	}
 	if n := r.IntN(3); n > 0 {
 		var addrs []any
@@ -168,7 +168,7 @@ func genUserBody(r *rand.Rand, i int) map[string]any {
 			}
 			addrs = append(addrs, a)
 		}
-		body["addresses"] = addrs
+		body["addresses"] = onePrimary(addrs)
 	}
 	if r.IntN(15) == 0 {
 		body["photos"] = []any{map[string]any{"value": fmt.Sprintf("https://Photos.Example.com/%d.JPG", r.IntN(20)), "type": "photo"}}
@@ -670,4 +670,21 @@ func (s idSet) String() string {
 	}
 	slices.Sort(ids)
 	return strings.Join(ids, ",")
+}
+
+// onePrimary keeps the first value marked primary and unmarks the others:
+// RFC 7643 §2.4 allows one, and the server refuses a body with more.
+func onePrimary(list []any) []any {
+	seen := false
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok || m["primary"] != true {
+			continue
+		}
+		if seen {
+			m["primary"] = false
+		}
+		seen = true
+	}
+	return list
 }
