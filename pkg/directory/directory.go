@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/scim2/filter-parser/v2"
+
+	"github.com/kacescim/kacescim/pkg/scim"
 )
 
 // Provider is one identity-provider connection ("Okta"). Its security key is
@@ -108,6 +110,10 @@ type Query struct {
 	Count int
 	// WithMembers asks FindGroups to fill Group.Members.
 	WithMembers bool
+	// Extensions are the custom extensions the provider's mappings declared
+	// (string attributes), which a Filter may name besides the standard
+	// schemas.
+	Extensions []*scim.Schema
 	// SortBy is the attribute path to sort by (RFC 7644 §3.4.2.3) in the
 	// canonical spelling scim.SortPath gives (userName, name.familyName,
 	// emails.value, meta.created, urn:…:enterprise:2.0:User:employeeNumber);

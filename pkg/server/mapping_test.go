@@ -112,6 +112,13 @@ func TestMappingOutcomes(t *testing.T) {
 	}
 	want["CostCenter"] = "CC-9"
 	check("custom extension")
+	// ... and can be filtered on.
+	if r := e.must(e.do("GET", "/Users?filter="+kace+":costCenter%20eq%20%22cc-9%22", ""), 200); r.get("totalResults") != 1.0 {
+		t.Errorf("filter on the declared extension: %s", r.body)
+	}
+	if r := e.must(e.do("GET", "/Users?filter="+kace+":costCenter%20eq%20%22other%22", ""), 200); r.get("totalResults") != 0.0 {
+		t.Errorf("filter on the declared extension matched the wrong value: %s", r.body)
+	}
 	if r := e.must(e.do("GET", "/Schemas/"+kace, ""), 200); r.str("attributes.0.name") != "costCenter" {
 		t.Errorf("/Schemas does not list the declared extension: %s", r.body)
 	}

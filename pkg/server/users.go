@@ -175,12 +175,16 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *directory.
 		return err
 	}
 	var proj *scim.Projection
-	if attributes, excluded := projectionParams(r); q.SortBy != "" || len(attributes) > 0 || len(excluded) > 0 {
+	// A filter naming a URN may name an extension the provider's mappings
+	// declared.
+	urnFilter := q.Filter != nil && strings.Contains(strings.ToLower(r.URL.Query().Get("filter")), "urn:")
+	if attributes, excluded := projectionParams(r); q.SortBy != "" || len(attributes) > 0 || len(excluded) > 0 || urnFilter {
 		// Only then is the provider's User type needed.
 		mapper, err := s.dir.Mapper(r.Context(), p.ID)
 		if err != nil {
 			return err
 		}
+		q.Extensions = declaredExtensions(mapper.ResourceType())
 		if err := sortFor(&q, mapper.ResourceType()); err != nil {
 			return err
 		}
@@ -331,4 +335,16 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *directory
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// declaredExtensions are the extensions of the provider's User type beyond
+// the enterprise one: those its mappings declared.
+func declaredExtensions(rt *scim.ResourceType) []*scim.Schema {
+	var out []*scim.Schema
+	for _, e := range rt.Extensions {
+		if e.ID != scim.EnterpriseUserURN {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -227,6 +227,33 @@ func groupSchema() *resourceSchema {
 	}, nil)
 }
 
+// with returns s extended with the custom extensions a provider's mappings
+// declared: each attribute a case-insensitive string in the JSON resource
+// under the extension's URN. s itself is not changed.
+func (s *resourceSchema) with(exts []*scim.Schema) *resourceSchema {
+	if len(exts) == 0 {
+		return s
+	}
+	out := *s
+	out.exts = make(map[string]map[string]*attr, len(s.exts)+len(exts))
+	for k, v := range s.exts {
+		out.exts[k] = v
+	}
+	for _, e := range exts {
+		if _, known := out.exts[strings.ToLower(e.ID)]; known {
+			continue
+		}
+		attrs := make([]*attr, 0, len(e.Attributes))
+		for _, a := range e.Attributes {
+			if a.Type == scim.TypeString && !a.MultiValued {
+				attrs = append(attrs, str(a.Name))
+			}
+		}
+		out.exts[strings.ToLower(e.ID)] = index(attrs, []string{e.ID})
+	}
+	return &out
+}
+
 // invalidFilter is the error for a filter the store cannot evaluate.
 func invalidFilter(format string, args ...any) error {
 	return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidFilter, format, args...)

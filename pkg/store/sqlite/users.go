@@ -117,7 +117,7 @@ func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directo
 // of users that match q.Filter. The total of an unfiltered query is the
 // provider's SyncedUsers counter, not a count of the rows.
 func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Query) ([]*directory.User, int, error) {
-	where, args, err := db.users.selection(providerID, q.Filter)
+	where, args, err := db.users.with(q.Extensions).selection(providerID, q.Filter)
 	if err != nil {
 		return nil, 0, err
 	}
