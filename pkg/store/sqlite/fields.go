@@ -427,26 +427,14 @@ func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery
 		if err != nil {
 			return dbError(err, subject{})
 		}
-		defer rows.Close()
-		var seqs []int64
-		for rows.Next() {
+		users, err = readUsers(ctx, h, rows, func(rows *sql.Rows) (*directory.User, int64, error) {
 			var providerID string
 			u, seq, _, err := scanUserRow(rows, &providerID)
-			if err != nil {
-				return dbError(err, subject{})
+			if err == nil {
+				u.ProviderID = providerID
 			}
-			u.ProviderID = providerID
-			users = append(users, u)
-			seqs = append(seqs, seq)
-		}
-		if err := rows.Err(); err != nil {
-			return dbError(err, subject{})
-		}
-		rows.Close()
-		groups, err := userGroups(ctx, h, seqs)
-		for i, u := range users {
-			u.Groups = groups[seqs[i]]
-		}
+			return u, seq, err
+		})
 		return err
 	})
 	if err != nil {

@@ -150,30 +150,42 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 		if err != nil {
 			return dbError(err, subject{})
 		}
-		defer rows.Close()
-		var seqs []int64
-		for rows.Next() {
-			u, seq, err := scanUser(rows, providerID)
-			if err != nil {
-				return dbError(err, subject{})
-			}
-			users = append(users, u)
-			seqs = append(seqs, seq)
-		}
-		if err := rows.Err(); err != nil {
-			return dbError(err, subject{})
-		}
-		rows.Close()
-		groups, err := userGroups(ctx, h, seqs)
-		for i, u := range users {
-			u.Groups = groups[seqs[i]]
-		}
+		users, err = readUsers(ctx, h, rows, func(rows *sql.Rows) (*directory.User, int64, error) {
+			return scanUser(rows, providerID)
+		})
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return users, total, nil
+}
+
+// readUsers reads the users of a page with scan, then the groups of all of
+// them in one query, and closes rows.
+func readUsers(ctx context.Context, h handle, rows *sql.Rows, scan func(*sql.Rows) (*directory.User, int64, error)) ([]*directory.User, error) {
+	defer rows.Close()
+	var (
+		users []*directory.User
+		seqs  []int64
+	)
+	for rows.Next() {
+		u, seq, err := scan(rows)
+		if err != nil {
+			return nil, dbError(err, subject{})
+		}
+		users = append(users, u)
+		seqs = append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err, subject{})
+	}
+	rows.Close()
+	groups, err := userGroups(ctx, h, seqs)
+	for i, u := range users {
+		u.Groups = groups[seqs[i]]
+	}
+	return users, err
 }
 
 // userGroups returns the groups of the users with the given seqs, each
