@@ -52,6 +52,11 @@ type Check struct {
 	// Name is the test's name as the suite gives it (a Runscope step's note).
 	Name     string   `json:"name"`
 	Severity Severity `json:"severity"`
+	// Source is the document section the check comes from, e.g. "RFC 7644
+	// §3.4.2.2" or "okta-traffic.md: Create a user".
+	Source string `json:"source,omitempty"`
+	// Scenario names the scenario the check is part of.
+	Scenario string `json:"scenario,omitempty"`
 	Status   Status   `json:"status"`
 	// Failures says, one line per failed assertion, what was expected and
 	// what came back. It is empty unless Status is StatusFail.
@@ -63,6 +68,8 @@ type Check struct {
 	Request *Request `json:"request,omitempty"`
 	// Duration is how long the answer took (Runscope's response_time).
 	Duration time.Duration `json:"duration,omitempty"`
+	// Transcript is the whole exchange, kept with Options.Verbose.
+	Transcript *Transcript `json:"transcript,omitempty"`
 }
 
 // Request is the request a check sent, with secrets redacted.

@@ -1,0 +1,74 @@
+package conformance_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kacescim/kacescim/pkg/client"
+	"github.com/kacescim/kacescim/pkg/conformance"
+	"github.com/kacescim/kacescim/pkg/server"
+)
+
+// kacescimEnv is a real kacescim server on loopback with admin access.
+type kacescimEnv struct {
+	base  string
+	admin *client.Admin
+	srv   *server.Server
+}
+
+func newKacescim(t *testing.T) *kacescimEnv {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
+	return &kacescimEnv{base: ts.URL + server.SCIMPrefix, admin: client.NewAdmin(ts.URL, "test-admin-token"), srv: srv}
+}
+
+// TestBuiltinSuitesAgainstKacescim runs every built-in suite against a real
+// kacescim server, with a fixture provider so that the mapping outcomes
+// are checked too: every check must pass, none may be skipped.
+func TestBuiltinSuitesAgainstKacescim(t *testing.T) {
+	ctx := context.Background()
+	env := newKacescim(t)
+	fx, err := conformance.NewFixture(ctx, env.admin, "kacescim-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := conformance.Run(ctx, conformance.BuiltinScenarios(), conformance.Options{
+		BaseURL:   env.base,
+		Token:     fx.Key,
+		Directory: fx.Directory(),
+	})
+	for _, rep := range res.Reports {
+		var buf bytes.Buffer
+		if err := rep.WriteText(&buf); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("\n" + buf.String())
+		if strings.Contains(buf.String(), fx.Key) {
+			t.Errorf("suite %s: the report shows the key", rep.Suite)
+		}
+		if rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() == 0 {
+			t.Errorf("suite %s: %d passed, %d failed, %d skipped; want no failure and no skip", rep.Suite, rep.Passed(), rep.Failed(), rep.Skipped())
+		}
+	}
+	if len(res.Leftovers) > 0 {
+		t.Errorf("leftovers: %q", res.Leftovers)
+	}
+	if err := fx.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := env.admin.Providers(ctx); err != nil || len(ps) != 0 {
+		t.Errorf("after Close: providers %v, %v; want none", ps, err)
+	}
+}
