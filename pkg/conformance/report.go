@@ -57,7 +57,7 @@ type Check struct {
 	Source string `json:"source,omitempty"`
 	// Scenario names the scenario the check is part of.
 	Scenario string `json:"scenario,omitempty"`
-	Status   Status   `json:"status"`
+	Status   Status `json:"status"`
 	// Failures says, one line per failed assertion, what was expected and
 	// what came back. It is empty unless Status is StatusFail.
 	Failures []string `json:"failures,omitempty"`
