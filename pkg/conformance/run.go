@@ -446,12 +446,18 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 
 	// The step's own check: the status and the assertions without a check
 	// of their own.
-	if !statusOK(st.Expect.Status, resp.Status) {
+	// A wrong status fails the step alone: the assertions describe the
+	// answer that should have come, so they are not judged.
+	wrongStatus := !statusOK(st.Expect.Status, resp.Status)
+	if wrongStatus {
 		main.Failures = append(main.Failures, fmt.Sprintf("status: expected %s, got %d%s", describeStatuses(st.Expect.Status), resp.Status, errorDetail(ans)))
 	}
 	extra := map[string]*Check{}
 	var order []string
 	for i, a := range st.Expect.Assert {
+		if wrongStatus && a.Check == "" {
+			continue
+		}
 		msg := sr.assert(ans, a, p.expected[i])
 		if a.Check == "" {
 			if msg != "" {
@@ -477,7 +483,7 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	for _, n := range order {
 		c := extra[n]
 		switch {
-		case stepFailed && !statusOK(st.Expect.Status, resp.Status):
+		case wrongStatus:
 			// The answer is not the one these checks are about: the step's
 			// check has said what is wrong.
 			*c = sr.skipCheck(st, n, fmt.Sprintf("not judged: %q failed (HTTP %d)", st.Name, resp.Status))
