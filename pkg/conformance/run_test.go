@@ -373,7 +373,7 @@ func TestJudgeOps(t *testing.T) {
 	  "emails":[{"value":"a@x","type":"work","primary":true}],"total":"3","active":false}`))
 	for _, tc := range []struct {
 		path, op, value string
-		want          bool
+		want            bool
 	}{
 		{"Resources[*].userName", "sorted", `"ascending"`, true},
 		{"Resources[*].userName", "sorted", `"descending"`, false},
