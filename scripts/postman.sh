@@ -7,7 +7,7 @@
 #
 # Environment (all optional):
 #   COLLECTION      the collection to run (default: the first argument, else
-#                   ../shared/reference/peer-suites/ (next to the repository)/AzureAD-SCIMReferenceCode-PostmanCollection.json)
+#                   ../shared/reference/peer-suites/ (next to the repository): AzureAD-SCIMReferenceCode-PostmanCollection.json)
 #   NEWMAN_VERSION  npm version spec of newman (default: 6, which runs on Node >= 16)
 #   NEWMAN_DIR      a directory that already has newman in node_modules (skips npm install)
 #   REPORT          where to write newman's JSON report (default: $TMPDIR/.../report.json,
