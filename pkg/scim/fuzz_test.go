@@ -103,6 +103,9 @@ func FuzzPatch(f *testing.F) {
 		{`{"userName":"u"}`, `{"Operations":[{"op":"replace","value":{"name.givenName":"G","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value":"m"}}]}`},
 		{`{"userName":"u","emails":["x",1,null]}`, `{"Operations":[{"op":"remove","path":"emails[not (type eq \"x\")]"}]}`},
 		{`{}`, `{"Operations":[{"op":"remove","path":"members","value":"x"}]}`},
+		// Immutable sub-attributes of members (mutability.go).
+		{groupWithMembers, `{"Operations":[{"op":"replace","path":"members[value eq \"a\"].value","value":"z"}]}`},
+		{groupWithMembers, `{"Operations":[{"op":"add","path":"members","value":[{"value":"a","type":"User"},{"value":"b","$ref":"https://x/Users/b"}]}]}`},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])

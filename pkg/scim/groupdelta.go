@@ -60,20 +60,22 @@ func GroupDelta(ops []PatchOperation, opts Options) (d *MembershipDelta, ok bool
 	}
 	for _, op := range ops {
 		kind := strings.ToLower(op.Op)
-		if opts.Strict && kind != op.Op {
+		if !opts.Accepts().OpAnyCase && kind != op.Op {
 			return nil, false
 		}
 		path := strings.TrimSpace(op.Path)
 		switch {
 		case kind == "add" && strings.EqualFold(path, "members"):
 			refs, ok := memberRefs(members, op.Value, opts)
-			if !ok {
+			if !ok || statesRef(op.Value) {
+				// A $ref must match the member's own (members.$ref is
+				// immutable), which takes the member list to check.
 				return nil, false
 			}
 			for _, r := range refs {
 				add(r)
 			}
-		case kind == "remove" && strings.EqualFold(path, "members") && op.Value != nil && !opts.Strict:
+		case kind == "remove" && strings.EqualFold(path, "members") && op.Value != nil && opts.Accepts().RemoveWithValue:
 			refs, ok := memberRefs(members, op.Value, opts)
 			if !ok {
 				return nil, false
@@ -150,6 +152,25 @@ func memberRefs(members *Attribute, value any, opts Options) ([]MemberRef, bool)
 		refs = append(refs, MemberRef{Value: value, Display: display})
 	}
 	return refs, true
+}
+
+// statesRef reports whether a members value holds a member with a $ref
+// that is not null.
+func statesRef(value any) bool {
+	list, ok := value.([]any)
+	if !ok {
+		list = []any{value}
+	}
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			for k, v := range m {
+				if strings.EqualFold(k, "$ref") && v != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // memberValueFilter recognises members[value eq "…"] and returns the value.

@@ -9,8 +9,8 @@ import (
 
 // Options are the per-provider dialect switches.
 type Options struct {
-	// Strict refuses what only Microsoft Entra ID sends (booleans as
-	// strings, for now); by default it is accepted.
+	// Strict refuses what only Microsoft Entra ID sends; by default it is
+	// accepted. Accepts lists what that is.
 	Strict bool
 }
 
@@ -25,7 +25,7 @@ type Options struct {
 // whether a PATCH is still on its way.
 func Normalize(rt *ResourceType, in map[string]any, opts Options) (map[string]any, error) {
 	out := make(map[string]any, len(in))
-	if opts.Strict {
+	if !opts.Accepts().UnknownSchemas {
 		if err := checkSchemas(rt, in); err != nil {
 			return nil, err
 		}
@@ -148,7 +148,7 @@ func normalizeValue(a *Attribute, v any, opts Options, prefix string) (any, erro
 		case bool:
 			return b, nil
 		case string:
-			if !opts.Strict {
+			if opts.Accepts().StringBooleans {
 				switch strings.ToLower(b) {
 				case "true":
 					return true, nil

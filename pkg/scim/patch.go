@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,12 +55,13 @@ func (r *PatchRequest) IsPasswordOnly() bool {
 // Normalize returns it) and returns the copy; doc itself is never changed,
 // so a failing operation leaves nothing half-applied. readOnly attributes
 // named in a path-less value (Okta's group rename carries "id") and
-// password are ignored; unknown attributes are ignored unless opts.Strict.
+// password are ignored; unknown attributes are ignored when
+// opts.Accepts().UnknownPatchPaths.
 func ApplyPatch(rt *ResourceType, doc map[string]any, ops []PatchOperation, opts Options) (map[string]any, error) {
 	out := CopyMap(doc)
 	for i, op := range ops {
 		kind := strings.ToLower(op.Op)
-		if opts.Strict && kind != op.Op {
+		if !opts.Accepts().OpAnyCase && kind != op.Op {
 			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "operation %d: op %q must be lower-case in strict mode", i+1, op.Op)
 		}
 		switch kind {
@@ -78,7 +80,7 @@ func ApplyPatch(rt *ResourceType, doc map[string]any, ops []PatchOperation, opts
 			return nil, err
 		}
 		if t == nil || t.password {
-			if t == nil && opts.Strict {
+			if t == nil && !opts.Accepts().UnknownPatchPaths {
 				return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "operation %d: unknown attribute %q", i+1, op.Path)
 			}
 			continue
@@ -89,7 +91,7 @@ func ApplyPatch(rt *ResourceType, doc map[string]any, ops []PatchOperation, opts
 		if kind != "remove" && op.Value == nil {
 			return nil, Errorf(http.StatusBadRequest, TypeInvalidValue, "operation %d: %s needs a value", i+1, kind)
 		}
-		if err := t.apply(out, kind, op.Value, opts); err != nil {
+		if err := t.change(out, kind, op.Value, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -129,7 +131,7 @@ func applyPathless(rt *ResourceType, doc map[string]any, kind string, value any,
 		}
 		t, err := resolvePath(rt, k)
 		if err != nil || t == nil {
-			if opts.Strict {
+			if !opts.Accepts().UnknownPatchPaths {
 				return Errorf(http.StatusBadRequest, TypeInvalidPath, "unknown attribute %q", k)
 			}
 			continue
@@ -138,12 +140,12 @@ func applyPathless(rt *ResourceType, doc map[string]any, kind string, value any,
 			continue // Okta's group rename sends the id back: ignore it
 		}
 		if v == nil && kind == "replace" {
-			if err := t.apply(doc, "remove", nil, opts); err != nil {
+			if err := t.change(doc, "remove", nil, opts); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := t.apply(doc, kind, v, opts); err != nil {
+		if err := t.change(doc, kind, v, opts); err != nil {
 			return err
 		}
 	}
@@ -233,6 +235,50 @@ func (t *target) cleanup(doc map[string]any) {
 			delete(doc, t.urn)
 		}
 	}
+}
+
+// change applies one operation to doc, and is 400 mutability when that
+// changes or removes an immutable value that was set (mutability.go);
+// RFC 7644 §3.5.2: "a client MAY "add" a value to an "immutable" attribute
+// if the attribute had no previous value". On an error doc may be left
+// half-changed, which is why ApplyPatch works on a copy.
+func (t *target) change(doc map[string]any, kind string, value any, opts Options) error {
+	if t.whole != nil {
+		if kind == "remove" {
+			before, _ := doc[t.whole.ID].(map[string]any)
+			if err := keepAttrs(t.whole.Attributes, t.whole.ID+":", before, nil, false); err != nil {
+				return err
+			}
+		}
+		return t.apply(doc, kind, value, opts) // per attribute through applyPathless
+	}
+	if !hasImmutable(t.attr) {
+		return t.apply(doc, kind, value, opts)
+	}
+	var before any
+	if c := t.container(doc, false); c != nil {
+		if err := t.checkElements(c, kind, value, opts); err != nil {
+			return err
+		}
+		before = DeepCopy(c[t.attr.Name])
+	}
+	if err := t.apply(doc, kind, value, opts); err != nil {
+		return err
+	}
+	var after any
+	if c := t.container(doc, false); c != nil {
+		after = c[t.attr.Name]
+	}
+	_, err := keepImmutable(t.attr, t.name(), before, after, false)
+	return err
+}
+
+// name is the attribute's path in errors, URN-qualified in an extension.
+func (t *target) name() string {
+	if t.urn != "" {
+		return t.urn + ":" + t.attr.Name
+	}
+	return t.attr.Name
 }
 
 // apply applies one operation to doc. When it makes a value of a
@@ -400,7 +446,7 @@ func applyMulti(c map[string]any, a *Attribute, kind string, value any, opts Opt
 			delete(c, a.Name)
 			return nil
 		}
-		if opts.Strict {
+		if !opts.Accepts().RemoveWithValue {
 			return Errorf(http.StatusBadRequest, TypeInvalidSyntax, "remove with a value is not RFC 7644: name what to remove with a filter, e.g. %s[value eq \"…\"]", a.Name)
 		}
 		// Entra removes members with path "members" and the members to
@@ -658,17 +704,12 @@ func DecodePatch(body []byte, opts Options) (*PatchRequest, error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "the PATCH body is not a valid PatchOp message: %s", jsonErrorText(err))
 	}
-	if opts.Strict {
-		found := false
-		for _, s := range req.Schemas {
-			found = found || s == PatchOpURN
-		}
-		if !found {
-			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "schemas must contain %s", PatchOpURN)
-		}
-		if len(req.Operations) == 0 {
-			return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "Operations must hold at least one operation")
-		}
+	accepts := opts.Accepts()
+	if !accepts.MissingPatchOpSchema && !slices.Contains(req.Schemas, PatchOpURN) {
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "schemas must contain %s", PatchOpURN)
+	}
+	if !accepts.EmptyOperations && len(req.Operations) == 0 {
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "Operations must hold at least one operation")
 	}
 	return &req, nil
 }

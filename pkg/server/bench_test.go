@@ -16,7 +16,7 @@ import (
 
 // seedUsers adds n users to the env's provider straight through the store
 // (the HTTP path is what the benchmarks measure, not the seeding).
-func seedUsers(b *testing.B, e *scimEnv, n int) []string {
+func seedUsers(b testing.TB, e *scimEnv, n int) []string {
 	b.Helper()
 	ctx := context.Background()
 	p, err := e.srv.Directory().Provider(ctx, "okta")

@@ -8,12 +8,21 @@ import (
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
+// The discovery endpoints are SCIM endpoints like the others: they need the
+// provider's security key (RFC 7644 §4 lets a service provider require
+// authentication there), and they answer for that provider: its
+// dialect in /ServiceProviderConfig, the extensions its mappings declared
+// in /ResourceTypes and /Schemas.
+
 // serviceProviderConfig states what this server really supports (RFC 7643
-// §5). Every claim here is exercised by the tests.
+// §5), for provider p: the standard features, the same for every provider,
+// and in the scim.DialectURN extension the dialect p is held to and its
+// rate limit. Every claim here is exercised by the tests.
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
 	base := s.scimBaseURL(r)
 	writeSCIM(w, http.StatusOK, map[string]any{
-		"schemas":          []string{scim.ServiceProviderConfigURN},
+		"schemas":          []string{scim.ServiceProviderConfigURN, scim.DialectURN},
+		scim.DialectURN:    scim.NewDialect(s.dialect(p), p.RateLimit),
 		"documentationUri": "https://github.com/kacescim/kacescim#readme",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": true, "maxOperations": bulkMaxOperations, "maxPayloadSize": s.bulkMaxPayload()},
@@ -99,6 +108,7 @@ func (s *Server) schemas(w http.ResponseWriter, r *http.Request, p *directory.Pr
 	}
 	all := []*scim.Schema{types[0].Schema, types[1].Schema}
 	all = append(all, types[0].Extensions...)
+	all = append(all, scim.DialectSchema())
 	if id != "" {
 		for _, sc := range all {
 			if strings.EqualFold(sc.ID, id) {

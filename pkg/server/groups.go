@@ -42,8 +42,11 @@ func groupFromDoc(g *directory.Group, doc map[string]any) error {
 	return nil
 }
 
-// groupDoc is the document a PATCH applies to.
-func groupDoc(g *directory.Group) map[string]any {
+// groupDoc is the document a PATCH applies to, and the one a PUT replaces.
+// Members carry their type and $ref as GET shows them (base is the SCIM
+// base URL): both are immutable, set for every member, and a PATCH or PUT
+// may restate but not change them.
+func groupDoc(g *directory.Group, base string) map[string]any {
 	doc := scim.CopyMap(g.Resource)
 	if g.ExternalID != "" {
 		doc["externalId"] = g.ExternalID
@@ -51,15 +54,21 @@ func groupDoc(g *directory.Group) map[string]any {
 	if len(g.Members) > 0 {
 		members := make([]any, len(g.Members))
 		for i, m := range g.Members {
-			mm := map[string]any{"value": m.Value}
-			if m.Display != "" {
-				mm["display"] = m.Display
-			}
-			members[i] = mm
+			members[i] = memberDoc(m, base)
 		}
 		doc["members"] = members
 	}
 	return doc
+}
+
+// memberDoc is a member as a group document holds it: only users are
+// members, so its type is User and its $ref the user's location.
+func memberDoc(m directory.Member, base string) map[string]any {
+	mm := map[string]any{"value": m.Value, "$ref": base + "/Users/" + m.Value, "type": "User"}
+	if m.Display != "" {
+		mm["display"] = m.Display
+	}
+	return mm
 }
 
 func (s *Server) renderGroup(r *http.Request, g *directory.Group, withMembers bool) map[string]any {
@@ -76,11 +85,7 @@ func (s *Server) renderGroup(r *http.Request, g *directory.Group, withMembers bo
 	if withMembers {
 		members := make([]any, len(g.Members))
 		for i, m := range g.Members {
-			mm := map[string]any{"value": m.Value, "$ref": base + "/Users/" + m.Value, "type": "User"}
-			if m.Display != "" {
-				mm["display"] = m.Display
-			}
-			members[i] = mm
+			members[i] = memberDoc(m, base)
 		}
 		out["members"] = members
 	}
@@ -217,8 +222,13 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, p *directo
 	if err != nil {
 		return err
 	}
+	base := s.scimBaseURL(r)
 	g, err := s.updateGroup(r.Context(), p, id, ifMatch(r), func(g *directory.Group) error {
-		return groupFromDoc(g, scim.CopyMap(doc))
+		d := scim.CopyMap(doc)
+		if err := scim.KeepImmutable(groupRT, groupDoc(g, base), d); err != nil {
+			return err
+		}
+		return groupFromDoc(g, d)
 	})
 	if err != nil {
 		return err
@@ -268,7 +278,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 	} else {
 		haveMembers = true
 		g, err = s.updateGroup(ctx, p, id, ifMatch(r), func(g *directory.Group) error {
-			doc, err := scim.ApplyPatch(groupRT, groupDoc(g), req.Operations, opts)
+			doc, err := scim.ApplyPatch(groupRT, groupDoc(g, s.scimBaseURL(r)), req.Operations, opts)
 			if err != nil {
 				return err
 			}

@@ -386,7 +386,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	e.must(e.do("GET", "/ResourceTypes/User", ""), 200)
 	r = e.must(e.do("GET", "/Schemas", ""), 200)
-	if r.get("totalResults") != 3.0 || !strings.Contains(string(r.body), "User Account") {
+	if r.get("totalResults") != 4.0 || !strings.Contains(string(r.body), "User Account") || !strings.Contains(string(r.body), "urn:kacescim:params:scim:schemas:extension:dialect:2.0:ServiceProviderConfig") {
 		t.Errorf("Schemas: %s", r.body)
 	}
 	if strings.Contains(string(r.body), `"password"`) {

@@ -278,6 +278,9 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, p *director
 			// PUT bodies from GET, and losing active would suspend users.
 			d["active"] = u.Active
 		}
+		if err := scim.KeepImmutable(rt, userDoc(u), d); err != nil {
+			return err
+		}
 		return userFromDoc(u, d)
 	})
 	if err != nil {
