@@ -46,6 +46,47 @@ var filters = map[string]func(string) string{
 	},
 }
 
+// filterAfter, "{{name|after}}", expands to nothing: the step holding it
+// waits on name, so that it is skipped, not failed, when the step meant to
+// capture name failed (a read-back after a PATCH that was refused, say).
+// Capture what every successful answer has, such as "header:Date", and use
+// it where filters apply: the query, the body or an assertion's value.
+const filterAfter = "after"
+
+func init() { filters[filterAfter] = func(string) string { return "" } }
+
+// opLike checks a value against a pattern the way has_element checks an
+// element: for an object, every key of the pattern is there with a like
+// value, so one assertion (one check) can hold several attributes
+// ({"json": "name", "op": "like", "value": {"givenName": …, "familyName": …}}).
+// opHasElements checks that an array has, for each pattern of the value
+// (an array), an element like it: several members in one check.
+const (
+	opLike        = "like"
+	opHasElements = "has_elements"
+)
+
+func init() { knownOps = append(knownOps, opLike, opHasElements) }
+
+// hasElements reports whether v is an array with an element like each of
+// the patterns (an array; a single pattern is taken as one).
+func hasElements(v, patterns any) bool {
+	arr, ok := v.([]any)
+	if !ok {
+		return false
+	}
+	ps, ok := patterns.([]any)
+	if !ok {
+		ps = []any{patterns}
+	}
+	for _, p := range ps {
+		if !slices.ContainsFunc(arr, func(e any) bool { return like(e, p) }) {
+			return false
+		}
+	}
+	return true
+}
+
 // replaceFiltered is replace with filters ("{{name|upper}}") and, when
 // escape is not nil, escape applied to every value.
 func (s *substituter) replaceFiltered(in string, escape func(string) string) string {
@@ -111,9 +152,33 @@ func lookupAll(doc any, p string) (any, bool) {
 	return out, true
 }
 
+// opFasterThan judges the time the answer took, not a value of it: the
+// whole exchange must take less than the assertion's value, in
+// milliseconds (Runscope's is_less_than on response_time). The
+// assertion's target (conventionally "text": true) is not looked at.
+const opFasterThan = "faster_than"
+
+func init() { knownOps = append(knownOps, opFasterThan) }
+
+// assertElapsed judges a faster_than assertion.
+func assertElapsed(ans *answer, expected any) string {
+	limit, err := strconv.ParseFloat(text(expected), 64)
+	if err != nil || expected == nil {
+		return fmt.Sprintf("response time %s: expected a limit in milliseconds, the scenario gives %s", opFasterThan, show(expected))
+	}
+	ms := float64(ans.elapsed.Microseconds()) / 1000
+	if ms < limit {
+		return ""
+	}
+	return fmt.Sprintf("response time %s: expected less than %s ms, got %.0f ms", opFasterThan, text(expected), ms)
+}
+
 // assert judges one assertion against an answer; it returns "" when it
 // holds, otherwise what was expected and what came.
 func (sr *scenarioRun) assert(ans *answer, a Assertion, expected any) string {
+	if a.Op == opFasterThan {
+		return sr.red.apply(assertElapsed(ans, expected))
+	}
 	var (
 		label   string
 		v       any
@@ -201,6 +266,10 @@ func judge(op string, v any, present bool, expected any) (want, got string, pass
 	case "one_of":
 		opts, _ := expected.([]any)
 		return "one of " + show(expected), got, present && slices.ContainsFunc(opts, func(o any) bool { return text(o) == text(v) })
+	case opLike:
+		return "a value like " + show(expected), got, present && like(v, expected)
+	case opHasElements:
+		return "an array with elements like each of " + show(expected), got, present && hasElements(v, expected)
 	}
 	return compare(op, v, present, exp)
 }
