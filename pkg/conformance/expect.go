@@ -46,15 +46,6 @@ var filters = map[string]func(string) string{
 	},
 }
 
-// filterAfter, "{{name|after}}", expands to nothing: the step holding it
-// waits on name, so that it is skipped, not failed, when the step meant to
-// capture name failed (a read-back after a PATCH that was refused, say).
-// Capture what every successful answer has, such as "header:Date", and use
-// it where filters apply: the query, the body or an assertion's value.
-const filterAfter = "after"
-
-func init() { filters[filterAfter] = func(string) string { return "" } }
-
 // opLike checks a value against a pattern the way has_element checks an
 // element: for an object, every key of the pattern is there with a like
 // value, so one assertion (one check) can hold several attributes
@@ -65,8 +56,6 @@ const (
 	opLike        = "like"
 	opHasElements = "has_elements"
 )
-
-func init() { knownOps = append(knownOps, opLike, opHasElements) }
 
 // hasElements reports whether v is an array with an element like each of
 // the patterns (an array; a single pattern is taken as one).
@@ -157,8 +146,6 @@ func lookupAll(doc any, p string) (any, bool) {
 // milliseconds (Runscope's is_less_than on response_time). The
 // assertion's target (conventionally "text": true) is not looked at.
 const opFasterThan = "faster_than"
-
-func init() { knownOps = append(knownOps, opFasterThan) }
 
 // assertElapsed judges a faster_than assertion.
 func assertElapsed(ans *answer, expected any) string {

@@ -32,6 +32,13 @@ type Fixture struct {
 // the custom fields they need. Close removes the provider, its users and
 // the fields the fixture created.
 func NewFixture(ctx context.Context, admin *client.Admin, name string) (*Fixture, error) {
+	return NewFixtureFor(ctx, admin, adminapi.CreateProviderRequest{Name: name})
+}
+
+// NewFixtureFor is NewFixture for a provider made as req says (strict, with
+// a rate limit); it is always enabled.
+func NewFixtureFor(ctx context.Context, admin *client.Admin, req adminapi.CreateProviderRequest) (*Fixture, error) {
+	name := req.Name
 	f := &Fixture{Provider: name, admin: admin}
 	fields, err := admin.Fields(ctx)
 	if err != nil {
@@ -46,7 +53,8 @@ func NewFixture(ctx context.Context, admin *client.Admin, name string) (*Fixture
 		}
 		f.createdFields = append(f.createdFields, want)
 	}
-	created, err := admin.CreateProvider(ctx, adminapi.CreateProviderRequest{Name: name, Enabled: true})
+	req.Enabled = true
+	created, err := admin.CreateProvider(ctx, req)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("create provider %s: %w", name, err), f.Close(ctx))
 	}

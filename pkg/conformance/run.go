@@ -221,6 +221,17 @@ func (r *runner) discover(ctx context.Context) {
 			r.capWhy[c] = fmt.Sprintf("the run says the server lacks %s", c)
 		}
 	}
+	// strict and lenient are one fact seen from two sides.
+	if _, told := r.opts.Capabilities[CapStrict]; told {
+		r.caps[CapLenient] = !r.caps[CapStrict]
+	} else {
+		r.caps[CapStrict] = !r.caps[CapLenient]
+	}
+	if r.caps[CapStrict] {
+		r.capWhy[CapLenient] = "the server is strict: it refuses input the RFCs do not allow"
+	} else {
+		r.capWhy[CapStrict] = "the server accepts input beyond the RFCs (lenient), as its /ServiceProviderConfig says or by default"
+	}
 }
 
 // strictDialect finds a kacescim-style dialect extension in a
@@ -279,6 +290,8 @@ type scenarioRun struct {
 	// step; skipped holds the variables of steps that were not run.
 	unset   map[string]string
 	skipped map[string]bool
+	// status is the status of each step's own check, for After.
+	status map[string]Status
 }
 
 func (r *runner) scenario(s *Scenario) *scenarioRun {
@@ -289,6 +302,7 @@ func (r *runner) scenario(s *Scenario) *scenarioRun {
 		jsonVars: map[string]string{},
 		unset:    map[string]string{},
 		skipped:  map[string]bool{},
+		status:   map[string]Status{},
 	}
 	sr.vars["rand"] = randomHex(5)
 	sr.vars["uuid"] = randomUUID()
@@ -318,7 +332,9 @@ func (sr *scenarioRun) run(ctx context.Context, rep *Report) {
 		return
 	}
 	for _, st := range sr.s.Steps {
-		for _, c := range sr.step(ctx, st) {
+		checks := sr.step(ctx, st)
+		sr.status[st.Name] = checks[0].Status
+		for _, c := range checks {
 			sr.add(rep, c)
 		}
 	}
@@ -333,19 +349,6 @@ func (sr *scenarioRun) add(rep *Report, c Check) {
 	rep.Checks = append(rep.Checks, c)
 }
 
-func stepCheckNames(st Step) []string {
-	names := []string{st.Name}
-	for _, a := range st.Expect.Assert {
-		if a.Check != "" {
-			names = append(names, a.Check)
-		}
-	}
-	if st.Directory != nil {
-		names = append(names, st.Directory.checkName(st.Name))
-	}
-	return names
-}
-
 func (sr *scenarioRun) skipCheck(st Step, name, why string) Check {
 	return Check{Name: name, Severity: sr.severity(st, name), Source: sr.source(st, name), Status: StatusSkip, Notes: []string{sr.red.apply(why)}}
 }
@@ -355,6 +358,9 @@ func (sr *scenarioRun) severity(st Step, name string) Severity {
 		if a.Check == name && a.Severity != "" {
 			return a.Severity
 		}
+	}
+	if d := st.Directory; d != nil && d.Severity != "" && d.checkName(st.Name) == name {
+		return d.Severity
 	}
 	if st.Severity != "" {
 		return st.Severity
@@ -367,6 +373,9 @@ func (sr *scenarioRun) source(st Step, name string) string {
 		if a.Check == name && a.Source != "" {
 			return a.Source
 		}
+	}
+	if d := st.Directory; d != nil && d.Source != "" && d.checkName(st.Name) == name {
+		return d.Source
 	}
 	if st.Source != "" {
 		return st.Source
@@ -407,6 +416,15 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	}
 	if len(sr.opts.Skip) > 0 && sr.matches(sr.opts.Skip, sr.s.Suite, st.Name) {
 		return skipAll("skipped by --skip")
+	}
+	for _, name := range st.After {
+		switch sr.status[name] {
+		case StatusPass:
+		case StatusFail:
+			return skipAll(fmt.Sprintf("not run: waits on %q, which failed", name))
+		default:
+			return skipAll(fmt.Sprintf("not run: waits on %q, which was not run", name))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		sr.markUnset(st)

@@ -450,3 +450,49 @@ func TestBuiltinScenariosLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestRunAfter(t *testing.T) {
+	s := parse(t, `{"name": "after", "steps": [
+	  {"name": "write", "method": "PATCH", "path": "/Users/1", "body": {}, "expect": {"status": 200}},
+	  {"name": "read back", "after": ["write"], "method": "GET", "path": "/Users/1", "expect": {"status": 200}},
+	  {"name": "unrelated", "method": "GET", "path": "/Users", "expect": {"status": 200}}
+	]}`)
+	stub := &stubSCIM{spc: `{}`, answer: func(r *http.Request, _ string) (int, string) {
+		if r.Method == http.MethodPatch {
+			return 400, `{"detail":"refused"}`
+		}
+		return 200, `{}`
+	}}
+	cs := checks(run(t, stub, Options{}, s))
+	if cs["write"].Status != StatusFail || cs["unrelated"].Status != StatusPass {
+		t.Errorf("write %s, unrelated %s", cs["write"].Status, cs["unrelated"].Status)
+	}
+	if c := cs["read back"]; c.Status != StatusSkip || c.Notes[0] != `not run: waits on "write", which failed` {
+		t.Errorf("read back: %+v", c)
+	}
+	if _, err := ParseScenario("x.json", []byte(`{"name":"x","steps":[{"name":"a","after":["b"],"method":"GET","path":"/U"},{"name":"b","method":"GET","path":"/U"}]}`)); err == nil || !strings.Contains(err.Error(), `after "b": no earlier step of that name`) {
+		t.Errorf("after a later step: %v", err)
+	}
+}
+
+func TestRunStrictFromDialectExtension(t *testing.T) {
+	s := parse(t, `{"name": "dialect", "steps": [
+	  {"name": "entra only", "requires": ["lenient"], "method": "GET", "path": "/Users"},
+	  {"name": "strict only", "requires": ["strict"], "method": "GET", "path": "/Users"}
+	]}`)
+	ok := func(*http.Request, string) (int, string) { return 200, `{}` }
+	strict := &stubSCIM{answer: ok, spc: `{"urn:kacescim:params:scim:schemas:extension:dialect:2.0:ServiceProviderConfig":{"strict":true}}`}
+	cs := checks(run(t, strict, Options{}, s))
+	if cs["entra only"].Status != StatusSkip || cs["strict only"].Status != StatusPass {
+		t.Errorf("strict server: %+v", cs)
+	}
+	lenient := &stubSCIM{answer: ok, spc: `{}`}
+	cs = checks(run(t, lenient, Options{}, s))
+	if cs["entra only"].Status != StatusPass || cs["strict only"].Status != StatusSkip {
+		t.Errorf("lenient server: %+v", cs)
+	}
+	cs = checks(run(t, lenient, Options{Capabilities: map[Capability]bool{CapStrict: true}}, s))
+	if cs["entra only"].Status != StatusSkip || cs["strict only"].Status != StatusPass {
+		t.Errorf("told strict: %+v", cs)
+	}
+}

@@ -61,6 +61,11 @@ type Step struct {
 	// Source overrides the scenario's Source for this step's checks.
 	Source   string       `json:"source,omitempty"`
 	Requires []Capability `json:"requires,omitempty"`
+	// After names earlier steps of the scenario whose own checks must have
+	// passed: a read-back waits on the write it reads back, so that a
+	// refused write fails its own check and skips, not fails, the
+	// read-back.
+	After []string `json:"after,omitempty"`
 
 	Method string `json:"method"`
 	// Path is relative to the SCIM base URL ("/Users?filter=userName eq
@@ -137,7 +142,8 @@ type Assertion struct {
 	// has_value, has_key, is_a_number, is_less_than,
 	// is_less_than_or_equal, is_greater_than, is_greater_than_or_equal)
 	// or present, absent, equal_fold, equal_json, type, length, matches,
-	// has_element, lacks_element, sorted, one_of.
+	// has_element, lacks_element, has_elements, like, sorted, one_of,
+	// faster_than (the answer came in less than Value milliseconds).
 	Op string `json:"op"`
 	// Value is the expected value; strings in it may hold {{variables}}.
 	Value json.RawMessage `json:"value,omitempty"`
@@ -159,8 +165,10 @@ type DirectoryExpect struct {
 	// Absent means the user must not be in the directory (after a DELETE).
 	Absent bool `json:"absent,omitempty"`
 	// Check names the check (default: the step's name + ": directory
-	// user").
-	Check string `json:"check,omitempty"`
+	// user"); Severity and Source default to the step's.
+	Check    string   `json:"check,omitempty"`
+	Severity Severity `json:"severity,omitempty"`
+	Source   string   `json:"source,omitempty"`
 }
 
 // Capability is a feature a scenario or step needs from the server or the
@@ -186,10 +194,14 @@ const (
 	CapDirectory Capability = "directory"
 	// CapLenient: the server accepts the identity providers' non-RFC
 	// dialect (Entra's); a run against a strict server sets it false.
+	// CapStrict is its opposite: the server refuses what the RFCs do not
+	// allow, as its /ServiceProviderConfig says (kacescim's dialect
+	// extension) or the run is told.
 	CapLenient Capability = "lenient"
+	CapStrict  Capability = "strict"
 )
 
-var knownCapabilities = []Capability{CapGroups, CapFilter, CapSort, CapETag, CapBulk, CapPatch, CapChangePassword, CapEnterprise, CapDirectory, CapLenient}
+var knownCapabilities = []Capability{CapGroups, CapFilter, CapSort, CapETag, CapBulk, CapPatch, CapChangePassword, CapEnterprise, CapDirectory, CapLenient, CapStrict}
 
 // Auth modes of a step.
 const (
@@ -204,7 +216,8 @@ var knownOps = []string{
 	"does_not_contain", "has_value", "has_key", "is_a_number", "is_less_than",
 	"is_less_than_or_equal", "is_greater_than", "is_greater_than_or_equal",
 	"present", "absent", "equal_fold", "equal_json", "type", "length", "matches",
-	"has_element", "lacks_element", "sorted", "one_of",
+	"has_element", "lacks_element", "sorted", "one_of", "like", "has_elements",
+	"faster_than",
 }
 
 // ParseScenario decodes and validates one scenario file. name is used in
@@ -235,6 +248,11 @@ func (s *Scenario) validate() error {
 	for i := range s.Steps {
 		for _, err := range s.Steps[i].validate(false) {
 			errs = append(errs, fmt.Errorf("step %d (%q): %w", i+1, s.Steps[i].Name, err))
+		}
+		for _, name := range s.Steps[i].After {
+			if !slices.ContainsFunc(s.Steps[:i], func(st Step) bool { return st.Name == name }) {
+				errs = append(errs, fmt.Errorf("step %d (%q): after %q: no earlier step of that name", i+1, s.Steps[i].Name, name))
+			}
 		}
 	}
 	for i := range s.Cleanup {
@@ -394,15 +412,23 @@ func checkUniqueNames(scenarios []*Scenario) error {
 func (s *Scenario) checkNames() []string {
 	var names []string
 	for _, st := range s.Steps {
-		names = append(names, st.Name)
-		for _, a := range st.Expect.Assert {
-			if a.Check != "" {
-				names = append(names, a.Check)
-			}
+		names = append(names, stepCheckNames(st)...)
+	}
+	return names
+}
+
+// stepCheckNames are the names of a step's checks: its own, one per
+// distinct assertion check, and its directory check. Several assertions of
+// one step may share a check.
+func stepCheckNames(st Step) []string {
+	names := []string{st.Name}
+	for _, a := range st.Expect.Assert {
+		if a.Check != "" && !slices.Contains(names, a.Check) {
+			names = append(names, a.Check)
 		}
-		if st.Directory != nil {
-			names = append(names, st.Directory.checkName(st.Name))
-		}
+	}
+	if st.Directory != nil {
+		names = append(names, st.Directory.checkName(st.Name))
 	}
 	return names
 }

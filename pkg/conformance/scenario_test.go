@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
@@ -70,5 +71,46 @@ func TestBuiltinSuitesAgainstKacescim(t *testing.T) {
 	}
 	if ps, err := env.admin.Providers(ctx); err != nil || len(ps) != 0 {
 		t.Errorf("after Close: providers %v, %v; want none", ps, err)
+	}
+}
+
+// TestBuiltinSuitesAgainstStrictKacescim runs the built-in suites with a
+// strict provider: the runner learns from its /ServiceProviderConfig that
+// it refuses the identity providers' non-RFC dialect, skips the checks
+// that need it, and every other check passes.
+func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
+	ctx := context.Background()
+	env := newKacescim(t)
+	fx, err := conformance.NewFixtureFor(ctx, env.admin, adminapi.CreateProviderRequest{Name: "kacescim-strict", Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fx.Close(ctx) })
+	scenarios := conformance.BuiltinScenarios()
+	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, Directory: fx.Directory()})
+	if res.Capabilities[conformance.CapLenient] || !res.Capabilities[conformance.CapStrict] {
+		t.Fatalf("capabilities %v: the strict provider was not seen as strict", res.Capabilities)
+	}
+	skipped := 0
+	for _, rep := range res.Reports {
+		for _, c := range rep.Checks {
+			switch c.Status {
+			case conformance.StatusFail:
+				t.Errorf("%s / %s failed: %q", rep.Suite, c.Name, c.Failures)
+			case conformance.StatusSkip:
+				skipped++
+				if !strings.Contains(strings.Join(c.Notes, " "), "lenient") && !strings.Contains(strings.Join(c.Notes, " "), "not run") {
+					t.Errorf("%s / %s skipped for another reason: %q", rep.Suite, c.Name, c.Notes)
+				}
+			}
+		}
+	}
+	p, f, sk := res.Totals()
+	t.Logf("strict provider: %d passed, %d failed, %d skipped", p, f, sk)
+	if skipped == 0 {
+		t.Error("no check was skipped: the Entra dialect checks ran against a strict provider")
+	}
+	if len(res.Leftovers) > 0 {
+		t.Errorf("leftovers: %q", res.Leftovers)
 	}
 }

@@ -2,21 +2,6 @@ package conformance
 
 import "testing"
 
-func TestFilterAfter(t *testing.T) {
-	sub := &substituter{vars: map[string]string{"id": "u1", "done": "Mon, 01 Jan 2024 00:00:00 GMT"}}
-	if got := sub.replaceFiltered("{{id}}{{done|after}}", nil); got != "u1" {
-		t.Errorf("with the variable set: got %q, want %q", got, "u1")
-	}
-	if len(sub.missing) != 0 {
-		t.Errorf("missing %q, want none", sub.missing)
-	}
-	sub = &substituter{vars: map[string]string{"id": "u1"}}
-	sub.replaceFiltered("{{id}}{{done|after}}", nil)
-	if len(sub.missing) != 1 || sub.missing[0] != "done" {
-		t.Errorf("without the variable: missing %q, want [done]", sub.missing)
-	}
-}
-
 func TestLikeAndHasElements(t *testing.T) {
 	doc := mustDecode(t, `{"name":{"givenName":"A","familyName":"B","formatted":"A B"},
 		"members":[{"value":"1","display":"x"},{"value":"2"},{"value":"3"}]}`).(map[string]any)
