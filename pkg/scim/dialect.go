@@ -37,6 +37,14 @@ type Accepts struct {
 	// value) naming an attribute the schema does not know, ignored rather
 	// than 400 invalidPath.
 	UnknownPatchPaths bool `json:"unknownPatchPaths"`
+	// ValueShorthand: a string where a single-valued complex attribute
+	// with a value sub-attribute belongs, taken as {"value": string}:
+	// Entra sends the enterprise manager as the manager's id.
+	ValueShorthand bool `json:"valueShorthand"`
+	// URNDotPaths: an extension attribute named with a dot after the
+	// schema URN ("urn:…:enterprise:2.0:User.manager", as Microsoft's
+	// reference Postman collection writes it), read as the RFC's colon.
+	URNDotPaths bool `json:"urnDotPaths"`
 }
 
 // Accepts is what o accepts beyond the RFCs: everything in the default
@@ -52,6 +60,8 @@ func (o Options) Accepts() Accepts {
 		EmptyOperations:      lenient,
 		MissingPatchOpSchema: lenient,
 		UnknownPatchPaths:    lenient,
+		ValueShorthand:       lenient,
+		URNDotPaths:          lenient,
 	}
 }
 
@@ -92,6 +102,8 @@ func DialectSchema() *Schema {
 				flag("emptyOperations", `a PATCH with an empty Operations list is a no-op; otherwise 400 invalidSyntax.`),
 				flag("missingPatchOpSchema", `a PATCH whose schemas does not name urn:ietf:params:scim:api:messages:2.0:PatchOp is applied; otherwise 400 invalidSyntax.`),
 				flag("unknownPatchPaths", `a PATCH naming an attribute the schema does not know ignores it; otherwise 400 invalidPath.`),
+				flag("valueShorthand", `a string where a single-valued complex attribute with a value sub-attribute belongs (Entra's manager: "<id>") is taken as {"value": "<id>"}; otherwise 400 invalidValue.`),
+				flag("urnDotPaths", `an extension attribute written with a dot after the schema URN (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager) is read as with the colon; otherwise 400 invalidPath.`),
 			}, readOnly, desc("What the provider's requests may do beyond RFC 7643 and RFC 7644.")),
 			attr("rateLimit", TypeDecimal, readOnly, desc("The most SCIM requests per second the provider may make; beyond it the answer is 429 with an integer Retry-After. Absent when there is no limit.")),
 		},

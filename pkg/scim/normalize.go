@@ -132,6 +132,9 @@ func normalizeValue(a *Attribute, v any, opts Options, prefix string) (any, erro
 	switch a.Type {
 	case TypeComplex:
 		m, ok := v.(map[string]any)
+		if s, isString := v.(string); isString && opts.Accepts().ValueShorthand && a.Sub("value") != nil {
+			m, ok = map[string]any{"value": s}, true
+		}
 		if !ok {
 			return nil, Errorf(http.StatusBadRequest, TypeInvalidValue, "%s%s must be an object", prefix, a.Name)
 		}

@@ -75,7 +75,11 @@ func ApplyPatch(rt *ResourceType, doc map[string]any, ops []PatchOperation, opts
 			}
 			continue
 		}
-		t, err := resolvePath(rt, op.Path)
+		path := op.Path
+		if opts.Accepts().URNDotPaths {
+			path = rt.colonPath(path)
+		}
+		t, err := resolvePath(rt, path)
 		if err != nil {
 			return nil, err
 		}
@@ -116,6 +120,9 @@ func applyPathless(rt *ResourceType, doc map[string]any, kind string, value any,
 	sort.Strings(keys) // deterministic, whatever the map order
 	for _, k := range keys {
 		v := m[k]
+		if opts.Accepts().URNDotPaths {
+			k = rt.colonPath(k)
+		}
 		if ext := rt.Extension(k); ext != nil {
 			sub, ok := v.(map[string]any)
 			if !ok {
@@ -729,4 +736,17 @@ func jsonErrorText(err error) string {
 		return field + " has the wrong type (" + te.Value + ")"
 	}
 	return err.Error()
+}
+
+// colonPath reads "<extension URN>.<attribute>" as the RFC's
+// "<extension URN>:<attribute>"; other paths are returned as they are.
+func (rt *ResourceType) colonPath(p string) string {
+	p = strings.TrimSpace(p)
+	for _, ext := range rt.Extensions {
+		n := len(ext.ID)
+		if len(p) > n+1 && p[n] == '.' && strings.EqualFold(p[:n], ext.ID) {
+			return p[:n] + ":" + p[n+1:]
+		}
+	}
+	return p
 }

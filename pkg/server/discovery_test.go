@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kacescim/kacescim/pkg/directory"
@@ -184,6 +185,22 @@ func dialectRequests(t *testing.T, e *scimEnv, strictKey string) map[string]dial
 		"emptyOperations":      {patchUser(`{` + patchOp + `,"Operations":[]}`), "invalidSyntax"},
 		"missingPatchOpSchema": {patchUser(`{"Operations":[{"op":"replace","path":"title","value":"T"}]}`), "invalidSyntax"},
 		"unknownPatchPaths":    {patchUser(`{` + patchOp + `,"Operations":[{"op":"replace","path":"favoriteColor","value":"blue"}]}`), "invalidPath"},
+		"valueShorthand": {func(key string) resp {
+			u := user(key)
+			r := e.as(key, "PATCH", "/Users/"+u, `{`+patchOp+`,"Operations":[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"boss-1"}]}`)
+			if r.status == 200 && !strings.Contains(string(r.body), `"manager":{"value":"boss-1"}`) {
+				t.Errorf("valueShorthand accepted but the manager is not {value: boss-1}: %s", r.body)
+			}
+			return r
+		}, "invalidValue"},
+		"urnDotPaths": {func(key string) resp {
+			u := user(key)
+			r := e.as(key, "PATCH", "/Users/"+u, `{`+patchOp+`,"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department","value":"Dots"}]}`)
+			if r.status == 200 && !strings.Contains(string(r.body), `"department":"Dots"`) {
+				t.Errorf("urnDotPaths accepted but the department is not set: %s", r.body)
+			}
+			return r
+		}, "invalidPath"},
 	}
 }
 
