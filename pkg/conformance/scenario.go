@@ -54,8 +54,9 @@ type Scenario struct {
 
 // A Step is one request and what its answer must be.
 type Step struct {
-	// Name is the name of the step's check, unique within its suite.
-	Name string `json:"name"`
+	// Name is the name of the step's check, unique within its suite
+	// (cleanup steps have none).
+	Name string `json:"name,omitempty"`
 	// Severity is MUST (the default), SHOULD or MAY.
 	Severity Severity `json:"severity,omitempty"`
 	// Source overrides the scenario's Source for this step's checks.
@@ -88,7 +89,7 @@ type Step struct {
 	// JSON or not valid.
 	RawBody *string `json:"rawBody,omitempty"`
 
-	Expect Expect `json:"expect"`
+	Expect Expect `json:"expect,omitzero"`
 	// Capture saves parts of the answer in variables for later steps:
 	// name → a JSON path ("id", "Resources[0].id", "meta.version"), "$"
 	// for the whole JSON body, or "header:Name" for a header.
