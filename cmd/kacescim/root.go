@@ -101,6 +101,8 @@ wins over the config file.`,
 		NewCmdUsers(g),
 		NewCmdLogs(g, nil),
 		NewCmdSCIM(g, nil),
+		NewCmdTest(g, nil),
+		NewCmdRecord(g, nil),
 		NewCmdVersion(g),
 	)
 	return root
