@@ -56,7 +56,8 @@ func (s *Service) RemoveCustomField(ctx context.Context, name string) error {
 }
 
 // Mapper loads and compiles the provider's mappings. The SCIM server calls
-// it on every write, so it costs two indexed reads.
+// it on every write, so it costs two indexed reads; the compiled Mapper of
+// an unchanged set of mappings is reused (mapperMemo).
 func (s *Service) Mapper(ctx context.Context, providerID string) (*Mapper, error) {
 	optional, err := s.Store.FindMappings(ctx, providerID)
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Service) Mapper(ctx context.Context, providerID string) (*Mapper, error
 			return nil, err
 		}
 	}
-	return NewMapper(optional, custom)
+	return s.mappers.compile(optional, custom)
 }
 
 // Mappings returns the provider's mappings: the required ones, then the

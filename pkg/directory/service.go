@@ -11,11 +11,13 @@ import (
 type Service struct {
 	Store Store
 	Now   func() time.Time
+
+	mappers *mapperMemo // nil in a Service built by hand: no memo
 }
 
 // NewService returns a Service over store with the real clock.
 func NewService(store Store) *Service {
-	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }}
+	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo()}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }

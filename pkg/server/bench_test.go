@@ -94,3 +94,30 @@ func BenchmarkSCIM(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSCIMMapped is BenchmarkSCIM's writes for a provider with all the
+// brief's suggested mappings, whose mapper every write needs:
+//
+//	go test -run '^$' -bench BenchmarkSCIMMapped -benchtime 2000x -benchmem ./pkg/server
+func BenchmarkSCIMMapped(b *testing.B) {
+	e := newSCIMEnv(b)
+	setupBriefMappings(b, e)
+	ids := seedUsers(b, e, 1_000)
+	client := e.http.Client()
+	b.Run("deactivate-patch", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			active := "false"
+			if (i/len(ids))%2 == 1 {
+				active = "true"
+			}
+			e.benchDo(b, client, "PATCH", "/Users/"+ids[i%len(ids)],
+				`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":`+active+`}}]}`, 200)
+		}
+	})
+	b.Run("create", func(b *testing.B) {
+		start := time.Now().UnixNano() // each run of the sub-benchmark creates new users
+		for i := 0; b.Loop(); i++ {
+			e.benchDo(b, client, "POST", "/Users", userBody(fmt.Sprintf("mapped-%d-%d@example.com", start, i)), 201)
+		}
+	})
+}

@@ -1,0 +1,68 @@
+package directory
+
+import (
+	"strings"
+	"sync"
+)
+
+// mapperMemo keeps compiled Mappers by what they were compiled from: a
+// provider's optional mappings and the custom fields. Compiling parses
+// every mapping's SCIM path, which costs far more than reading the
+// mappings; the reads stay, so a mapping changed by another replica is
+// seen at once, and only an unchanged set of mappings reuses a Mapper.
+// Mappers are immutable once compiled, so one may serve many requests at
+// a time.
+type mapperMemo struct {
+	mu sync.Mutex
+	m  map[string]*Mapper
+}
+
+// maxMemoMappers bounds the memo: past it, the memo starts afresh. Each
+// provider's mappings take one entry (a few more while they change).
+const maxMemoMappers = 1024
+
+func newMapperMemo() *mapperMemo { return &mapperMemo{m: map[string]*Mapper{}} }
+
+// mapperKey identifies what a Mapper is compiled from. The custom fields
+// count because a mapping's field resolves to its canonical spelling.
+func mapperKey(optional []*Mapping, custom []*CustomField) string {
+	var b strings.Builder
+	for _, m := range optional {
+		b.WriteString(m.SCIMPath)
+		b.WriteByte(0)
+		b.WriteString(m.Field)
+		b.WriteByte(0)
+	}
+	b.WriteByte(1)
+	for _, f := range custom {
+		b.WriteString(f.Name)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// compile returns the Mapper for optional and custom, compiling it once.
+// A nil memo compiles every time.
+func (c *mapperMemo) compile(optional []*Mapping, custom []*CustomField) (*Mapper, error) {
+	if c == nil {
+		return NewMapper(optional, custom)
+	}
+	key := mapperKey(optional, custom)
+	c.mu.Lock()
+	m, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := NewMapper(optional, custom)
+	if err != nil {
+		return nil, err // not kept: the error may name a field that will be created
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxMemoMappers {
+		clear(c.m)
+	}
+	c.m[key] = m
+	c.mu.Unlock()
+	return m, nil
+}
