@@ -189,9 +189,12 @@ func resolvePath(rt *ResourceType, raw string) (*target, error) {
 	if ext := rt.Extension(raw); ext != nil {
 		return &target{whole: ext, attr: &Attribute{Name: ext.ID, Type: TypeComplex, SubAttributes: ext.Attributes, Mutability: ReadWrite}, raw: raw}, nil
 	}
-	p, err := filter.ParsePath([]byte(raw))
-	if err != nil {
-		return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "cannot parse path %q", raw)
+	p, ok := parseSimplePath(raw)
+	if !ok {
+		var err error
+		if p, err = filter.ParsePath([]byte(raw)); err != nil {
+			return nil, Errorf(http.StatusBadRequest, TypeInvalidPath, "cannot parse path %q", raw)
+		}
 	}
 	ap := p.AttributePath
 	if p.ValueExpression != nil && ap.SubAttribute != nil {
@@ -749,4 +752,20 @@ func (rt *ResourceType) colonPath(p string) string {
 		}
 	}
 	return p
+}
+
+// parseSimplePath parses the paths identity providers send most, "active"
+// and "name.givenName", as filter.ParsePath would, without its parser,
+// which allocates hundreds of times per call. ok is false for anything
+// else (URNs, value filters), which the parser then reads.
+func parseSimplePath(raw string) (filter.Path, bool) {
+	name, sub, dotted := strings.Cut(raw, ".")
+	if !isAttrName(name) || (dotted && !isAttrName(sub)) {
+		return filter.Path{}, false
+	}
+	p := filter.Path{AttributePath: filter.AttributePath{AttributeName: name}}
+	if dotted {
+		p.AttributePath.SubAttribute = &sub
+	}
+	return p, true
 }

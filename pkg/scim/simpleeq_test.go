@@ -74,3 +74,34 @@ func BenchmarkParseFilter(b *testing.B) {
 		}
 	}
 }
+
+// TestParseSimplePathMatchesParser: wherever the PATCH path fast path
+// answers, its path is the one the general parser builds.
+func TestParseSimplePathMatchesParser(t *testing.T) {
+	for _, in := range []string{
+		"active", "userName", "name.givenName", "Name.GivenName", "x509Certificates", "a-b_c",
+		"user_name-2", "title", "emails", "emails.value", "a.b.c", "1abc", "", ".", "a.", ".b",
+		"emails[type eq \"work\"]", "emails[type eq \"work\"].value", "members[value eq \"1\"]",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+		"name givenName", "name.given name", "$ref", "é", "name.é",
+	} {
+		fast, ok := parseSimplePath(in)
+		if !ok {
+			continue
+		}
+		slow, err := filter.ParsePath([]byte(in))
+		if err != nil {
+			t.Errorf("%q: the fast path accepted what the parser refuses (%v)", in, err)
+			continue
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%q:\nfast %#v\nslow %#v", in, fast, slow)
+		}
+	}
+	for _, in := range []string{"active", "name.givenName", "displayName"} {
+		if _, ok := parseSimplePath(in); !ok {
+			t.Errorf("%q did not take the fast path", in)
+		}
+	}
+}
