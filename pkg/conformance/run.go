@@ -633,6 +633,10 @@ func (sr *scenarioRun) directory(ctx context.Context, st Step, stepFailed bool) 
 	}
 	sub := &substituter{vars: sr.vars}
 	id := sub.replace(d.User)
+	want := make(map[string]string, len(d.Fields))
+	for k, v := range d.Fields {
+		want[k] = sub.replace(v)
+	}
 	if len(sub.missing) > 0 {
 		return sr.skipCheck(st, name, sr.missingReason(sub.missing))
 	}
@@ -652,9 +656,8 @@ func (sr *scenarioRun) directory(ctx context.Context, st Step, stepFailed bool) 
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			want := sub.replace(d.Fields[k])
-			if got := fields[k]; got != want {
-				c.Failures = append(c.Failures, fmt.Sprintf("field %s: expected %q, got %q", k, want, got))
+			if got := fields[k]; got != want[k] {
+				c.Failures = append(c.Failures, fmt.Sprintf("field %s: expected %q, got %q", k, want[k], got))
 			}
 		}
 	}

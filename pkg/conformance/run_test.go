@@ -496,3 +496,17 @@ func TestRunStrictFromDialectExtension(t *testing.T) {
 		t.Errorf("told strict: %+v", cs)
 	}
 }
+
+// A directory expectation naming a variable no step set is skipped, not
+// compared with the literal "{{name}}".
+func TestRunDirectoryMissingVariable(t *testing.T) {
+	s := parse(t, `{"name": "dir", "steps": [
+	  {"name": "create", "method": "POST", "path": "/Users", "body": {}, "capture": {"id": "id"},
+	   "expect": {"status": 201}, "directory": {"user": "{{id}}", "fields": {"Department": "{{dept}}"}}}
+	]}`)
+	stub := &stubSCIM{spc: `{}`, answer: func(*http.Request, string) (int, string) { return 201, `{"id":"u1"}` }}
+	c := checks(run(t, stub, Options{Directory: fakeDirectory{"u1": {}}}, s))["create: directory user"]
+	if c.Status != StatusSkip || !strings.Contains(c.Notes[0], "{{dept}}") {
+		t.Errorf("%+v", c)
+	}
+}
