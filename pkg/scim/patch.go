@@ -555,7 +555,7 @@ func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Op
 		}
 		// add with no match creates the element the filter describes
 		// (Entra's emails[type eq "work"].value, interop quirk 8).
-		el := equalities(t.filter)
+		el := equalities(a, t.filter)
 		if t.sub != nil {
 			el[t.sub.Name] = nv
 		} else if m, ok := nv.(map[string]any); ok {
@@ -563,7 +563,18 @@ func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Op
 				el[k] = v
 			}
 		}
-		setList(c, a.Name, append(list, el))
+		// The filter's values are as the client wrote them: the new element
+		// is canonical like any other ("Work" becomes "work").
+		single := *a
+		single.MultiValued = false
+		ne, err := NormalizeValue(&single, el, opts)
+		if err != nil {
+			return err
+		}
+		if ne == nil {
+			return nil
+		}
+		setList(c, a.Name, append(list, ne))
 		return nil
 	}
 	for _, i := range hits {
@@ -581,16 +592,20 @@ func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Op
 	return nil
 }
 
-// equalities returns the attribute values an "a eq x and b eq y" filter
-// pins down, as the start of a new element.
-func equalities(expr filter.Expression) map[string]any {
+// equalities returns the sub-attribute values of parent an "a eq x and b
+// eq y" filter pins down, under their schema names, as the start of a new
+// element.
+func equalities(parent *Attribute, expr filter.Expression) map[string]any {
 	out := map[string]any{}
 	var walk func(filter.Expression)
 	walk = func(e filter.Expression) {
 		switch x := e.(type) {
 		case *filter.AttributeExpression:
-			if x.Operator == filter.EQ && x.AttributePath.SubAttribute == nil {
-				out[x.AttributePath.AttributeName] = x.CompareValue
+			if x.Operator != filter.EQ || x.AttributePath.SubAttribute != nil {
+				return
+			}
+			if sub := parent.Sub(x.AttributePath.AttributeName); sub != nil {
+				out[sub.Name] = x.CompareValue
 			}
 		case *filter.LogicalExpression:
 			if x.Operator == filter.AND {
