@@ -52,10 +52,15 @@ commands use (under /admin/v1), until interrupted.
 The data directory holds the SQLite database and the admin token (created at
 first start, mode 0600). Once listening, serve writes its URL to the
 server-url file there, so that the admin commands find it; this matters with
---listen 127.0.0.1:0, which picks a free port.`,
+--listen 127.0.0.1:0, which picks a free port.
+
+For several replicas, give each the same --database postgres://… URL and the
+same --admin-token: they share providers, users and groups through
+PostgreSQL (rate limits stay per replica).`,
 		Example: `  kacescim serve
   kacescim serve --listen 0.0.0.0:8443 --public-url https://scim.example.com \
-      --tls-cert cert.pem --tls-key key.pem`,
+      --tls-cert cert.pem --tls-key key.pem
+  kacescim serve --database postgres://kacescim@db.example.com/kacescim --admin-token "$ADMIN_TOKEN"`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -67,7 +72,7 @@ server-url file there, so that the admin commands find it; this matters with
 	f := cmd.Flags()
 	f.StringVar(&opts.Listen, "listen", server.DefaultListen, "address to listen on (port 0 picks a free port)")
 	f.StringVar(&opts.PublicURL, "public-url", "", "externally visible base URL, for the SCIM base URL given to identity providers (default: from each request)")
-	f.StringVar(&opts.Database, "database", "", "SQLite file or sqlite:// URL (default <data-dir>/kacescim.db)")
+	f.StringVar(&opts.Database, "database", "", "SQLite file or sqlite:// URL (default <data-dir>/kacescim.db), or a postgres:// URL for several replicas")
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&opts.AdminToken, "admin-token", "", "admin API token (default: the admin-token file in the data directory, generated at first start)")

@@ -3,21 +3,30 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/postgres"
 	"github.com/kacescim/kacescim/pkg/store/sqlite"
 )
 
 // Open opens the store for dsn: a postgres:// or postgresql:// URL for
-// PostgreSQL, otherwise a SQLite file path or sqlite:// URL. Migrations run
-// before it returns.
+// PostgreSQL (several replicas may share it), otherwise a SQLite file path
+// or sqlite:// URL. Migrations run before it returns.
 func Open(ctx context.Context, dsn string) (directory.Store, error) {
+	// Each branch returns a nil interface on error, never a nil *DB in one.
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("PostgreSQL is not supported yet: leave --database empty for the embedded SQLite store")
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
 	default:
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite://"))
+		db, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite://"))
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
 	}
 }

@@ -12,6 +12,11 @@
 //			return s
 //		})
 //	}
+//
+// FilterDifferential and FilterFuzz check a backend's filter translation
+// against scim.Match on generated data; PostgresDSN gives a PostgreSQL
+// backend's tests a throw-away schema. Only tests import this package, so
+// none of it reaches the kacescim binary.
 package storetest
 
 import (

@@ -1,7 +1,9 @@
-package sqlite
+package storetest
 
 import (
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,8 +16,8 @@ import (
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
-// This file generates the users, groups and filters of
-// TestFilterDifferential: documents with varied, partly absent or empty
+// This file generates the users, groups and filters of FilterDifferential
+// and FilterFuzz: documents with varied, partly absent or empty
 // attributes in mixed case and Unicode, and filters over every operator,
 // attribute kind and combination RFC 7644 §3.4.2.2 allows, whose values
 // are drawn mostly from the documents themselves so that filters hit as
@@ -32,17 +34,17 @@ var (
 		"ǅenan", "Ørjan", "Mary-Jane", "o'Neil", "李", "Ångström", "", "Ned"}
 	familyNames = []string{"Archer", "ARCHER", "Builder", "Müller", "MÜLLER", "Straße", "O'Malley", "van der Berg",
 		"Ødegård", "ΣΊΣΥΦΟΣ", "Nguyễn", "Smith", "smith", "50%_off", "a*b?[c]", `Quo"ted`, `Back\slash`, ""}
-	domains     = []string{"example.com", "Example.COM", "exämple.org", "x.test", "corp.example.com"}
-	titles      = []string{"Engineer", "engineer", "Senior Engineer", "VP, Sales", `Chief "Fun" Officer`, `R\D lead`, "Ärztin", "", "Line1\nLine2", "*star*", "ceo"}
-	departments = []string{"R&D", "r&d", "Sales", "Ventes", "Müşteri", "", "IT", "it"}
-	emailTypes  = []string{"work", "home", "other", "Work", "HOME", ""}
-	phoneTypes  = []string{"work", "mobile", "home", "Mobile"}
-	localities  = []string{"Paris", "São Paulo", "MÜNCHEN", "münchen", "Zürich", "", "New York"}
-	countries   = []string{"FR", "fr", "BR", "DE", "US"}
-	locales     = []string{"en-US", "fr-FR", "de-de", "EN-us"}
-	userTypes   = []string{"Employee", "Contractor", "employee", "Intern"}
-	groupNames  = []string{"Engineering", "engineering ops", "Sales Team", "Équipe Ventes", "ADMINS", "Müller Fans", "a*b?[c]", `Quo"ted`, "Δ-team"}
-	missWords   = []string{"zzz-nothing", "Ωmega", "no such", "x", "@", ".com", "e", "É", "ß", "*", "?", "[", "%", "_", `"`, `\`, "a*b", "k", "i", " "}
+	domains       = []string{"example.com", "Example.COM", "exämple.org", "x.test", "corp.example.com"}
+	titles        = []string{"Engineer", "engineer", "Senior Engineer", "VP, Sales", `Chief "Fun" Officer`, `R\D lead`, "Ärztin", "", "Line1\nLine2", "*star*", "ceo"}
+	departments   = []string{"R&D", "r&d", "Sales", "Ventes", "Müşteri", "", "IT", "it"}
+	emailTypes    = []string{"work", "home", "other", "Work", "HOME", ""}
+	phoneTypes    = []string{"work", "mobile", "home", "Mobile"}
+	localities    = []string{"Paris", "São Paulo", "MÜNCHEN", "münchen", "Zürich", "", "New York"}
+	countries     = []string{"FR", "fr", "BR", "DE", "US"}
+	locales       = []string{"en-US", "fr-FR", "de-de", "EN-us"}
+	userTypes     = []string{"Employee", "Contractor", "employee", "Intern"}
+	genGroupNames = []string{"Engineering", "engineering ops", "Sales Team", "Équipe Ventes", "ADMINS", "Müller Fans", "a*b?[c]", `Quo"ted`, "Δ-team"}
+	missWords     = []string{"zzz-nothing", "Ωmega", "no such", "x", "@", ".com", "e", "É", "ß", "*", "?", "[", "%", "_", `"`, `\`, "a*b", "k", "i", " "}
 )
 
 // genTime is a time with millisecond precision, mostly in 2019–2024, some
@@ -54,6 +56,23 @@ func genTime(r *rand.Rand) time.Time {
 		return base.Add(time.Duration(r.Int64N(int64(48*time.Hour/time.Millisecond))) * time.Millisecond)
 	}
 	return base.Add(time.Duration(r.Int64N(int64(5*365*24*time.Hour/time.Millisecond))) * time.Millisecond)
+}
+
+// newIDs returns a source of resource ids (UUIDs) drawn from seed, so that
+// a seed names the same resources, and so the same filters, on every run:
+// ids are compare values too ("id gt …", members.value).
+func newIDs(seed uint64) func() string {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	copy(key[8:], "kacescim resource ids")
+	src := rand.NewChaCha8(key)
+	return func() string {
+		id, err := uuid.NewRandomFromReader(src)
+		if err != nil {
+			panic(err) // ChaCha8 never fails to read
+		}
+		return id.String()
+	}
 }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
@@ -203,7 +222,7 @@ func genUserBody(r *rand.Rand, i int) map[string]any {
 // userFromBody builds the stored user from a body as the server does
 // (server.createUser and userFromDoc): normalized, active defaulting to
 // true, externalId moved to its column.
-func userFromBody(rt *scim.ResourceType, providerID string, body map[string]any, created, modified time.Time) (*directory.User, error) {
+func userFromBody(rt *scim.ResourceType, providerID, id string, body map[string]any, created, modified time.Time) (*directory.User, error) {
 	doc, err := scim.Normalize(rt, body, scim.Options{})
 	if err != nil {
 		return nil, err
@@ -211,7 +230,7 @@ func userFromBody(rt *scim.ResourceType, providerID string, body map[string]any,
 	if _, ok := doc["active"].(bool); !ok {
 		doc["active"] = true
 	}
-	u := &directory.User{ProviderID: providerID, ID: uuid.NewString(), Created: created, LastModified: modified}
+	u := &directory.User{ProviderID: providerID, ID: id, Created: created, LastModified: modified}
 	u.UserName, _ = doc["userName"].(string)
 	u.ExternalID, _ = doc["externalId"].(string)
 	u.DisplayName, _ = doc["displayName"].(string)
@@ -280,6 +299,7 @@ func renderGroupDoc(g *directory.Group) map[string]any {
 type corpus struct {
 	values map[string][]string
 	times  []time.Time
+	keys   []string // of values, sorted: filters must not depend on map order
 }
 
 func newCorpus() *corpus { return &corpus{values: map[string][]string{}} }
@@ -550,8 +570,11 @@ func (g *filterGen) stringValue(src, op string) string {
 		}
 		return v
 	case n < 75:
-		for _, vs := range g.c.values {
-			if len(vs) > 0 && g.r.IntN(4) == 0 {
+		if g.c.keys == nil {
+			g.c.keys = slices.Sorted(maps.Keys(g.c.values))
+		}
+		for _, k := range g.c.keys {
+			if vs := g.c.values[k]; len(vs) > 0 && g.r.IntN(4) == 0 {
 				return pick(g.r, vs)
 			}
 		}

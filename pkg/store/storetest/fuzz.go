@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"bufio"
@@ -14,30 +14,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
-// seedDir is testdata/seeds at the root of the repository (see its
-// README.md), relative to this package.
-const seedDir = "../../../testdata/seeds"
-
-// FuzzFilterSQL feeds arbitrary filters to the SQL translation of the
-// store. One store per fuzz process holds a few dozen varied users and
-// groups (the generator of TestFilterDifferential, plus every user and
-// group body of the seed corpus) and twins of some of them in a second
+// FilterFuzz is the body of a fuzz target that feeds arbitrary filters to
+// the store's translation of them (SQL, for the stores we have). One store
+// per fuzz process holds a few dozen varied users and groups (the
+// generator of FilterDifferential, plus every user and group body of the
+// seed corpus in testdata/seeds) and twins of some of them in a second
 // provider. For each filter that scim.ParseFilter accepts, FindUsers and
 // FindGroups must answer with a page or a *scim.Error 400 (any other error
 // is a 500 for the identity provider), never with another provider's
 // resources; and the page must hold exactly the resources scim.Match
 // accepts in the documents the server renders, or both must refuse the
-// filter.
+// filter. The seed filters are testdata/seeds/filters.txt, found from the
+// working directory up (a test runs in its package's directory).
 //
-//	go test -run '^$' -fuzz '^FuzzFilterSQL$' -fuzztime 60s ./pkg/store/sqlite
-func FuzzFilterSQL(f *testing.F) {
+// open must return a new, empty store and close it when tb ends. A
+// backend's fuzz target:
+//
+//	func FuzzFilterSQL(f *testing.F) {
+//		storetest.FilterFuzz(f, func(tb testing.TB) directory.Store { return openTemp(tb) })
+//	}
+func FilterFuzz(f *testing.F, open func(tb testing.TB) directory.Store) {
+	seeds := seedDir(f)
 	for _, s := range []string{
 		`userName eq "test.user@okta.local"`,
 		`emails[type eq "work" and value co "@"] or not (title pr)`,
@@ -49,7 +52,7 @@ func FuzzFilterSQL(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	b, err := os.ReadFile(filepath.Join(seedDir, "filters.txt"))
+	b, err := os.ReadFile(filepath.Join(seeds, "filters.txt"))
 	if err != nil {
 		f.Fatalf("the fuzz target needs the seed filters: %v", err)
 	}
@@ -65,7 +68,7 @@ func FuzzFilterSQL(f *testing.F) {
 		f.Fatal("testdata/seeds/filters.txt is empty")
 	}
 
-	fx := newFilterFixture(f)
+	fx := newFuzzFixture(f, open(f))
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, raw string) {
 		// Parse once per side: nothing may depend on one side leaving the
@@ -108,22 +111,23 @@ func FuzzFilterSQL(f *testing.F) {
 	})
 }
 
-// filterFixture is the store of FuzzFilterSQL and the documents the server
+// fuzzFixture is the store of FilterFuzz and the documents the server
 // renders for what it holds in provider p, by id.
-type filterFixture struct {
-	db                  *DB
+type fuzzFixture struct {
+	db                  directory.Store
 	p                   *directory.Provider
 	userDocs, groupDocs map[string]map[string]any
 }
 
-func newFilterFixture(tb testing.TB) *filterFixture {
+func newFuzzFixture(tb testing.TB, db directory.Store) *fuzzFixture {
 	tb.Helper()
 	ctx := context.Background()
-	db := openTemp(tb)
-	fx := &filterFixture{db: db, p: newTestProvider(tb, db, "p"), userDocs: map[string]map[string]any{}, groupDocs: map[string]map[string]any{}}
-	other := newTestProvider(tb, db, "other")
+	seeds := seedDir(tb)
+	fx := &fuzzFixture{db: db, p: genProvider(tb, db, "p"), userDocs: map[string]map[string]any{}, groupDocs: map[string]map[string]any{}}
+	other := genProvider(tb, db, "other")
 	r := rand.New(rand.NewPCG(7644, 0xf022))
 	rt := scim.UserResourceType()
+	newID := newIDs(7644)
 
 	// Bodies: generated ones, then the seed corpus's users.
 	var bodies []map[string]any
@@ -131,9 +135,9 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 		bodies = append(bodies, genUserBody(r, i))
 	}
 	var groupBodies []map[string]any
-	names, _ := filepath.Glob(filepath.Join(seedDir, "resources", "*.json"))
+	names, _ := filepath.Glob(filepath.Join(seeds, "resources", "*.json"))
 	if len(names) == 0 {
-		tb.Fatalf("no seed resources in %s", filepath.Join(seedDir, "resources"))
+		tb.Fatalf("no seed resources in %s", filepath.Join(seeds, "resources"))
 	}
 	slices.Sort(names)
 	for _, n := range names {
@@ -155,7 +159,7 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 	var users []*directory.User
 	for i, body := range bodies {
 		created := genTime(r)
-		u, err := userFromBody(rt, fx.p.ID, body, created, created.Add(time.Duration(r.IntN(1000))*time.Hour))
+		u, err := userFromBody(rt, fx.p.ID, newID(), body, created, created.Add(time.Duration(r.IntN(1000))*time.Hour))
 		if err != nil || u.UserName == "" {
 			continue // refused (no userName, wrong types), as the server would
 		}
@@ -168,7 +172,7 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 		users = append(users, u)
 		if i%3 == 0 {
 			twin := *u
-			twin.ProviderID, twin.ID = other.ID, uuid.NewString()
+			twin.ProviderID, twin.ID = other.ID, newID()
 			if err := db.CreateUser(ctx, &twin); err != nil {
 				tb.Fatal(err)
 			}
@@ -180,7 +184,7 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 
 	userGroups := map[string][]directory.GroupRef{}
 	for i := range 8 {
-		groupBodies = append(groupBodies, map[string]any{"displayName": mixCase(r, fmt.Sprintf("%s %d", pick(r, groupNames), i)),
+		groupBodies = append(groupBodies, map[string]any{"displayName": mixCase(r, fmt.Sprintf("%s %d", pick(r, genGroupNames), i)),
 			"externalId": fmt.Sprintf("G-%d-%s", i, pick(r, []string{"é", "X", "x", ""}))})
 	}
 	for i, body := range groupBodies {
@@ -189,7 +193,7 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 			continue
 		}
 		created := genTime(r)
-		g := &directory.Group{ProviderID: fx.p.ID, ID: uuid.NewString(), Created: created, LastModified: created.Add(time.Duration(r.IntN(1000)) * time.Second)}
+		g := &directory.Group{ProviderID: fx.p.ID, ID: newID(), Created: created, LastModified: created.Add(time.Duration(r.IntN(1000)) * time.Second)}
 		g.DisplayName, _ = doc["displayName"].(string)
 		g.ExternalID, _ = doc["externalId"].(string)
 		if g.DisplayName == "" {
@@ -219,7 +223,7 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 		fx.groupDocs[g.ID] = renderGroupDoc(g)
 		if i%2 == 0 {
 			twin := *g
-			twin.ProviderID, twin.ID, twin.Members = other.ID, uuid.NewString(), nil
+			twin.ProviderID, twin.ID, twin.Members = other.ID, newID(), nil
 			if err := db.CreateGroup(ctx, &twin); err != nil {
 				tb.Fatal(err)
 			}
@@ -235,11 +239,31 @@ func newFilterFixture(tb testing.TB) *filterFixture {
 	return fx
 }
 
-// check compares, for one resource type, what sqlSide returns for the
+// seedDir is testdata/seeds of the repository, found from the working
+// directory up.
+func seedDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "testdata", "seeds")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("no go.mod above the working directory: FilterFuzz needs the repository's testdata/seeds")
+		}
+		dir = parent
+	}
+}
+
+// check compares, for one resource type, what storeSide returns for the
 // filter raw with what scim.Match accepts in docs.
-func (fx *filterFixture) check(t *testing.T, raw, kind string, rt *scim.ResourceType, docs map[string]map[string]any, sqlSide func() (idSet, error)) {
+func (fx *fuzzFixture) check(t *testing.T, raw, kind string, rt *scim.ResourceType, docs map[string]map[string]any, storeSide func() (idSet, error)) {
 	t.Helper()
-	sqlSet, sqlErr := sqlSide()
+	sqlSet, sqlErr := storeSide()
 	if sqlErr != nil {
 		if se, ok := scim.AsError(sqlErr); !ok || se.Status != 400 {
 			t.Fatalf("%s %q: the store answers %v, which the server turns into a 500: it must be a page or a *scim.Error 400", kind, raw, sqlErr)

@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// Log query limits.
+const (
+	defaultLogLimit = 100
+	maxLogLimit     = 10_000
+)
+
+// The statements of RecordRequest: the entry alone, or the entry and the
+// provider's most recent sync, in one statement (one transaction).
+const (
+	logInsert = `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
+	// The provider row is updated (and locked) only when the entry is
+	// newer than its last sync.
+	logInsertSync = `WITH ins AS (` + logInsert + `),
+		sync AS (UPDATE providers SET last_sync_at = $1
+			WHERE id = $2 AND (last_sync_at IS NULL OR last_sync_at < $1) AND EXISTS (SELECT 1 FROM ins))
+		SELECT id FROM ins`
+)
+
+// RecordRequest appends e to the provisioning log and, for a successful
+// request of a known provider, moves its LastSyncAt forward, in one
+// statement; ENOTFOUND if the provider does not exist.
+func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
+	var provider any
+	if e.ProviderID != "" {
+		provider = e.ProviderID
+	}
+	q := logInsert
+	if e.ProviderID != "" && e.Status < 400 {
+		q = logInsertSync
+	}
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, q, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status,
+			e.Latency.Microseconds(), e.Error).Scan(&e.ID)
+	})
+	return dbError(err, subject{kind: "provider", id: e.ProviderID})
+}
+
+// FindLog returns the newest q.Limit matching entries, oldest first.
+func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.LogEntry, error) {
+	limit := q.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultLogLimit
+	case limit > maxLogLimit:
+		limit = maxLogLimit
+	}
+	var (
+		where []string
+		args  []any
+	)
+	bind := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.ProviderID != "" {
+		where = append(where, "l.provider_id = "+bind(q.ProviderID))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "l.at >= "+bind(ms(q.Since)))
+	}
+	if q.AfterID > 0 {
+		where = append(where, "l.id > "+bind(q.AfterID))
+	}
+	if q.FailedOnly {
+		where = append(where, "l.status >= 400")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = "WHERE " + strings.Join(where, " AND ")
+	}
+	// The newest entries first (the id index walked backwards), then
+	// reversed, so that a limit keeps the most recent ones.
+	query := `SELECT l.id, l.at, COALESCE(l.provider_id, ''), COALESCE(p.name, ''), l.request_id, l.method, l.path,
+			l.resource_id, l.status, l.latency_us, l.error
+		FROM request_log l LEFT JOIN providers p ON p.id = l.provider_id ` + cond + ` ORDER BY l.id DESC LIMIT ` + bind(limit)
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, dbError(err, subject{kind: "log entry"})
+	}
+	var (
+		out []*directory.LogEntry
+		e   directory.LogEntry
+		lat int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Time, &e.ProviderID, &e.ProviderName, &e.RequestID, &e.Method, &e.Path,
+		&e.ResourceID, &e.Status, &lat, &e.Error}, func() error {
+		x := e
+		x.Time, x.Latency = x.Time.UTC(), time.Duration(lat)*time.Microsecond
+		out = append(out, &x)
+		return nil
+	})
+	if err != nil {
+		return nil, dbError(err, subject{kind: "log entry"})
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// PruneLog deletes entries older than before, then the oldest beyond keep,
+// in one transaction.
+func (db *DB) PruneLog(ctx context.Context, before time.Time, keep int) (int, error) {
+	var deleted int64
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		deleted = 0
+		tag, err := tx.Exec(ctx, `DELETE FROM request_log WHERE at < $1`, ms(before))
+		if err != nil {
+			return err
+		}
+		deleted += tag.RowsAffected()
+		if keep <= 0 {
+			return nil
+		}
+		tag, err = tx.Exec(ctx, `DELETE FROM request_log WHERE id <= (SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET $1)`, keep)
+		if err != nil {
+			return err
+		}
+		deleted += tag.RowsAffected()
+		return nil
+	})
+	return int(deleted), dbError(err, subject{kind: "log entry"})
+}
