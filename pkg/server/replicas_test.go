@@ -57,7 +57,8 @@ func newReplicaSet(t *testing.T) *replicaSet {
 	open := func(name string) *replica {
 		srv, err := server.Open(t.Context(), server.Config{DataDir: t.TempDir(), Database: dsn, AdminToken: replicaAdminToken})
 		if err != nil {
-			t.Fatalf("replica %s: %v", name, err)
+			t.Errorf("replica %s: %v", name, err) // not Fatal: open runs on its own goroutine
+			return nil
 		}
 		ts := httptest.NewServer(srv.Handler())
 		t.Cleanup(func() {
@@ -432,5 +433,27 @@ func TestReplicasConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestPostgresRefusesUnstorableText: PostgreSQL text cannot hold a NUL
+// byte; a SCIM request carrying one gets a 400 SCIM error, not a 500, and
+// nothing is written.
+func TestPostgresRefusesUnstorableText(t *testing.T) {
+	rs := newReplicaSet(t)
+	key := rs.provider(rs.a, "okta")
+	r := rs.scim(rs.a, key, "POST", "/Users", `{"userName":"nul\u0000@example.com","active":true}`)
+	if r.status != http.StatusBadRequest || r.json["schemas"] == nil {
+		t.Fatalf("POST with a NUL in userName: %d %s; want a 400 SCIM error", r.status, r.body)
+	}
+	list := rs.must(rs.scim(rs.b, key, "GET", "/Users", ""), http.StatusOK)
+	if list.json["totalResults"] != float64(0) {
+		t.Errorf("after the refused POST: %s", list.body)
+	}
+	u := rs.must(rs.scim(rs.a, key, "POST", "/Users", `{"userName":"ok@example.com","active":true}`), http.StatusCreated)
+	r = rs.scim(rs.b, key, "PATCH", "/Users/"+u.json["id"].(string),
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"a\u0000b"}]}`)
+	if r.status != http.StatusBadRequest {
+		t.Errorf("PATCH with a NUL: %d %s; want 400", r.status, r.body)
 	}
 }
