@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // seedUsers adds n users to the env's provider straight through the store
@@ -65,9 +66,21 @@ func (e *scimEnv) benchDo(b *testing.B, client *http.Client, method, path, body 
 //
 //	go test -run '^$' -bench BenchmarkSCIM -benchtime 2000x ./pkg/server
 func BenchmarkSCIM(b *testing.B) {
+	benchSCIM(b, func(b *testing.B) *scimEnv { return newSCIMEnv(b) })
+}
+
+// BenchmarkSCIMPostgres is BenchmarkSCIM on the PostgreSQL store, each size
+// in a fresh schema of the server KACESCIM_TEST_POSTGRES names:
+//
+//	scripts/with-postgres.sh go test -run '^$' -bench BenchmarkSCIMPostgres -benchtime 2000x ./pkg/server
+func BenchmarkSCIMPostgres(b *testing.B) {
+	benchSCIM(b, func(b *testing.B) *scimEnv { return newSCIMEnvOn(b, storetest.PostgresDSN(b)) })
+}
+
+func benchSCIM(b *testing.B, newEnv func(b *testing.B) *scimEnv) {
 	for _, n := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-			e := newSCIMEnv(b)
+			e := newEnv(b)
 			ids := seedUsers(b, e, n)
 			client := e.http.Client()
 			b.Run("lookup-userName-eq", func(b *testing.B) {
@@ -87,8 +100,9 @@ func BenchmarkSCIM(b *testing.B) {
 				}
 			})
 			b.Run("create", func(b *testing.B) {
+				start := time.Now().UnixNano() // each run of the sub-benchmark creates new users
 				for i := 0; b.Loop(); i++ {
-					e.benchDo(b, client, "POST", "/Users", userBody(fmt.Sprintf("bench-%d-%d@example.com", n, i)), 201)
+					e.benchDo(b, client, "POST", "/Users", userBody(fmt.Sprintf("bench-%d-%d-%d@example.com", n, start, i)), 201)
 				}
 			})
 		})

@@ -18,13 +18,14 @@ import (
 
 // scimEnv is a real kacescim server on loopback with one enabled provider.
 type scimEnv struct {
-	t       testing.TB
-	dataDir string
-	srv     *server.Server
-	http    *httptest.Server
-	key     string
-	logs    *lockedBuffer
-	clock   *fakeClock
+	t        testing.TB
+	dataDir  string
+	database string // "" for SQLite in dataDir
+	srv      *server.Server
+	http     *httptest.Server
+	key      string
+	logs     *lockedBuffer
+	clock    *fakeClock
 }
 
 type fakeClock struct {
@@ -39,9 +40,12 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
-func newSCIMEnv(t testing.TB) *scimEnv {
+func newSCIMEnv(t testing.TB) *scimEnv { return newSCIMEnvOn(t, "") }
+
+// newSCIMEnvOn is newSCIMEnv on the store database names ("" for SQLite).
+func newSCIMEnvOn(t testing.TB, database string) *scimEnv {
 	t.Helper()
-	e := &scimEnv{t: t, dataDir: t.TempDir(), logs: &lockedBuffer{},
+	e := &scimEnv{t: t, dataDir: t.TempDir(), database: database, logs: &lockedBuffer{},
 		clock: &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}}
 	e.start()
 	_, key, err := e.srv.Directory().AddProvider(context.Background(), "okta", true)
@@ -56,6 +60,7 @@ func (e *scimEnv) start() {
 	e.t.Helper()
 	srv, err := server.Open(context.Background(), server.Config{
 		DataDir:      e.dataDir,
+		Database:     e.database,
 		MaxBodyBytes: 64 << 10,
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:          e.clock.Now,
