@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // TestMain lets the test binary run as the kacescim command inside the
@@ -33,8 +38,58 @@ func TestScripts(t *testing.T) {
 			"waitserver": cmdWaitServer,
 			"jsonenv":    cmdJSONEnv,
 			"perm":       cmdPerm,
+			"pgschema":   cmdPGSchema,
+		},
+		// [postgres]: a PostgreSQL server is there to test against
+		// (scripts/with-postgres.sh sets KACESCIM_TEST_POSTGRES).
+		Condition: func(cond string) (bool, error) {
+			if cond == "postgres" {
+				return os.Getenv(storetest.PostgresEnv) != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// cmdPGSchema implements `pgschema VAR`: create a fresh schema on the
+// PostgreSQL server KACESCIM_TEST_POSTGRES names, set $VAR to a postgres://
+// URL whose search_path is it, and drop it when the script ends.
+func cmdPGSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgschema VAR")
+	}
+	base := os.Getenv(storetest.PostgresEnv)
+	if base == "" {
+		ts.Fatalf("%s is not set: guard the script with [!postgres] skip", storetest.PostgresEnv)
+	}
+	name := fmt.Sprintf("kacescim_script_%d_%d", os.Getpid(), time.Now().UnixNano())
+	exec := func(sql string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec("CREATE SCHEMA " + name); err != nil {
+		ts.Fatalf("create schema: %v", err)
+	}
+	ts.Defer(func() {
+		if err := exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
+			ts.Logf("drop schema %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		ts.Fatalf("%s: %v", storetest.PostgresEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	ts.Setenv(args[0], u.String())
 }
 
 // cmdWaitServer implements `waitserver DIR`: wait until the server started
