@@ -9,16 +9,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/scim"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // subject names the row a statement reads or writes, for the messages of
 // the errors it can cause.
-type subject struct {
-	kind string // "provider", "user", "group" or "custom field"
-	id   string
-	name string // the provider name, userName or group displayName written
-}
+type subject = storeerr.Subject
 
 // PostgreSQL error codes (SQLSTATE) the store gives a meaning to.
 const (
@@ -46,19 +42,8 @@ const (
 //   - anything else is wrapped as is, which directory.ErrorCode reports as
 //     EINTERNAL without showing its text to a client.
 func dbError(err error, s subject) error {
-	if err == nil {
-		return nil
-	}
-	var de *directory.Error
-	var se *scim.Error
-	if errors.As(err, &de) || errors.As(err, &se) {
-		return err
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound(s)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if out, ok := storeerr.Common(err, pgx.ErrNoRows, s); ok {
+		return out
 	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -68,7 +53,7 @@ func dbError(err error, s subject) error {
 	case codeUniqueViolation:
 		return conflict(pe, s)
 	case codeForeignKeyViolation:
-		return notFound(s)
+		return storeerr.NotFound(s)
 	case codeSerialization, codeDeadlock:
 		// Wrapped, not replaced, so that retry still recognises it.
 		return fmt.Errorf("postgres: the database is busy, try again: %w", err)
@@ -81,48 +66,26 @@ func dbError(err error, s subject) error {
 }
 
 func kindOr(s subject, def string) string {
-	if s.kind != "" {
-		return s.kind
+	if s.Kind != "" {
+		return s.Kind
 	}
 	return def
-}
-
-// notFound is the ENOTFOUND error for s.
-func notFound(s subject) error {
-	switch {
-	case s.kind == "":
-		return directory.Errorf(directory.ENOTFOUND, "not found")
-	case s.id != "":
-		return directory.Errorf(directory.ENOTFOUND, "%s %q not found", s.kind, s.id)
-	case s.name != "":
-		return directory.Errorf(directory.ENOTFOUND, "%s %q not found", s.kind, s.name)
-	default:
-		return directory.Errorf(directory.ENOTFOUND, "%s not found", s.kind)
-	}
 }
 
 // conflict is the ECONFLICT error for a unique violation, by the name of
 // the constraint (migrations/0001_init.sql names them all).
 func conflict(err *pgconn.PgError, s subject) error {
-	switch err.ConstraintName {
-	case "providers_name_unique":
-		return directory.Errorf(directory.ECONFLICT, "a provider named %q already exists", s.name)
-	case "providers_key_hash_unique":
-		return directory.Errorf(directory.ECONFLICT, "the key is already in use by another provider")
-	case "users_user_name_unique":
-		return directory.Errorf(directory.ECONFLICT, "userName %q is already taken by another user of this provider", s.name)
-	case "custom_fields_name_unique":
-		return directory.Errorf(directory.ECONFLICT, "a custom field named %q already exists", s.name)
-	case "groups_display_name_unique":
-		return directory.Errorf(directory.ECONFLICT, "a group named %q already exists", s.name)
-	case "providers_pkey", "users_id_unique", "groups_id_unique":
-		return directory.Errorf(directory.ECONFLICT, "a %s with id %q already exists", s.kind, s.id)
-	}
-	return directory.Errorf(directory.ECONFLICT, "a uniqueness rule would be broken")
+	return storeerr.Conflict(uniqueRules[err.ConstraintName], s)
 }
 
-// stale is the ESTALE error of an optimistic-locking failure.
-func stale(s subject, stored, expected int64) error {
-	return directory.Errorf(directory.ESTALE, "%s %q was changed by another request (version %d, not %d): read it again",
-		s.kind, s.id, stored, expected)
+// uniqueRules is the uniqueness rule of each unique constraint (migrations/0001_init.sql).
+var uniqueRules = map[string]storeerr.Rule{
+	"providers_name_unique":      storeerr.ProviderName,
+	"providers_key_hash_unique":  storeerr.ProviderKey,
+	"users_user_name_unique":     storeerr.UserName,
+	"custom_fields_name_unique":  storeerr.CustomFieldName,
+	"groups_display_name_unique": storeerr.GroupName,
+	"providers_pkey":             storeerr.ID,
+	"users_id_unique":            storeerr.ID,
+	"groups_id_unique":           storeerr.ID,
 }

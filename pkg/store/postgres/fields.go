@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // This file is directory.FieldStore: custom fields, the providers'
@@ -23,7 +24,7 @@ import (
 func (db *DB) CreateCustomField(ctx context.Context, f *directory.CustomField) error {
 	const q = `INSERT INTO custom_fields (name, name_key, description, created) VALUES ($1, $2, $3, $4)`
 	_, err := db.exec(ctx, q, f.Name, strings.ToLower(f.Name), f.Description, ms(f.Created))
-	return dbError(err, subject{kind: "custom field", name: f.Name})
+	return dbError(err, subject{Kind: "custom field", Name: f.Name})
 }
 
 // FindCustomFields returns every custom field ordered by name
@@ -70,18 +71,18 @@ func (db *DB) DeleteCustomField(ctx context.Context, name string) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		var stored string
 		if err := tx.QueryRow(ctx, find, key).Scan(&stored); err != nil {
-			return dbError(err, subject{kind: "custom field", name: name})
+			return dbError(err, subject{Kind: "custom field", Name: name})
 		}
 		rows, err := tx.Query(ctx, mappingsOfField, key)
 		if err != nil {
 			return dbError(err, subject{})
 		}
-		type use struct{ provider, path, field string }
+		type use = record.FieldUse
 		var (
 			found []use
 			u     use
 		)
-		_, err = pgx.ForEachRow(rows, []any{&u.provider, &u.path, &u.field}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&u.Provider, &u.Path, &u.Field}, func() error {
 			found = append(found, u)
 			return nil
 		})
@@ -89,23 +90,7 @@ func (db *DB) DeleteCustomField(ctx context.Context, name string) error {
 			return dbError(err, subject{})
 		}
 		if len(found) > 0 {
-			first := found[0]
-			msg := fmt.Sprintf("custom field %q is used by provider %s's mapping %s → %s: remove that mapping first (kacescim mappings remove --provider %s --field %s)",
-				stored, first.provider, first.path, first.field, shellArg(first.provider), shellArg(stored))
-			if more := len(found) - 1; more > 0 {
-				var others []string
-				for _, u := range found[1:] {
-					if !slices.Contains(others, u.provider) {
-						others = append(others, u.provider)
-					}
-				}
-				label := "provider"
-				if len(others) > 1 {
-					label = "providers"
-				}
-				msg += fmt.Sprintf("; %d more mapping(s) use it too (%s %s)", more, label, strings.Join(others, ", "))
-			}
-			return directory.Errorf(directory.ECONFLICT, "%s", msg)
+			return record.FieldInUse(stored, found)
 		}
 		_, err = tx.Exec(ctx, del, key)
 		return dbError(err, subject{})
@@ -146,27 +131,16 @@ func (db *DB) FindMappings(ctx context.Context, providerID string) ([]*directory
 		return nil, dbError(err, subject{})
 	}
 	if ms == nil {
-		return nil, notFound(subject{kind: "provider", id: providerID})
+		return nil, storeerr.NotFound(subject{Kind: "provider", ID: providerID})
 	}
 	return ms, nil
 }
 
-// rederiveChunk is how many users ReplaceMappings loads, derives and
-// writes at a time.
-const rederiveChunk = 500
-
-// ReplaceMappings replaces the provider's optional mappings and, in the
-// same transaction, recomputes the Fields of every user of the provider
-// with derive, writing only the users whose fields changed (compared as
-// JSON values, so 7 and 7.0 are equal) and without touching their SCIM
-// version or lastModified. It returns how many users changed.
-//
-// Mappings marked Required are not stored (they exist for every provider).
-// Every other mapping must name a built-in field or an existing custom
-// field, checked inside the transaction with the fields' rows locked
-// (EINVALID otherwise), so that a concurrent DeleteCustomField cannot
-// leave a dangling mapping. ENOTFOUND if there is no such provider. If
-// derive, a check or a write fails, nothing is written.
+// ReplaceMappings implements directory.FieldStore.ReplaceMappings in one
+// transaction, with the SQLite store's rules (record.StoredMappings,
+// record.CheckMappedFields, record.SameFields); the fields it checks are
+// locked (FOR SHARE), so that a concurrent DeleteCustomField cannot leave
+// a dangling mapping. ENOTFOUND if there is no such provider.
 //
 // The transaction locks the provider's row, so that ReplaceMappings of
 // one provider run one at a time, and each chunk of users it derives (FOR
@@ -177,15 +151,9 @@ const rederiveChunk = 500
 // derive calls included, run again. A nil derive replaces the mappings
 // only.
 func (db *DB) ReplaceMappings(ctx context.Context, providerID string, mappings []*directory.Mapping, derive func(u *directory.User) (map[string]any, error)) (int, error) {
-	var stored []*directory.Mapping
-	for _, m := range mappings {
-		if m == nil || m.Required {
-			continue
-		}
-		if strings.TrimSpace(m.SCIMPath) == "" || strings.TrimSpace(m.Field) == "" {
-			return 0, directory.Errorf(directory.EINVALID, "a mapping needs a SCIM path and a field")
-		}
-		stored = append(stored, m)
+	stored, err := record.StoredMappings(mappings)
+	if err != nil {
+		return 0, err
 	}
 	const (
 		provider = `SELECT 1 FROM providers WHERE id = $1 FOR UPDATE`
@@ -194,11 +162,11 @@ func (db *DB) ReplaceMappings(ctx context.Context, providerID string, mappings [
 			SELECT $1, m.n - 1, m.p, m.f, m.k FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS m(p, f, k, n)`
 	)
 	var changed int
-	err := db.write(ctx, func(tx pgx.Tx) error {
+	err = db.write(ctx, func(tx pgx.Tx) error {
 		changed = 0
 		var one int
 		if err := tx.QueryRow(ctx, provider, providerID).Scan(&one); err != nil {
-			return dbError(err, subject{kind: "provider", id: providerID})
+			return dbError(err, subject{Kind: "provider", ID: providerID})
 		}
 		if err := checkMappedFields(ctx, tx, stored); err != nil {
 			return err
@@ -231,12 +199,7 @@ func (db *DB) ReplaceMappings(ctx context.Context, providerID string, mappings [
 // checkMappedFields returns EINVALID unless every mapping's field is a
 // built-in or an existing custom field, whose row it locks FOR SHARE.
 func checkMappedFields(ctx context.Context, tx pgx.Tx, ms []*directory.Mapping) error {
-	var custom []string
-	for _, m := range ms {
-		if _, ok := directory.IsBuiltinField(strings.TrimSpace(m.Field)); !ok {
-			custom = append(custom, strings.ToLower(m.Field))
-		}
-	}
+	custom := record.CustomFieldKeys(ms)
 	if len(custom) == 0 {
 		return nil
 	}
@@ -249,13 +212,7 @@ func checkMappedFields(ctx context.Context, tx pgx.Tx, ms []*directory.Mapping) 
 	if err != nil {
 		return dbError(err, subject{})
 	}
-	for _, m := range ms {
-		if _, ok := directory.IsBuiltinField(strings.TrimSpace(m.Field)); !ok && !slices.Contains(keys, strings.ToLower(m.Field)) {
-			return directory.Errorf(directory.EINVALID, "there is no field named %s: create it first with `kacescim fields add %s`",
-				m.Field, shellArg(m.Field))
-		}
-	}
-	return nil
+	return record.CheckMappedFields(ms, keys)
 }
 
 // rederiveNext reads, and locks, the next chunk of a provider's users
@@ -267,7 +224,7 @@ const rederiveNext = `SELECT ` + userColumns + ` FROM users r WHERE r.provider_i
 const rederiveWrite = `UPDATE users u SET fields = c.f::jsonb, fields_key = c.k::jsonb, email_key = c.e
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(seq, f, k, e) WHERE u.seq = c.seq`
 
-// rederive walks the provider's users in seq order, rederiveChunk at a
+// rederive walks the provider's users in seq order, record.RederiveChunk at a
 // time (keyset pagination on users_provider_seq, so each chunk costs the
 // same and memory does not grow with the users), and writes the fields
 // derive returns where they differ from the stored ones. It returns how
@@ -283,7 +240,7 @@ func rederive(ctx context.Context, tx pgx.Tx, providerID string, derive func(u *
 			seq   int64
 			texts []byte
 		}
-		rows, err := tx.Query(ctx, rederiveNext, providerID, after, rederiveChunk)
+		rows, err := tx.Query(ctx, rederiveNext, providerID, after, record.RederiveChunk)
 		if err != nil {
 			return 0, dbError(err, subject{})
 		}
@@ -305,11 +262,11 @@ func rederive(ctx context.Context, tx pgx.Tx, providerID string, derive func(u *
 			if err != nil {
 				return 0, fmt.Errorf("derive the fields of user %s: %w", r.u.ID, err)
 			}
-			text, err := marshalFields(f)
+			text, err := record.MarshalFields(f)
 			if err != nil {
 				return 0, err
 			}
-			if sameFields(text, r.texts) {
+			if record.SameFields(text, r.texts) {
 				continue
 			}
 			key, err := fieldsKey(f)
@@ -317,7 +274,7 @@ func rederive(ctx context.Context, tx pgx.Tx, providerID string, derive func(u *
 				return 0, err
 			}
 			var email *string
-			if e, ok := emailKey(f).(string); ok {
+			if e, ok := record.EmailKey(f).(string); ok {
 				email = &e
 			}
 			seqs, fields, keys, emails = append(seqs, r.seq), append(fields, text), append(keys, key), append(emails, email)
@@ -328,26 +285,11 @@ func rederive(ctx context.Context, tx pgx.Tx, providerID string, derive func(u *
 			}
 			changed += len(seqs)
 		}
-		if len(chunk) < rederiveChunk {
+		if len(chunk) < record.RederiveChunk {
 			return changed, nil
 		}
 		after = chunk[len(chunk)-1].seq
 	}
-}
-
-// sameFields reports whether the fields derived (as json.Marshal wrote
-// them) hold the same values as the stored ones (as jsonb gave them back,
-// which orders and spaces keys its own way): compared as decoded JSON,
-// where every number is a float64 (7 and 7.0 are the same value).
-func sameFields(a string, b []byte) bool {
-	var x, y map[string]any
-	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	if len(x) == 0 && len(y) == 0 {
-		return true // {} and null
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 // directorySelection is the SQL of FindDirectoryUsers: the query of the
@@ -410,7 +352,7 @@ func directorySelection(q directory.DirectoryQuery) (countQ, pageQ string, args 
 // displayName, whatever their provider.
 func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery) ([]*directory.User, int, error) {
 	countQ, pageQ, args := directorySelection(q)
-	limit, offset := max(q.Count, 0), max(q.StartIndex, 1)-1
+	limit, offset := sqlfilter.Page(q.StartIndex, q.Count)
 
 	var (
 		users []*directory.User
@@ -521,12 +463,4 @@ func (db *DB) FindDirectoryUser(ctx context.Context, key string) (*directory.Use
 		return nil, err
 	}
 	return u, nil
-}
-
-// shellArg is s as one argument of a command line shown in a message.
-func shellArg(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\n'\"\\$`;&|<>()*?[]#~") {
-		return strconv.Quote(s)
-	}
-	return s
 }

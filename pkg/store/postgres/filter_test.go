@@ -12,6 +12,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/scim"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 )
 
 // TestFilterTooMany: the store refuses, with 400 tooMany, a filter beyond
@@ -113,14 +114,14 @@ func TestQueryPlans(t *testing.T) {
 		fmt.Sprintf(`id eq %q`, ids[42]),
 		`active eq true and userName eq "user0000042@example.com"`,
 	} {
-		sel, err := db.users.selection(p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
+		sel, err := sqlfilter.Select(dialect{}, db.users, db.users, p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for what, q := range map[string]string{"count": sel.count(), "page": sel.page(userColumns)} {
-			args := sel.whereArgs()
+		for what, q := range map[string]string{"count": sel.Count(), "page": sel.Page(userColumns)} {
+			args := sel.WhereArgs()
 			if what == "page" {
-				args = sel.pageArgs()
+				args = sel.PageArgs()
 			}
 			rows, err := db.pool.Query(t.Context(), "EXPLAIN "+q, args...)
 			if err != nil {

@@ -9,6 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // groupColumns is what scanGroup reads, in order, from the groups table
@@ -136,7 +139,7 @@ func (r *resolved) add(ctx context.Context, tx pgx.Tx, groupSeq int64) error {
 // provider, ENOTFOUND if there is no such provider. Duplicate member
 // values collapse to the first; g.Members is set to what was stored.
 func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
-	resource, err := marshalResource(g.Resource)
+	resource, err := record.MarshalResource(g.Resource)
 	if err != nil {
 		return err
 	}
@@ -154,7 +157,7 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 			// foreign key tells.
 			var one int
 			if err := tx.QueryRow(ctx, provider, g.ProviderID).Scan(&one); err != nil {
-				return dbError(err, subject{kind: "provider", id: g.ProviderID})
+				return dbError(err, subject{Kind: "provider", ID: g.ProviderID})
 			}
 		}
 		var err error
@@ -166,9 +169,9 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 			g.ExternalID, resource, ms(g.Created), ms(g.LastModified)).Scan(&groupSeq)
 		if err != nil {
 			if isCode(err, codeForeignKeyViolation) {
-				return notFound(subject{kind: "provider", id: g.ProviderID})
+				return storeerr.NotFound(subject{Kind: "provider", ID: g.ProviderID})
 			}
-			return dbError(err, subject{kind: "group", id: g.ID, name: g.DisplayName})
+			return dbError(err, subject{Kind: "group", ID: g.ID, Name: g.DisplayName})
 		}
 		return res.add(ctx, tx, groupSeq)
 	})
@@ -186,28 +189,28 @@ func (db *DB) FindGroupByID(ctx context.Context, providerID, id string, withMemb
 	q := `SELECT ` + groupSelect(withMembers) + ` FROM groups r WHERE r.provider_id = $1 AND r.id = $2`
 	g, _, err := scanGroup(db.pool.QueryRow(ctx, q, providerID, id), providerID)
 	if err != nil {
-		return nil, dbError(err, subject{kind: "group", id: id})
+		return nil, dbError(err, subject{Kind: "group", ID: id})
 	}
 	return g, nil
 }
 
 // FindGroups returns one page of the provider's groups in creation order,
-// or in the order of q.SortBy (sort.go), and the number of groups that
+// or in the order of q.SortBy (sqlfilter), and the number of groups that
 // match q.Filter; Members are filled only if q.WithMembers. The page and
 // its total are one statement, as in FindUsers.
 func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Query) ([]*directory.Group, int, error) {
-	sel, err := db.groups.selection(providerID, q)
+	sel, err := sqlfilter.Select(dialect{}, db.groups, db.groups, providerID, q)
 	if err != nil {
 		return nil, 0, err
 	}
 	var total int
-	if sel.limit == 0 {
-		if err := db.pool.QueryRow(ctx, sel.count(), sel.whereArgs()...).Scan(&total); err != nil {
+	if sel.Limit == 0 {
+		if err := db.pool.QueryRow(ctx, sel.Count(), sel.WhereArgs()...).Scan(&total); err != nil {
 			return nil, 0, dbError(err, subject{})
 		}
 		return nil, total, nil
 	}
-	rows, err := db.pool.Query(ctx, sel.pageWithTotal(sel.countExpr(), groupSelect(q.WithMembers)), sel.pageArgs()...)
+	rows, err := db.pool.Query(ctx, sel.Page("("+sel.Count()+"), "+groupSelect(q.WithMembers)), sel.PageArgs()...)
 	if err != nil {
 		return nil, 0, dbError(err, subject{})
 	}
@@ -219,7 +222,7 @@ func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Que
 		return nil, 0, dbError(err, subject{})
 	}
 	if len(groups) == 0 {
-		if err := db.pool.QueryRow(ctx, sel.count(), sel.whereArgs()...).Scan(&total); err != nil {
+		if err := db.pool.QueryRow(ctx, sel.Count(), sel.WhereArgs()...).Scan(&total); err != nil {
 			return nil, 0, dbError(err, subject{})
 		}
 	}
@@ -234,7 +237,7 @@ func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Que
 // ECONFLICT and EINVALID as for users and CreateGroup; g.Members is set to
 // what was stored.
 func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
-	resource, err := marshalResource(g.Resource)
+	resource, err := record.MarshalResource(g.Resource)
 	if err != nil {
 		return err
 	}
@@ -245,7 +248,7 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 			RETURNING seq`
 		removeGone = `DELETE FROM group_members WHERE group_seq = $1 AND user_seq <> ALL($2::bigint[])`
 	)
-	s := subject{kind: "group", id: g.ID, name: g.DisplayName}
+	s := subject{Kind: "group", ID: g.ID, Name: g.DisplayName}
 	var res *resolved
 	err = db.write(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -283,8 +286,8 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 // otherwise, nothing removed. One statement.
 func (db *DB) DeleteGroup(ctx context.Context, providerID, id string, ifVersion ...int64) error {
 	const q = `DELETE FROM groups WHERE provider_id = $1 AND id = $2 AND ($3::bigint = 0 OR version = $3::bigint)`
-	s := subject{kind: "group", id: id}
-	v := expectedVersion(ifVersion)
+	s := subject{Kind: "group", ID: id}
+	v := record.ExpectedVersion(ifVersion)
 	n, err := db.exec(ctx, q, providerID, id, v)
 	switch {
 	case err != nil:
@@ -292,7 +295,7 @@ func (db *DB) DeleteGroup(ctx context.Context, providerID, id string, ifVersion 
 	case n == 1:
 		return nil
 	case v == 0:
-		return notFound(s)
+		return storeerr.NotFound(s)
 	}
 	return db.whyNot(ctx, db.pool, "groups", providerID, s, v)
 }
@@ -349,7 +352,7 @@ const (
 // (and nothing written) if d.IfVersion is set and the group's Version is
 // no longer that, checked by the UPDATE that locks the group row.
 func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d directory.GroupDelta) (*directory.Group, error) {
-	s := subject{kind: "group", id: id, name: d.DisplayName}
+	s := subject{Kind: "group", ID: id, Name: d.DisplayName}
 	var g *directory.Group
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		var row pgx.Row
@@ -366,7 +369,7 @@ func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d dire
 		g, groupSeq, err = scanGroup(row, providerID)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows) && d.IfVersion != 0:
-			return db.whyNot(ctx, tx, "groups", providerID, subject{kind: "group", id: id}, d.IfVersion)
+			return db.whyNot(ctx, tx, "groups", providerID, subject{Kind: "group", ID: id}, d.IfVersion)
 		case err != nil:
 			return dbError(err, s)
 		}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -9,12 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-)
-
-// Log query limits.
-const (
-	defaultLogLimit = 100
-	maxLogLimit     = 10_000
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
 )
 
 // The statements of RecordRequest: the entry alone, or the entry and the
@@ -46,18 +42,12 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 		return db.pool.QueryRow(ctx, q, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status,
 			e.Latency.Microseconds(), e.Error).Scan(&e.ID)
 	})
-	return dbError(err, subject{kind: "provider", id: e.ProviderID})
+	return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
 }
 
 // FindLog returns the newest q.Limit matching entries, oldest first.
 func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.LogEntry, error) {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = defaultLogLimit
-	case limit > maxLogLimit:
-		limit = maxLogLimit
-	}
+	limit := record.LogLimit(q.Limit)
 	var (
 		where []string
 		args  []any
@@ -89,7 +79,7 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 		FROM request_log l LEFT JOIN providers p ON p.id = l.provider_id ` + cond + ` ORDER BY l.id DESC LIMIT ` + bind(limit)
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, dbError(err, subject{kind: "log entry"})
+		return nil, dbError(err, subject{Kind: "log entry"})
 	}
 	var (
 		out []*directory.LogEntry
@@ -104,11 +94,9 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 		return nil
 	})
 	if err != nil {
-		return nil, dbError(err, subject{kind: "log entry"})
+		return nil, dbError(err, subject{Kind: "log entry"})
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
 }
 
@@ -133,5 +121,5 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time, keep int) (int, er
 		deleted += tag.RowsAffected()
 		return nil
 	})
-	return int(deleted), dbError(err, subject{kind: "log entry"})
+	return int(deleted), dbError(err, subject{Kind: "log entry"})
 }

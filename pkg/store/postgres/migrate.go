@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kacescim/kacescim/pkg/store/internal/dbschema"
 )
 
 // migrationFiles holds the schema, one file per version:
@@ -22,43 +19,10 @@ import (
 var migrationFiles embed.FS
 
 // migration is one embedded schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = dbschema.Migration
 
 // migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number", name)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", other, name)
-		}
-		seen[v] = name
-		b, err := migrationFiles.ReadFile(path.Join("migrations", name))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
+func migrations() ([]migration, error) { return dbschema.Load(migrationFiles, "migrations") }
 
 // migrateLock is the advisory lock migrate holds: one per schema, so that
 // replicas sharing a schema migrate one at a time while databases with
@@ -98,20 +62,20 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 			done[int(v)] = true
 			newest = max(newest, int(v))
 		}
-		if len(ms) > 0 && newest > ms[len(ms)-1].version {
-			return fmt.Errorf("the database has schema version %d, newer than this program knows (%d): upgrade kacescim", newest, ms[len(ms)-1].version)
+		if err := dbschema.CheckNewest(newest, ms); err != nil {
+			return err
 		}
 		for _, m := range ms {
-			if done[m.version] {
+			if done[m.Version] {
 				continue
 			}
 			// No arguments: pgx sends the file with the simple protocol,
 			// which runs several statements.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 		}
 		return nil

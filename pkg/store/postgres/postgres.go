@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 )
 
 // DB is a directory.Store kept in a PostgreSQL database (the schema the
@@ -39,8 +40,8 @@ import (
 // Close it when done.
 type DB struct {
 	pool   *pgxpool.Pool
-	users  *resourceSchema
-	groups *resourceSchema
+	users  *sqlfilter.Schema
+	groups *sqlfilter.Schema
 }
 
 var _ directory.Store = (*DB)(nil)

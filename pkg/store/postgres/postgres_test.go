@@ -240,7 +240,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		t.Fatalf("schema_migrations = %v, want one row per migration (%d)", got, len(ms))
 	}
 	for i, m := range ms {
-		if got[i] != m.version {
+		if got[i] != m.Version {
 			t.Errorf("schema_migrations = %v", got)
 		}
 	}

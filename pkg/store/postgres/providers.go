@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // providerColumns is what scanProvider reads, in order.
@@ -40,7 +41,7 @@ func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 	_, err := db.exec(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
 		p.Strict, p.RateLimit, nullTime(p.LastSyncAt), ms(p.Created), ms(p.Updated))
 	if err != nil {
-		return dbError(err, subject{kind: "provider", id: p.ID, name: p.Name})
+		return dbError(err, subject{Kind: "provider", ID: p.ID, Name: p.Name})
 	}
 	p.SyncedUsers = 0
 	return nil
@@ -50,25 +51,25 @@ func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 func (db *DB) FindProviderByID(ctx context.Context, id string) (*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE id = $1`
 	p, err := scanProvider(db.pool.QueryRow(ctx, q, id))
-	return p, dbError(err, subject{kind: "provider", id: id})
+	return p, dbError(err, subject{Kind: "provider", ID: id})
 }
 
 // FindProviderByName matches case-insensitively; ENOTFOUND if none.
 func (db *DB) FindProviderByName(ctx context.Context, name string) (*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE name_key = $1`
 	p, err := scanProvider(db.pool.QueryRow(ctx, q, strings.ToLower(name)))
-	return p, dbError(err, subject{kind: "provider", name: name})
+	return p, dbError(err, subject{Kind: "provider", Name: name})
 }
 
 // FindProviderByKeyHash returns the provider whose KeyHash is hash;
 // ENOTFOUND if none.
 func (db *DB) FindProviderByKeyHash(ctx context.Context, hash []byte) (*directory.Provider, error) {
 	if len(hash) == 0 {
-		return nil, notFound(subject{kind: "provider"})
+		return nil, storeerr.NotFound(subject{Kind: "provider"})
 	}
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE key_hash = $1`
 	p, err := scanProvider(db.pool.QueryRow(ctx, q, hash))
-	return p, dbError(err, subject{kind: "provider"})
+	return p, dbError(err, subject{Kind: "provider"})
 }
 
 // FindProviders returns every provider ordered by name.
@@ -87,7 +88,7 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `UPDATE providers SET name = $1, name_key = $2, enabled = $3, key_hash = $4, key_hint = $5, strict = $6,
 		rate_limit = $7, updated = $8 WHERE id = $9`
-	s := subject{kind: "provider", id: p.ID, name: p.Name}
+	s := subject{Kind: "provider", ID: p.ID, Name: p.Name}
 	n, err := db.exec(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, p.Strict, p.RateLimit,
 		ms(p.Updated), p.ID)
 	return mustAffect(n, err, s)
@@ -98,7 +99,7 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 // own transaction); ENOTFOUND if there is no such provider.
 func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 	n, err := db.exec(ctx, `DELETE FROM providers WHERE id = $1`, id)
-	return mustAffect(n, err, subject{kind: "provider", id: id})
+	return mustAffect(n, err, subject{Kind: "provider", ID: id})
 }
 
 // mustAffect reports ENOTFOUND for s if the statement changed no row.
@@ -107,7 +108,7 @@ func mustAffect(n int64, err error, s subject) error {
 		return dbError(err, s)
 	}
 	if n == 0 {
-		return notFound(s)
+		return storeerr.NotFound(s)
 	}
 	return nil
 }

@@ -8,6 +8,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // userGroups is the JSON array of [id, displayName] of the groups of the
@@ -78,19 +81,19 @@ func newUserRow(u *directory.User) (userRow, error) {
 		r   userRow
 		err error
 	)
-	if r.resource, err = marshalResource(u.Resource); err != nil {
+	if r.resource, err = record.MarshalResource(u.Resource); err != nil {
 		return r, err
 	}
-	if r.search, err = marshalResource(foldObject(u.Resource)); err != nil {
+	if r.search, err = record.MarshalResource(foldObject(u.Resource)); err != nil {
 		return r, err
 	}
-	if r.fields, err = marshalFields(u.Fields); err != nil {
+	if r.fields, err = record.MarshalFields(u.Fields); err != nil {
 		return r, err
 	}
 	if r.fieldsKey, err = fieldsKey(u.Fields); err != nil {
 		return r, err
 	}
-	r.emailKey = emailKey(u.Fields)
+	r.emailKey = record.EmailKey(u.Fields)
 	return r, nil
 }
 
@@ -121,9 +124,9 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	}
 	if _, err := db.exec(ctx, createUser, createUserArgs(u, r)...); err != nil {
 		if isCode(err, codeForeignKeyViolation) {
-			return notFound(subject{kind: "provider", id: u.ProviderID})
+			return storeerr.NotFound(subject{Kind: "provider", ID: u.ProviderID})
 		}
-		return dbError(err, subject{kind: "user", id: u.ID, name: u.UserName})
+		return dbError(err, subject{Kind: "user", ID: u.ID, Name: u.UserName})
 	}
 	u.Version = 1
 	return nil
@@ -135,36 +138,36 @@ func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directo
 	const q = `SELECT ` + userColumns + ` FROM users r WHERE r.provider_id = $1 AND r.id = $2`
 	u, _, _, err := scanUser(db.pool.QueryRow(ctx, q, providerID, id))
 	if err != nil {
-		return nil, dbError(err, subject{kind: "user", id: id})
+		return nil, dbError(err, subject{Kind: "user", ID: id})
 	}
 	u.ProviderID = providerID
 	return u, nil
 }
 
 // FindUsers returns one page of the provider's users in creation order,
-// or in the order of q.SortBy (sort.go), with their Groups, and the number
+// or in the order of q.SortBy (sqlfilter), with their Groups, and the number
 // of users that match q.Filter. The total of an unfiltered query is the
 // provider's SyncedUsers counter, not a count of the rows. The page and
 // its total are one statement (one snapshot, one round trip); only a page
 // past the end, or of no resources, costs a count of its own.
 func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Query) ([]*directory.User, int, error) {
-	sel, err := db.users.with(q.Extensions).selection(providerID, q)
+	sel, err := sqlfilter.Select(dialect{}, db.users.With(q.Extensions), db.users, providerID, q)
 	if err != nil {
 		return nil, 0, err
 	}
 	// The total of an unfiltered query is the provider's counter.
 	count, countArgs := `SELECT coalesce((SELECT synced_users FROM providers WHERE id = $1), 0)`, []any{providerID}
 	if q.Filter != nil {
-		count, countArgs = sel.count(), sel.whereArgs()
+		count, countArgs = sel.Count(), sel.WhereArgs()
 	}
 	var total int
-	if sel.limit == 0 {
+	if sel.Limit == 0 {
 		if err := db.pool.QueryRow(ctx, count, countArgs...).Scan(&total); err != nil {
 			return nil, 0, dbError(err, subject{})
 		}
 		return nil, total, nil
 	}
-	rows, err := db.pool.Query(ctx, sel.pageWithTotal("("+count+")", userColumns), sel.pageArgs()...)
+	rows, err := db.pool.Query(ctx, sel.Page("("+count+"), "+userColumns), sel.PageArgs()...)
 	if err != nil {
 		return nil, 0, dbError(err, subject{})
 	}
@@ -202,7 +205,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		display_name_key = $5, active = $6, resource = $7, search = $8, fields = $9, fields_key = $10, email_key = $11,
 		last_modified = $12, version = version + 1
 		WHERE provider_id = $13 AND id = $14 AND version = $15`
-	s := subject{kind: "user", id: u.ID, name: u.UserName}
+	s := subject{Kind: "user", ID: u.ID, Name: u.UserName}
 	n, err := db.exec(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID, u.DisplayName,
 		strings.ToLower(u.DisplayName), u.Active, r.resource, r.search, r.fields, r.fieldsKey, r.emailKey,
 		ms(u.LastModified), u.ProviderID, u.ID, u.Version)
@@ -225,11 +228,11 @@ type querier interface {
 // table: ENOTFOUND if the row is not there, else ESTALE with its version.
 func (db *DB) whyNot(ctx context.Context, q querier, table, providerID string, s subject, v int64) error {
 	var stored int64
-	err := q.QueryRow(ctx, "SELECT version FROM "+table+" WHERE provider_id = $1 AND id = $2", providerID, s.id).Scan(&stored)
+	err := q.QueryRow(ctx, "SELECT version FROM "+table+" WHERE provider_id = $1 AND id = $2", providerID, s.ID).Scan(&stored)
 	if err != nil {
 		return dbError(err, s)
 	}
-	return stale(s, stored, v)
+	return storeerr.Stale(s, stored, v)
 }
 
 // DeleteUser removes the user and its memberships (the foreign keys
@@ -240,8 +243,8 @@ func (db *DB) DeleteUser(ctx context.Context, providerID, id string, ifVersion .
 	const del = `WITH del AS (
 			DELETE FROM users WHERE provider_id = $1 AND id = $2 AND ($3::bigint = 0 OR version = $3::bigint) RETURNING provider_id)
 		UPDATE providers SET synced_users = synced_users - 1 WHERE id = (SELECT provider_id FROM del)`
-	s := subject{kind: "user", id: id}
-	v := expectedVersion(ifVersion)
+	s := subject{Kind: "user", ID: id}
+	v := record.ExpectedVersion(ifVersion)
 	n, err := db.exec(ctx, del, providerID, id, v)
 	switch {
 	case err != nil:
@@ -249,51 +252,9 @@ func (db *DB) DeleteUser(ctx context.Context, providerID, id string, ifVersion .
 	case n == 1:
 		return nil
 	case v == 0:
-		return notFound(s)
+		return storeerr.NotFound(s)
 	}
 	return db.whyNot(ctx, db.pool, "users", providerID, s, v)
-}
-
-// expectedVersion is the version an optional ifVersion argument names, 0
-// (any) when it names none.
-func expectedVersion(ifVersion []int64) int64 {
-	if len(ifVersion) == 0 {
-		return 0
-	}
-	return ifVersion[0]
-}
-
-// marshalResource is the stored form of a resource document.
-func marshalResource(m map[string]any) (string, error) {
-	if m == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", directory.Errorf(directory.EINVALID, "the resource cannot be stored as JSON: %v", err)
-	}
-	return string(b), nil
-}
-
-// marshalFields is the stored form of a user's directory fields.
-func marshalFields(m map[string]any) (string, error) {
-	if m == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", directory.Errorf(directory.EINVALID, "the directory-user fields cannot be stored as JSON: %v", err)
-	}
-	return string(b), nil
-}
-
-// emailKey is the email_key of a user with these fields: its Email
-// lower-cased, or NULL if it has none.
-func emailKey(fields map[string]any) any {
-	if s, ok := fields[directory.FieldEmail].(string); ok && s != "" {
-		return strings.ToLower(s)
-	}
-	return nil
 }
 
 // unmarshalObject reads a stored JSON object (resource or fields).

@@ -11,16 +11,12 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/scim"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // subject names the row a statement reads or writes, for the messages of
 // the errors it can cause.
-type subject struct {
-	kind string // "provider", "user", "group" or "custom field"
-	id   string
-	name string // the provider name, userName or group displayName written
-}
+type subject = storeerr.Subject
 
 // dbError turns an error from database/sql or the driver into the error the
 // Store contract promises. It is the one place that knows the driver's
@@ -38,19 +34,8 @@ type subject struct {
 //   - anything else is wrapped as is, which directory.ErrorCode reports as
 //     EINTERNAL without showing its text to a client.
 func dbError(err error, s subject) error {
-	if err == nil {
-		return nil
-	}
-	var de *directory.Error
-	var se *scim.Error
-	if errors.As(err, &de) || errors.As(err, &se) {
-		return err
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound(s)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if out, ok := storeerr.Common(err, sql.ErrNoRows, s); ok {
+		return out
 	}
 	var le *sqlite.Error
 	if !errors.As(err, &le) {
@@ -61,27 +46,13 @@ func dbError(err error, s subject) error {
 		return conflict(le, s)
 	case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		// A row that references a parent (a provider) that is not there.
-		return notFound(s)
+		return storeerr.NotFound(s)
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 		return directory.Errorf(directory.EINTERNAL, "the database is busy; try again")
 	case code&0xff == sqlite3.SQLITE_INTERRUPT:
 		return fmt.Errorf("sqlite: %w: %v", context.Canceled, err)
 	}
 	return fmt.Errorf("sqlite: %w", err)
-}
-
-// notFound is the ENOTFOUND error for s.
-func notFound(s subject) error {
-	switch {
-	case s.kind == "":
-		return directory.Errorf(directory.ENOTFOUND, "not found")
-	case s.id != "":
-		return directory.Errorf(directory.ENOTFOUND, "%s %q not found", s.kind, s.id)
-	case s.name != "":
-		return directory.Errorf(directory.ENOTFOUND, "%s %q not found", s.kind, s.name)
-	default:
-		return directory.Errorf(directory.ENOTFOUND, "%s not found", s.kind)
-	}
 }
 
 // conflict is the ECONFLICT error for a unique constraint violation. SQLite
@@ -99,19 +70,17 @@ func conflict(err *sqlite.Error, s subject) error {
 			cols = cols[:j] // drop the " (2067)" the driver appends
 		}
 	}
-	switch cols {
-	case "providers.name_key":
-		return directory.Errorf(directory.ECONFLICT, "a provider named %q already exists", s.name)
-	case "providers.key_hash":
-		return directory.Errorf(directory.ECONFLICT, "the key is already in use by another provider")
-	case "users.provider_id, users.user_name_key":
-		return directory.Errorf(directory.ECONFLICT, "userName %q is already taken by another user of this provider", s.name)
-	case "custom_fields.name_key":
-		return directory.Errorf(directory.ECONFLICT, "a custom field named %q already exists", s.name)
-	case "groups.provider_id, groups.display_name_key":
-		return directory.Errorf(directory.ECONFLICT, "a group named %q already exists", s.name)
-	case "providers.id", "users.provider_id, users.id", "groups.provider_id, groups.id":
-		return directory.Errorf(directory.ECONFLICT, "a %s with id %q already exists", s.kind, s.id)
-	}
-	return directory.Errorf(directory.ECONFLICT, "a uniqueness rule would be broken")
+	return storeerr.Conflict(uniqueRules[cols], s)
+}
+
+// uniqueRules is the uniqueness rule of each UNIQUE column list SQLite reports.
+var uniqueRules = map[string]storeerr.Rule{
+	"providers.name_key":                          storeerr.ProviderName,
+	"providers.key_hash":                          storeerr.ProviderKey,
+	"users.provider_id, users.user_name_key":      storeerr.UserName,
+	"custom_fields.name_key":                      storeerr.CustomFieldName,
+	"groups.provider_id, groups.display_name_key": storeerr.GroupName,
+	"providers.id":                                storeerr.ID,
+	"users.provider_id, users.id":                 storeerr.ID,
+	"groups.provider_id, groups.id":               storeerr.ID,
 }

@@ -5,12 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // This file is directory.FieldStore: custom fields, the providers'
@@ -22,7 +23,7 @@ import (
 func (db *DB) CreateCustomField(ctx context.Context, f *directory.CustomField) error {
 	const q = `INSERT INTO custom_fields (name, name_key, description, created) VALUES (?, ?, ?, ?)`
 	_, err := db.writer().ExecContext(ctx, q, f.Name, strings.ToLower(f.Name), f.Description, toMS(f.Created))
-	return dbError(err, subject{kind: "custom field", name: f.Name})
+	return dbError(err, subject{Kind: "custom field", Name: f.Name})
 }
 
 // FindCustomFields returns every custom field ordered by name
@@ -70,17 +71,17 @@ func (db *DB) DeleteCustomField(ctx context.Context, name string) error {
 	return db.write(ctx, func(h handle) error {
 		var stored string
 		if err := h.QueryRowContext(ctx, find, key).Scan(&stored); err != nil {
-			return dbError(err, subject{kind: "custom field", name: name})
+			return dbError(err, subject{Kind: "custom field", Name: name})
 		}
 		rows, err := h.QueryContext(ctx, mappingsOfField, key)
 		if err != nil {
 			return dbError(err, subject{})
 		}
-		type use struct{ provider, path, field string }
+		type use = record.FieldUse
 		var found []use
 		for rows.Next() {
 			var u use
-			if err := rows.Scan(&u.provider, &u.path, &u.field); err != nil {
+			if err := rows.Scan(&u.Provider, &u.Path, &u.Field); err != nil {
 				rows.Close()
 				return dbError(err, subject{})
 			}
@@ -91,23 +92,7 @@ func (db *DB) DeleteCustomField(ctx context.Context, name string) error {
 			return dbError(err, subject{})
 		}
 		if len(found) > 0 {
-			first := found[0]
-			msg := fmt.Sprintf("custom field %q is used by provider %s's mapping %s → %s: remove that mapping first (kacescim mappings remove --provider %s --field %s)",
-				stored, first.provider, first.path, first.field, shellArg(first.provider), shellArg(stored))
-			if more := len(found) - 1; more > 0 {
-				var others []string
-				for _, u := range found[1:] {
-					if !slices.Contains(others, u.provider) {
-						others = append(others, u.provider)
-					}
-				}
-				label := "provider"
-				if len(others) > 1 {
-					label = "providers"
-				}
-				msg += fmt.Sprintf("; %d more mapping(s) use it too (%s %s)", more, label, strings.Join(others, ", "))
-			}
-			return directory.Errorf(directory.ECONFLICT, "%s", msg)
+			return record.FieldInUse(stored, found)
 		}
 		_, err = h.ExecContext(ctx, del, key)
 		return dbError(err, subject{})
@@ -149,42 +134,26 @@ func (db *DB) FindMappings(ctx context.Context, providerID string) ([]*directory
 		return nil, dbError(err, subject{})
 	}
 	if ms == nil {
-		return nil, notFound(subject{kind: "provider", id: providerID})
+		return nil, storeerr.NotFound(subject{Kind: "provider", ID: providerID})
 	}
 	return ms, nil
 }
 
-// rederiveChunk is how many users ReplaceMappings loads, derives and
-// writes at a time.
-const rederiveChunk = 500
-
-// ReplaceMappings replaces the provider's optional mappings and, in the
-// same write transaction, recomputes the Fields of every user of the
-// provider with derive, writing only the users whose fields changed
-// (compared as JSON values, so 7 and 7.0 are equal) and without touching
-// their SCIM version or lastModified. It returns how many users changed.
-//
-// Mappings marked Required are not stored (they exist for every provider).
-// Every other mapping must name a built-in field or an existing custom
-// field, checked inside the transaction (EINVALID otherwise), so that a
-// concurrent DeleteCustomField cannot leave a dangling mapping. ENOTFOUND
-// if there is no such provider. If derive, a check or a write fails,
-// nothing is written.
+// ReplaceMappings implements directory.FieldStore.ReplaceMappings in one
+// write transaction. The mappings it stores are record.StoredMappings';
+// each must name a built-in field or a custom field that exists, checked
+// inside the transaction (EINVALID otherwise), so that a concurrent
+// DeleteCustomField cannot leave a dangling mapping. ENOTFOUND if there is
+// no such provider. Fields compare as JSON values (record.SameFields).
 //
 // derive receives each user fully loaded (Resource, Fields, Groups), in
 // creation order. It runs while the transaction holds the database's only
 // writer: it must not write to this store (reads are fine). A nil derive
 // replaces the mappings only.
 func (db *DB) ReplaceMappings(ctx context.Context, providerID string, mappings []*directory.Mapping, derive func(u *directory.User) (map[string]any, error)) (int, error) {
-	var stored []*directory.Mapping
-	for _, m := range mappings {
-		if m == nil || m.Required {
-			continue
-		}
-		if strings.TrimSpace(m.SCIMPath) == "" || strings.TrimSpace(m.Field) == "" {
-			return 0, directory.Errorf(directory.EINVALID, "a mapping needs a SCIM path and a field")
-		}
-		stored = append(stored, m)
+	stored, err := record.StoredMappings(mappings)
+	if err != nil {
+		return 0, err
 	}
 	const (
 		provider = `SELECT 1 FROM providers WHERE id = ?`
@@ -192,11 +161,11 @@ func (db *DB) ReplaceMappings(ctx context.Context, providerID string, mappings [
 		insert   = `INSERT INTO mappings (provider_id, position, scim_path, field, field_key) VALUES (?, ?, ?, ?, ?)`
 	)
 	var changed int
-	err := db.write(ctx, func(h handle) error {
+	err = db.write(ctx, func(h handle) error {
 		changed = 0
 		var one int
 		if err := h.QueryRowContext(ctx, provider, providerID).Scan(&one); err != nil {
-			return dbError(err, subject{kind: "provider", id: providerID})
+			return dbError(err, subject{Kind: "provider", ID: providerID})
 		}
 		if err := checkMappedFields(ctx, h, stored); err != nil {
 			return err
@@ -225,12 +194,7 @@ func (db *DB) ReplaceMappings(ctx context.Context, providerID string, mappings [
 // checkMappedFields returns EINVALID unless every mapping's field is a
 // built-in or an existing custom field.
 func checkMappedFields(ctx context.Context, h handle, ms []*directory.Mapping) error {
-	var custom []string
-	for _, m := range ms {
-		if _, ok := directory.IsBuiltinField(strings.TrimSpace(m.Field)); !ok {
-			custom = append(custom, strings.ToLower(m.Field))
-		}
-	}
+	custom := record.CustomFieldKeys(ms)
 	if len(custom) == 0 {
 		return nil
 	}
@@ -244,30 +208,24 @@ func checkMappedFields(ctx context.Context, h handle, ms []*directory.Mapping) e
 		return dbError(err, subject{})
 	}
 	defer rows.Close()
-	exists := map[string]bool{}
+	var keys []string
 	for rows.Next() {
 		var key string
 		if err := rows.Scan(&key); err != nil {
 			return dbError(err, subject{})
 		}
-		exists[key] = true
+		keys = append(keys, key)
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(err, subject{})
 	}
-	for _, m := range ms {
-		if _, ok := directory.IsBuiltinField(strings.TrimSpace(m.Field)); !ok && !exists[strings.ToLower(m.Field)] {
-			return directory.Errorf(directory.EINVALID, "there is no field named %s: create it first with `kacescim fields add %s`",
-				m.Field, shellArg(m.Field))
-		}
-	}
-	return nil
+	return record.CheckMappedFields(ms, keys)
 }
 
 // rederiveNext reads the next chunk of a provider's users after a seq.
 const rederiveNext = `SELECT ` + userColumns + ` FROM users WHERE provider_id = ? AND seq > ? ORDER BY seq LIMIT ?`
 
-// rederive walks the provider's users in seq order, rederiveChunk at a
+// rederive walks the provider's users in seq order, record.RederiveChunk at a
 // time (keyset pagination on the users_provider_seq index, so each chunk
 // costs the same), and writes the fields derive returns where they
 // differ from the stored ones. It returns how many users it wrote.
@@ -276,13 +234,13 @@ func rederive(ctx context.Context, h handle, providerID string, derive func(u *d
 	var (
 		changed int
 		after   int64
-		users   = make([]*directory.User, 0, rederiveChunk)
-		seqs    = make([]int64, 0, rederiveChunk)
-		texts   = make([]string, 0, rederiveChunk)
+		users   = make([]*directory.User, 0, record.RederiveChunk)
+		seqs    = make([]int64, 0, record.RederiveChunk)
+		texts   = make([]string, 0, record.RederiveChunk)
 	)
 	for {
 		users, seqs, texts = users[:0], seqs[:0], texts[:0]
-		rows, err := h.QueryContext(ctx, rederiveNext, providerID, after, rederiveChunk)
+		rows, err := h.QueryContext(ctx, rederiveNext, providerID, after, record.RederiveChunk)
 		if err != nil {
 			return 0, dbError(err, subject{})
 		}
@@ -312,41 +270,23 @@ func rederive(ctx context.Context, h handle, providerID string, derive func(u *d
 			if err != nil {
 				return 0, fmt.Errorf("derive the fields of user %s: %w", u.ID, err)
 			}
-			text, err := marshalFields(fields)
+			text, err := record.MarshalFields(fields)
 			if err != nil {
 				return 0, err
 			}
-			if sameFields(text, texts[i]) {
+			if record.SameFields(text, texts[i]) {
 				continue
 			}
-			if _, err := h.ExecContext(ctx, set, text, emailKey(fields), seqs[i]); err != nil {
+			if _, err := h.ExecContext(ctx, set, text, record.EmailKey(fields), seqs[i]); err != nil {
 				return 0, dbError(err, subject{})
 			}
 			changed++
 		}
-		if len(users) < rederiveChunk {
+		if len(users) < record.RederiveChunk {
 			return changed, nil
 		}
 		after = seqs[len(seqs)-1]
 	}
-}
-
-// sameFields reports whether two stored field documents hold the same
-// values. Both come from json.Marshal, which sorts the keys, so equal text
-// settles it at once; otherwise they are compared as decoded JSON, where
-// every number is a float64 (7 and 7.0 are the same value).
-func sameFields(a, b string) bool {
-	if a == b {
-		return true
-	}
-	var x, y map[string]any
-	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
-		return false
-	}
-	if len(x) == 0 && len(y) == 0 {
-		return true // {} and null
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 // fieldText is the text of a directory-user field in a row of
@@ -410,7 +350,7 @@ func directorySelection(q directory.DirectoryQuery) (countQ, pageQ string, args 
 // displayName, whatever their provider.
 func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery) ([]*directory.User, int, error) {
 	countQ, pageQ, args := directorySelection(q)
-	limit, offset := page(directory.Query{StartIndex: q.StartIndex, Count: q.Count})
+	limit, offset := sqlfilter.Page(q.StartIndex, q.Count)
 
 	var (
 		users []*directory.User
@@ -525,12 +465,4 @@ func (db *DB) FindDirectoryUser(ctx context.Context, key string) (*directory.Use
 		return nil, err
 	}
 	return u, nil
-}
-
-// shellArg is s as one argument of a command line shown in a message.
-func shellArg(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\n'\"\\$`;&|<>()*?[]#~") {
-		return strconv.Quote(s)
-	}
-	return s
 }

@@ -13,6 +13,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
 )
 
 // explain is the query plan of query, one line per step.
@@ -105,7 +106,7 @@ func TestReplaceMappingsChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Members on both sides of the chunk boundaries.
-	members := map[int]bool{0: true, rederiveChunk - 1: true, rederiveChunk: true, 2 * rederiveChunk: true, 1233: true}
+	members := map[int]bool{0: true, record.RederiveChunk - 1: true, record.RederiveChunk: true, 2 * record.RederiveChunk: true, 1233: true}
 	var ids []string
 	for i := range 1234 {
 		users, _, err := db.FindUsers(ctx, p.ID, directory.Query{Filter: mustParse(t, fmt.Sprintf(`userName eq "user%07d@example.com"`, i)), Count: 1})

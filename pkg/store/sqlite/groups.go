@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // groupColumns is what scanGroup reads, in order.
@@ -109,7 +112,7 @@ func members(resolved []member) []directory.Member {
 // provider, ENOTFOUND if there is no such provider. Duplicate member
 // values collapse to the first; g.Members is set to what was stored.
 func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
-	resource, err := marshalResource(g.Resource)
+	resource, err := record.MarshalResource(g.Resource)
 	if err != nil {
 		return err
 	}
@@ -124,7 +127,7 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 	err = db.write(ctx, func(h handle) error {
 		var one int
 		if err := h.QueryRowContext(ctx, provider, g.ProviderID).Scan(&one); err != nil {
-			return dbError(err, subject{kind: "provider", id: g.ProviderID})
+			return dbError(err, subject{Kind: "provider", ID: g.ProviderID})
 		}
 		var err error
 		if resolved, err = resolveMembers(ctx, h, g.ProviderID, g.Members); err != nil {
@@ -133,7 +136,7 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 		res, err := h.ExecContext(ctx, insert, g.ProviderID, g.ID, g.DisplayName, strings.ToLower(g.DisplayName),
 			g.ExternalID, resource, toMS(g.Created), toMS(g.LastModified))
 		if err != nil {
-			return dbError(err, subject{kind: "group", id: g.ID, name: g.DisplayName})
+			return dbError(err, subject{Kind: "group", ID: g.ID, Name: g.DisplayName})
 		}
 		groupSeq, err := res.LastInsertId()
 		if err != nil || len(resolved) == 0 {
@@ -166,7 +169,7 @@ func (db *DB) FindGroupByID(ctx context.Context, providerID, id string, withMemb
 		)
 		g, seq, err = scanGroup(h.QueryRowContext(ctx, q, providerID, id), providerID)
 		if err != nil || !withMembers {
-			return dbError(err, subject{kind: "group", id: id})
+			return dbError(err, subject{Kind: "group", ID: id})
 		}
 		ms, err := groupMembers(ctx, h, []int64{seq})
 		g.Members = ms[seq]
@@ -179,30 +182,24 @@ func (db *DB) FindGroupByID(ctx context.Context, providerID, id string, withMemb
 }
 
 // FindGroups returns one page of the provider's groups in creation order,
-// or in the order of q.SortBy (sort.go), and the number of groups that
+// or in the order of q.SortBy (sqlfilter), and the number of groups that
 // match q.Filter; Members are filled only if q.WithMembers.
 func (db *DB) FindGroups(ctx context.Context, providerID string, q directory.Query) ([]*directory.Group, int, error) {
-	where, args, err := db.groups.selection(providerID, q.Filter)
+	sel, err := sqlfilter.Select(dialect{}, db.groups, db.groups, providerID, q)
 	if err != nil {
 		return nil, 0, err
 	}
-	order, orderArgs, err := db.groups.orderBy(q)
-	if err != nil {
-		return nil, 0, err
-	}
-	limit, offset := page(q)
 
 	var (
 		groups []*directory.Group
 		total  int
 	)
 	err = db.read(ctx, func(h handle) error {
-		err := h.QueryRowContext(ctx, countQuery("groups", where), args...).Scan(&total)
-		if err != nil || limit == 0 || offset >= total {
+		err := h.QueryRowContext(ctx, sel.Count(), sel.WhereArgs()...).Scan(&total)
+		if err != nil || sel.Limit == 0 || sel.Offset >= total {
 			return dbError(err, subject{})
 		}
-		pageArgs := append(append(append([]any(nil), args...), orderArgs...), limit, offset)
-		rows, err := h.QueryContext(ctx, sortedPageQuery("groups", groupColumns, where, order), pageArgs...)
+		rows, err := h.QueryContext(ctx, sel.Page(groupColumns), sel.PageArgs()...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -268,7 +265,7 @@ func groupMembers(ctx context.Context, h handle, seqs []int64) (map[int64][]dire
 // place and get the new display. ESTALE, ENOTFOUND, ECONFLICT and EINVALID
 // as for users and CreateGroup; g.Members is set to what was stored.
 func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
-	resource, err := marshalResource(g.Resource)
+	resource, err := record.MarshalResource(g.Resource)
 	if err != nil {
 		return err
 	}
@@ -283,7 +280,7 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 		add        = `INSERT INTO group_members (group_seq, user_seq, display) VALUES (?, ?, ?)`
 		redisplay  = `UPDATE group_members SET display = ? WHERE group_seq = ? AND user_seq = ?`
 	)
-	s := subject{kind: "group", id: g.ID, name: g.DisplayName}
+	s := subject{Kind: "group", ID: g.ID, Name: g.DisplayName}
 	var resolved []member
 	err = db.write(ctx, func(h handle) error {
 		var err error
@@ -298,7 +295,7 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 			if err := h.QueryRowContext(ctx, current, g.ProviderID, g.ID).Scan(&v); err != nil {
 				return dbError(err, s)
 			}
-			return stale(s, v, g.Version)
+			return storeerr.Stale(s, v, g.Version)
 		}
 		if err != nil {
 			return dbError(err, s)
@@ -361,8 +358,8 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 // otherwise, nothing removed.
 func (db *DB) DeleteGroup(ctx context.Context, providerID, id string, ifVersion ...int64) error {
 	const q = `DELETE FROM groups WHERE provider_id = ? AND id = ?`
-	s := subject{kind: "group", id: id}
-	v := expectedVersion(ifVersion)
+	s := subject{Kind: "group", ID: id}
+	v := record.ExpectedVersion(ifVersion)
 	if v == 0 {
 		res, err := db.writer().ExecContext(ctx, q, providerID, id)
 		return mustAffect(res, err, s)
@@ -432,10 +429,10 @@ const (
 // no longer that, checked in the delta's write transaction, which no other
 // writer can enter.
 func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d directory.GroupDelta) (*directory.Group, error) {
-	s := subject{kind: "group", id: id, name: d.DisplayName}
+	s := subject{Kind: "group", ID: id, Name: d.DisplayName}
 	var g *directory.Group
 	err := db.write(ctx, func(h handle) error {
-		if err := checkVersion(ctx, h, "groups", providerID, subject{kind: "group", id: id}, d.IfVersion); err != nil {
+		if err := checkVersion(ctx, h, "groups", providerID, subject{Kind: "group", ID: id}, d.IfVersion); err != nil {
 			return err
 		}
 		var row *sql.Row

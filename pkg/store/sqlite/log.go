@@ -3,16 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-)
-
-// Log query limits.
-const (
-	defaultLogLimit = 100
-	maxLogLimit     = 10_000
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
 )
 
 // RecordRequest appends e to the provisioning log and, for a successful
@@ -28,29 +24,23 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			toMS(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error)
 		if err != nil {
-			return dbError(err, subject{kind: "provider", id: e.ProviderID})
+			return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
 		}
 		if e.ID, err = res.LastInsertId(); err != nil {
-			return dbError(err, subject{kind: "log entry"})
+			return dbError(err, subject{Kind: "log entry"})
 		}
 		if e.ProviderID == "" || e.Status >= 400 {
 			return nil
 		}
 		_, err = h.ExecContext(ctx, `UPDATE providers SET last_sync_at = ?1 WHERE id = ?2 AND (last_sync_at IS NULL OR last_sync_at < ?1)`,
 			toMS(e.Time), e.ProviderID)
-		return dbError(err, subject{kind: "provider", id: e.ProviderID})
+		return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
 	})
 }
 
 // FindLog returns the newest q.Limit matching entries, oldest first.
 func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.LogEntry, error) {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = defaultLogLimit
-	case limit > maxLogLimit:
-		limit = maxLogLimit
-	}
+	limit := record.LogLimit(q.Limit)
 	var where []string
 	var args []any
 	if q.ProviderID != "" {
@@ -77,7 +67,7 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 	args = append(args, limit)
 	rows, err := db.reader().QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, dbError(err, subject{kind: "log entry"})
+		return nil, dbError(err, subject{Kind: "log entry"})
 	}
 	defer rows.Close()
 	var out []*directory.LogEntry
@@ -88,17 +78,15 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 		)
 		if err := rows.Scan(&e.ID, &at, &e.ProviderID, &e.ProviderName, &e.RequestID, &e.Method, &e.Path,
 			&e.ResourceID, &e.Status, &lat, &e.Error); err != nil {
-			return nil, dbError(err, subject{kind: "log entry"})
+			return nil, dbError(err, subject{Kind: "log entry"})
 		}
 		e.Time, e.Latency = fromMS(at), time.Duration(lat)*time.Microsecond
 		out = append(out, &e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError(err, subject{kind: "log entry"})
+		return nil, dbError(err, subject{Kind: "log entry"})
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
 }
 
@@ -131,5 +119,5 @@ func (db *DB) PruneLog(ctx context.Context, before time.Time, keep int) (int, er
 		deleted += n
 		return nil
 	})
-	return int(deleted), dbError(err, subject{kind: "log entry"})
+	return int(deleted), dbError(err, subject{Kind: "log entry"})
 }

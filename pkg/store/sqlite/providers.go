@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // providerColumns is what scanProvider reads, in order.
@@ -43,7 +44,7 @@ func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 	_, err := db.writer().ExecContext(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
 		p.Strict, p.RateLimit, nullMS(p.LastSyncAt), toMS(p.Created), toMS(p.Updated))
 	if err != nil {
-		return dbError(err, subject{kind: "provider", id: p.ID, name: p.Name})
+		return dbError(err, subject{Kind: "provider", ID: p.ID, Name: p.Name})
 	}
 	p.SyncedUsers = 0
 	return nil
@@ -53,25 +54,25 @@ func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 func (db *DB) FindProviderByID(ctx context.Context, id string) (*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE id = ?`
 	p, err := scanProvider(db.reader().QueryRowContext(ctx, q, id))
-	return p, dbError(err, subject{kind: "provider", id: id})
+	return p, dbError(err, subject{Kind: "provider", ID: id})
 }
 
 // FindProviderByName matches case-insensitively; ENOTFOUND if none.
 func (db *DB) FindProviderByName(ctx context.Context, name string) (*directory.Provider, error) {
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE name_key = ?`
 	p, err := scanProvider(db.reader().QueryRowContext(ctx, q, strings.ToLower(name)))
-	return p, dbError(err, subject{kind: "provider", name: name})
+	return p, dbError(err, subject{Kind: "provider", Name: name})
 }
 
 // FindProviderByKeyHash returns the provider whose KeyHash is hash;
 // ENOTFOUND if none.
 func (db *DB) FindProviderByKeyHash(ctx context.Context, hash []byte) (*directory.Provider, error) {
 	if len(hash) == 0 {
-		return nil, notFound(subject{kind: "provider"})
+		return nil, storeerr.NotFound(subject{Kind: "provider"})
 	}
 	const q = `SELECT ` + providerColumns + ` FROM providers WHERE key_hash = ?`
 	p, err := scanProvider(db.reader().QueryRowContext(ctx, q, hash))
-	return p, dbError(err, subject{kind: "provider"})
+	return p, dbError(err, subject{Kind: "provider"})
 }
 
 // FindProviders returns every provider ordered by name.
@@ -97,7 +98,7 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 // ENOTFOUND if p.ID does not exist, ECONFLICT on a taken name.
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, key_hash = ?, key_hint = ?, strict = ?, rate_limit = ?, updated = ? WHERE id = ?`
-	s := subject{kind: "provider", id: p.ID, name: p.Name}
+	s := subject{Kind: "provider", ID: p.ID, Name: p.Name}
 	res, err := db.writer().ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, p.Strict, p.RateLimit, toMS(p.Updated), p.ID)
 	return mustAffect(res, err, s)
 }
@@ -107,7 +108,7 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 	const q = `DELETE FROM providers WHERE id = ?`
 	res, err := db.writer().ExecContext(ctx, q, id)
-	return mustAffect(res, err, subject{kind: "provider", id: id})
+	return mustAffect(res, err, subject{Kind: "provider", ID: id})
 }
 
 // mustAffect reports ENOTFOUND for s if the statement changed no row.
@@ -120,7 +121,7 @@ func mustAffect(res sql.Result, err error, s subject) error {
 		return dbError(err, s)
 	}
 	if n == 0 {
-		return notFound(s)
+		return storeerr.NotFound(s)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 )
 
 // busyTimeoutMS is how long a connection waits for a lock another
@@ -46,8 +47,8 @@ type DB struct {
 	w      *sql.DB // the single writer connection (BEGIN IMMEDIATE)
 	r      *sql.DB // read-only connections
 	wc, rc *stmtCache
-	users  *resourceSchema
-	groups *resourceSchema
+	users  *sqlfilter.Schema
+	groups *sqlfilter.Schema
 }
 
 var _ directory.Store = (*DB)(nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
@@ -136,8 +137,8 @@ func TestMigrateAppliesOnlyNewVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second version that would fail if it ran twice.
-	next := migration{version: ms[len(ms)-1].version + 1, name: "9999_test.sql",
-		sql: `CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (1);`}
+	next := migration{Version: ms[len(ms)-1].Version + 1, Name: "9999_test.sql",
+		SQL: `CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (1);`}
 	for range 2 {
 		if err := migrate(ctx, db.w, append(ms, next)); err != nil {
 			t.Fatal(err)
@@ -155,7 +156,7 @@ func TestMigrateAppliesOnlyNewVersions(t *testing.T) {
 		t.Errorf("migrate with fewer versions: %v", err)
 	}
 	// A failing migration leaves nothing behind.
-	bad := migration{version: next.version + 1, name: "bad.sql", sql: `CREATE TABLE half (x INTEGER); SELECT nosuchfunction();`}
+	bad := migration{Version: next.Version + 1, Name: "bad.sql", SQL: `CREATE TABLE half (x INTEGER); SELECT nosuchfunction();`}
 	if err := migrate(ctx, db.w, append(ms, next, bad)); err == nil {
 		t.Error("bad migration applied")
 	}
@@ -318,7 +319,7 @@ func TestQueryPlans(t *testing.T) {
 		return strings.Join(lines, "\n")
 	}
 	cases := []struct {
-		schema *resourceSchema
+		schema *sqlfilter.Schema
 		filter string
 		want   string // the index the plan must search
 	}{
@@ -332,23 +333,23 @@ func TestQueryPlans(t *testing.T) {
 		{db.groups, `id eq "x"`, "(provider_id=? AND id=?)"},
 	}
 	for _, tc := range cases {
-		where, args, err := tc.schema.selection(p.ID, mustParse(t, tc.filter))
+		sel, err := sqlfilter.Select(dialect{}, tc.schema, tc.schema, p.ID, directory.Query{Filter: mustParse(t, tc.filter), Count: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range []string{
-			pageQuery(tc.schema.table, "*", where),
-			countQuery(tc.schema.table, where),
+		for q, args := range map[string][]any{
+			sel.Page("*"): sel.PageArgs(),
+			sel.Count():   sel.WhereArgs(),
 		} {
-			got := plan(q, append(args, 10, 0)[:strings.Count(q, "?")]...)
-			if strings.Contains(got, "SCAN "+tc.schema.table) || !strings.Contains(got, tc.want) {
+			got := plan(q, args...)
+			if strings.Contains(got, "SCAN "+tc.schema.Table) || !strings.Contains(got, tc.want) {
 				t.Errorf("%s: plan of %s\n%s\nwant a search %s", tc.filter, q, got, tc.want)
 			}
 		}
 	}
 	// The unfiltered page walks the provider's users in seq order without a sort.
-	where, args, _ := db.users.selection(p.ID, nil)
-	if got := plan(pageQuery("users", "*", where), append(args, 10, 0)...); !strings.Contains(got, "users_provider_seq (provider_id=?)") || strings.Contains(got, "TEMP B-TREE") {
+	sel, _ := sqlfilter.Select(dialect{}, db.users, db.users, p.ID, directory.Query{Count: 10})
+	if got := plan(sel.Page("*"), sel.PageArgs()...); !strings.Contains(got, "users_provider_seq (provider_id=?)") || strings.Contains(got, "TEMP B-TREE") {
 		t.Errorf("unfiltered page plan:\n%s", got)
 	}
 	// Key hash, membership and member-resolution lookups.

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
 )
 
 // userColumns is what scanUser reads, in order.
@@ -64,11 +67,11 @@ func (db *DB) CreateUser(ctx context.Context, u *directory.User) error {
 
 // createUser is CreateUser inside tx.
 func createUser(ctx context.Context, h handle, u *directory.User) error {
-	resource, err := marshalResource(u.Resource)
+	resource, err := record.MarshalResource(u.Resource)
 	if err != nil {
 		return err
 	}
-	fields, err := marshalFields(u.Fields)
+	fields, err := record.MarshalFields(u.Fields)
 	if err != nil {
 		return err
 	}
@@ -79,13 +82,13 @@ func createUser(ctx context.Context, h handle, u *directory.User) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	)
 	res, err := h.ExecContext(ctx, count, u.ProviderID)
-	if err := mustAffect(res, err, subject{kind: "provider", id: u.ProviderID}); err != nil {
+	if err := mustAffect(res, err, subject{Kind: "provider", ID: u.ProviderID}); err != nil {
 		return err
 	}
 	_, err = h.ExecContext(ctx, insert, u.ProviderID, u.ID, u.UserName, strings.ToLower(u.UserName),
-		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, emailKey(u.Fields),
+		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, record.EmailKey(u.Fields),
 		toMS(u.Created), toMS(u.LastModified))
-	return dbError(err, subject{kind: "user", id: u.ID, name: u.UserName})
+	return dbError(err, subject{Kind: "user", ID: u.ID, Name: u.UserName})
 }
 
 // FindUserByID returns the provider's user with its Groups; ENOTFOUND if
@@ -100,7 +103,7 @@ func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directo
 		)
 		u, seq, err = scanUser(h.QueryRowContext(ctx, q, providerID, id), providerID)
 		if err != nil {
-			return dbError(err, subject{kind: "user", id: id})
+			return dbError(err, subject{Kind: "user", ID: id})
 		}
 		groups, err := userGroups(ctx, h, []int64{seq})
 		u.Groups = groups[seq]
@@ -113,19 +116,14 @@ func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directo
 }
 
 // FindUsers returns one page of the provider's users in creation order,
-// or in the order of q.SortBy (sort.go), with their Groups, and the number
+// or in the order of q.SortBy (sqlfilter), with their Groups, and the number
 // of users that match q.Filter. The total of an unfiltered query is the
 // provider's SyncedUsers counter, not a count of the rows.
 func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Query) ([]*directory.User, int, error) {
-	where, args, err := db.users.with(q.Extensions).selection(providerID, q.Filter)
+	sel, err := sqlfilter.Select(dialect{}, db.users.With(q.Extensions), db.users, providerID, q)
 	if err != nil {
 		return nil, 0, err
 	}
-	order, orderArgs, err := db.users.orderBy(q)
-	if err != nil {
-		return nil, 0, err
-	}
-	limit, offset := page(q)
 
 	var (
 		users []*directory.User
@@ -139,14 +137,13 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 				return nil // no provider, no users
 			}
 		} else {
-			err = h.QueryRowContext(ctx, countQuery("users", where), args...).Scan(&total)
+			err = h.QueryRowContext(ctx, sel.Count(), sel.WhereArgs()...).Scan(&total)
 		}
-		if err != nil || limit == 0 || offset >= total {
+		if err != nil || sel.Limit == 0 || sel.Offset >= total {
 			return dbError(err, subject{})
 		}
 
-		pageArgs := append(append(append([]any(nil), args...), orderArgs...), limit, offset)
-		rows, err := h.QueryContext(ctx, sortedPageQuery("users", userColumns, where, order), pageArgs...)
+		rows, err := h.QueryContext(ctx, sel.Page(userColumns), sel.PageArgs()...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
@@ -222,11 +219,11 @@ func userGroups(ctx context.Context, h handle, seqs []int64) (map[int64][]direct
 // the user is gone, ECONFLICT on a taken userName. Created is kept; Fields
 // are written in the same statement as the resource.
 func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
-	resource, err := marshalResource(u.Resource)
+	resource, err := record.MarshalResource(u.Resource)
 	if err != nil {
 		return err
 	}
-	fields, err := marshalFields(u.Fields)
+	fields, err := record.MarshalFields(u.Fields)
 	if err != nil {
 		return err
 	}
@@ -236,10 +233,10 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 			WHERE provider_id = ? AND id = ? AND version = ?`
 		current = `SELECT version FROM users WHERE provider_id = ? AND id = ?`
 	)
-	s := subject{kind: "user", id: u.ID, name: u.UserName}
+	s := subject{Kind: "user", ID: u.ID, Name: u.UserName}
 	err = db.write(ctx, func(h handle) error {
 		res, err := h.ExecContext(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID,
-			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, emailKey(u.Fields), toMS(u.LastModified),
+			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, record.EmailKey(u.Fields), toMS(u.LastModified),
 			u.ProviderID, u.ID, u.Version)
 		if err != nil {
 			return dbError(err, s)
@@ -251,7 +248,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		if err := h.QueryRowContext(ctx, current, u.ProviderID, u.ID).Scan(&v); err != nil {
 			return dbError(err, s)
 		}
-		return stale(s, v, u.Version)
+		return storeerr.Stale(s, v, u.Version)
 	})
 	if err != nil {
 		return err
@@ -268,9 +265,9 @@ func (db *DB) DeleteUser(ctx context.Context, providerID, id string, ifVersion .
 		del   = `DELETE FROM users WHERE provider_id = ? AND id = ?`
 		count = `UPDATE providers SET synced_users = synced_users - 1 WHERE id = ?`
 	)
-	s := subject{kind: "user", id: id}
+	s := subject{Kind: "user", ID: id}
 	return db.write(ctx, func(h handle) error {
-		if err := checkVersion(ctx, h, "users", providerID, s, expectedVersion(ifVersion)); err != nil {
+		if err := checkVersion(ctx, h, "users", providerID, s, record.ExpectedVersion(ifVersion)); err != nil {
 			return err
 		}
 		res, err := h.ExecContext(ctx, del, providerID, id)
@@ -282,17 +279,8 @@ func (db *DB) DeleteUser(ctx context.Context, providerID, id string, ifVersion .
 	})
 }
 
-// expectedVersion is the version an optional ifVersion argument names, 0
-// (any) when it names none.
-func expectedVersion(ifVersion []int64) int64 {
-	if len(ifVersion) == 0 {
-		return 0
-	}
-	return ifVersion[0]
-}
-
 // checkVersion is, inside a write transaction (which no other writer can
-// enter until it ends), ESTALE unless the provider's row s.id of table
+// enter until it ends), ESTALE unless the provider's row s.ID of table
 // ("users" or "groups") has version v, and ENOTFOUND if there is no such
 // row. v == 0 asks for no check.
 func checkVersion(ctx context.Context, h handle, table, providerID string, s subject, v int64) error {
@@ -300,56 +288,12 @@ func checkVersion(ctx context.Context, h handle, table, providerID string, s sub
 		return nil
 	}
 	var stored int64
-	err := h.QueryRowContext(ctx, "SELECT version FROM "+table+" WHERE provider_id = ? AND id = ?", providerID, s.id).Scan(&stored)
+	err := h.QueryRowContext(ctx, "SELECT version FROM "+table+" WHERE provider_id = ? AND id = ?", providerID, s.ID).Scan(&stored)
 	if err != nil {
 		return dbError(err, s)
 	}
 	if stored != v {
-		return stale(s, stored, v)
-	}
-	return nil
-}
-
-// stale is the ESTALE error of an optimistic-locking failure.
-func stale(s subject, stored, expected int64) error {
-	return directory.Errorf(directory.ESTALE, "%s %q was changed by another request (version %d, not %d): read it again",
-		s.kind, s.id, stored, expected)
-}
-
-// page is the LIMIT and OFFSET of q.
-func page(q directory.Query) (limit, offset int) {
-	return max(q.Count, 0), max(q.StartIndex, 1) - 1
-}
-
-// marshalResource is the stored form of a resource document.
-func marshalResource(m map[string]any) (string, error) {
-	if m == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", directory.Errorf(directory.EINVALID, "the resource cannot be stored as JSON: %v", err)
-	}
-	return string(b), nil
-}
-
-// marshalFields is the stored form of a user's directory fields.
-func marshalFields(m map[string]any) (string, error) {
-	if m == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", directory.Errorf(directory.EINVALID, "the directory-user fields cannot be stored as JSON: %v", err)
-	}
-	return string(b), nil
-}
-
-// emailKey is the email_key of a user with these fields: its Email
-// lower-cased, or NULL if it has none.
-func emailKey(fields map[string]any) any {
-	if s, ok := fields[directory.FieldEmail].(string); ok && s != "" {
-		return strings.ToLower(s)
+		return storeerr.Stale(s, stored, v)
 	}
 	return nil
 }

@@ -1,0 +1,174 @@
+// Package record holds what every store in pkg/store computes in Go, the
+// same way whatever its SQL: the stored forms of resources and directory
+// fields, the keys derived from them, the rules a mapping must follow, and
+// the messages of the refusals that follow from them. Nothing here talks
+// to a database.
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// ExpectedVersion is the version an optional ifVersion argument names, 0
+// (any) when it names none.
+func ExpectedVersion(ifVersion []int64) int64 {
+	if len(ifVersion) == 0 {
+		return 0
+	}
+	return ifVersion[0]
+}
+
+// MarshalResource is the stored form of a resource document.
+func MarshalResource(m map[string]any) (string, error) {
+	return marshalObject(m, "the resource")
+}
+
+// MarshalFields is the stored form of a user's directory fields.
+func MarshalFields(m map[string]any) (string, error) {
+	return marshalObject(m, "the directory-user fields")
+}
+
+func marshalObject(m map[string]any, what string) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", directory.Errorf(directory.EINVALID, "%s cannot be stored as JSON: %v", what, err)
+	}
+	return string(b), nil
+}
+
+// EmailKey is the email_key of a user with these fields: its Email
+// lower-cased, or nil (NULL) if it has none.
+func EmailKey(fields map[string]any) any {
+	if s, ok := fields[directory.FieldEmail].(string); ok && s != "" {
+		return strings.ToLower(s)
+	}
+	return nil
+}
+
+// SameFields reports whether the fields derived (a, as MarshalFields
+// wrote them) hold the same values as the stored ones (b). Equal text
+// settles it at once (json.Marshal sorts the keys); otherwise they are
+// compared as decoded JSON, where every number is a float64 (7 and 7.0
+// are the same value) and key order or spacing do not matter.
+func SameFields[T string | []byte](a string, b T) bool {
+	if a == string(b) {
+		return true
+	}
+	var x, y map[string]any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	if len(x) == 0 && len(y) == 0 {
+		return true // {} and null
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// StoredMappings are the mappings ReplaceMappings stores: all but the
+// Required ones (which exist for every provider), each with a SCIM path
+// and a field (EINVALID otherwise).
+func StoredMappings(mappings []*directory.Mapping) ([]*directory.Mapping, error) {
+	var stored []*directory.Mapping
+	for _, m := range mappings {
+		if m == nil || m.Required {
+			continue
+		}
+		if strings.TrimSpace(m.SCIMPath) == "" || strings.TrimSpace(m.Field) == "" {
+			return nil, directory.Errorf(directory.EINVALID, "a mapping needs a SCIM path and a field")
+		}
+		stored = append(stored, m)
+	}
+	return stored, nil
+}
+
+// CustomFieldKeys are the lower-cased names of the fields of ms that are
+// not built in: the custom fields that must exist.
+func CustomFieldKeys(ms []*directory.Mapping) []string {
+	var custom []string
+	for _, m := range ms {
+		if _, ok := directory.IsBuiltinField(strings.TrimSpace(m.Field)); !ok {
+			custom = append(custom, strings.ToLower(m.Field))
+		}
+	}
+	return custom
+}
+
+// CheckMappedFields is EINVALID unless the field of every mapping of ms
+// is built in or one of the custom fields whose lower-cased names are
+// existing.
+func CheckMappedFields(ms []*directory.Mapping, existing []string) error {
+	for _, m := range ms {
+		if _, ok := directory.IsBuiltinField(strings.TrimSpace(m.Field)); !ok && !slices.Contains(existing, strings.ToLower(m.Field)) {
+			return directory.Errorf(directory.EINVALID, "there is no field named %s: create it first with `kacescim fields add %s`",
+				m.Field, shellArg(m.Field))
+		}
+	}
+	return nil
+}
+
+// FieldUse is a mapping that uses a custom field.
+type FieldUse struct{ Provider, Path, Field string }
+
+// FieldInUse is the ECONFLICT error of deleting the custom field named
+// field while the mappings uses (at least one) use it: it names the first,
+// the command that removes it, and how many more there are.
+func FieldInUse(field string, uses []FieldUse) error {
+	first := uses[0]
+	msg := fmt.Sprintf("custom field %q is used by provider %s's mapping %s → %s: remove that mapping first (kacescim mappings remove --provider %s --field %s)",
+		field, first.Provider, first.Path, first.Field, shellArg(first.Provider), shellArg(field))
+	if more := len(uses) - 1; more > 0 {
+		var others []string
+		for _, u := range uses[1:] {
+			if !slices.Contains(others, u.Provider) {
+				others = append(others, u.Provider)
+			}
+		}
+		label := "provider"
+		if len(others) > 1 {
+			label = "providers"
+		}
+		msg += fmt.Sprintf("; %d more mapping(s) use it too (%s %s)", more, label, strings.Join(others, ", "))
+	}
+	return directory.Errorf(directory.ECONFLICT, "%s", msg)
+}
+
+// shellArg is s as one argument of a command line shown in a message.
+func shellArg(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\n'\"\\$`;&|<>()*?[]#~") {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// The number of log entries FindLog returns when the query names none, and
+// at the most.
+const (
+	DefaultLogLimit = 100
+	MaxLogLimit     = 10_000
+)
+
+// LogLimit is how many entries FindLog returns for a LogQuery.Limit of
+// limit.
+func LogLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultLogLimit
+	case limit > MaxLogLimit:
+		return MaxLogLimit
+	}
+	return limit
+}
+
+// RederiveChunk is how many users ReplaceMappings loads, derives and
+// writes at a time.
+const RederiveChunk = 500
