@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -576,7 +575,7 @@ func (r *testRun) runRunscope(ctx context.Context, export *conformance.RunscopeE
 	if len(r.Skip) > 0 {
 		for i := range export.Steps {
 			st := &export.Steps[i]
-			if st.Type == "request" && !st.Skipped && matchCheck(r.Skip, export.Name, runscopeName(*st)) {
+			if st.Type == "request" && !st.Skipped && conformance.MatchCheck(r.Skip, export.Name, runscopeName(*st)) {
 				st.Skipped = true
 				skipped[i] = true
 			}
@@ -619,7 +618,7 @@ func (r *testRun) runRunscope(ctx context.Context, export *conformance.RunscopeE
 		if c.Status == conformance.StatusSkip && slices.Contains(names, c.Name) {
 			c.Notes = []string{"skipped by --skip"}
 		}
-		if len(r.Only) > 0 && !matchCheck(r.Only, rep.Suite, c.Name) {
+		if len(r.Only) > 0 && !conformance.MatchCheck(r.Only, rep.Suite, c.Name) {
 			continue
 		}
 		checks = append(checks, c)
@@ -635,27 +634,6 @@ func runscopeName(st conformance.RunscopeStep) string {
 		return n
 	}
 	return strings.TrimSpace(strings.ToUpper(st.Method) + " " + st.URL)
-}
-
-// matchCheck reports whether a check is selected by one of patterns, as
-// conformance.Options.Only matches: the name or "suite/name", exactly or
-// as a path.Match pattern, case-insensitively.
-func matchCheck(patterns []string, suite, name string) bool {
-	name = strings.ToLower(name)
-	full := strings.ToLower(suite) + "/" + name
-	for _, p := range patterns {
-		p = strings.ToLower(strings.TrimSpace(p))
-		if p == name || p == full {
-			return true
-		}
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-		if ok, _ := path.Match(p, full); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // write prints the report on stdout, and to --out.

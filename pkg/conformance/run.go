@@ -260,6 +260,13 @@ func (r *runner) missingCap(caps []Capability) (Capability, string, bool) {
 
 // matches reports whether a check of suite is selected by one of patterns.
 func (r *runner) matches(patterns []string, suite, name string) bool {
+	return MatchCheck(patterns, suite, name)
+}
+
+// MatchCheck reports whether the check name of suite is selected by one of
+// patterns, as Options.Only and Options.Skip select: the name or
+// "suite/name", exactly or as a path.Match pattern, case-insensitively.
+func MatchCheck(patterns []string, suite, name string) bool {
 	name = strings.ToLower(name)
 	full := strings.ToLower(suite) + "/" + name
 	for _, p := range patterns {
