@@ -212,6 +212,8 @@ type Store interface {
 	FieldStore
 	LogStore
 
+	// Ping checks that the database answers, for readiness probes.
+	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
 }

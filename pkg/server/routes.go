@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"time"
 )
 
 // SCIMPrefix is where the SCIM 2.0 endpoints are served.
@@ -13,7 +15,29 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	mux.HandleFunc("GET /readyz", s.ready)
 	s.adminRoutes(mux)
 	s.scimRoutes(mux)
 	return s.logRequests(mux)
+}
+
+// readyTimeout bounds how long /readyz waits for the database.
+const readyTimeout = 2 * time.Second
+
+// ready answers /readyz: 200 when the store answers within readyTimeout,
+// 503 otherwise, so that a load balancer stops sending a replica requests
+// it cannot serve. The cause goes to the log, not to the unauthenticated
+// caller.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.ErrorContext(r.Context(), "readiness: the database does not answer", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"unavailable","detail":"the database does not answer"}` + "\n"))
+		return
+	}
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }

@@ -79,6 +79,14 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // Close closes the connection pool, waiting for the connections in use to
 // be released.
+// Ping checks that the server answers on a pooled connection.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
 func (db *DB) Close() error {
 	db.pool.Close()
 	return nil

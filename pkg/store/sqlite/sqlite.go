@@ -104,6 +104,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // Close closes both connection pools.
+// Ping checks that the database answers a query on a reading connection.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
 func (db *DB) Close() error {
 	var errs []error
 	if db.r != nil {
