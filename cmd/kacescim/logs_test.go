@@ -21,6 +21,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // fakeLog is an in-memory GET /admin/v1/logs over fixed entries, with the
@@ -371,17 +372,8 @@ func waitPolls(t *testing.T, f *fakeLog, n int) {
 func TestLogsFollowServer(t *testing.T) {
 	isolateEnv(t)
 	dir := t.TempDir()
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	_, key, err := srv.Directory().AddProvider(context.Background(), "okta", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, hs := servertest.Start(t, server.Config{DataDir: dir})
+	key := servertest.AddProvider(t, srv, "okta")
 	token, err := os.ReadFile(filepath.Join(dir, adminapi.TokenFile))
 	if err != nil {
 		t.Fatal(err)

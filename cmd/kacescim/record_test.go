@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // TestRecordCommand runs `kacescim record` in front of a real server,
@@ -22,17 +22,8 @@ import (
 func TestRecordCommand(t *testing.T) {
 	isolateEnv(t)
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	_, key, err := srv.Directory().AddProvider(ctx, "okta", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, hs := servertest.Start(t, server.Config{})
+	key := servertest.AddProvider(t, srv, "okta")
 	upstream := hs.URL + server.SCIMPrefix
 	dir := filepath.Join(t.TempDir(), "recordings", "new") // created by record
 

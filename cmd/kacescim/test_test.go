@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // testServer is a real kacescim server for `kacescim test` to check.
@@ -33,20 +33,8 @@ type testServer struct {
 // admin token instead of that file's.
 func startTestServer(t *testing.T, dataDir, adminToken string) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{DataDir: dataDir, AdminToken: adminToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-	})
-	_, key, err := srv.Directory().AddProvider(ctx, "okta", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, ts := servertest.Start(t, server.Config{DataDir: dataDir, AdminToken: adminToken})
+	key := servertest.AddProvider(t, srv, "okta")
 	return &testServer{url: ts.URL, base: ts.URL + server.SCIMPrefix, key: key, adminToken: adminToken, srv: srv}
 }
 
@@ -350,16 +338,7 @@ func TestTestCommandRunscope(t *testing.T) {
 	isolateEnv(t)
 	s := startTestServer(t, t.TempDir(), "adm-secret-0123456789")
 	// The SPEC test's precondition: at least one user exists.
-	seed, err := client.NewSCIM(s.base, s.key).DoJSON(context.Background(), http.MethodPost, "/Users", map[string]any{
-		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
-		"userName": "seed.user@example.com",
-		"name":     map[string]string{"givenName": "Seed", "familyName": "User"},
-		"emails":   []map[string]any{{"value": "seed.user@example.com", "type": "work", "primary": true}},
-		"active":   true,
-	})
-	if err != nil || seed.Status != http.StatusCreated {
-		t.Fatalf("seed user: %v %+v", err, seed)
-	}
+	servertest.SeedUser(t, s.base, s.key)
 	export := filepath.Join("..", "..", "testdata", "okta", "Okta-SCIM-20-SPEC-Test.json")
 
 	for _, tc := range []struct {

@@ -96,16 +96,9 @@ var brokenServers = []brokenServer{
 	{
 		name:   "path-less PATCH add/replace answered 400 invalidSyntax",
 		source: "interop-quirks.md rows 3, 4, 5",
-		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
-			if r.Method != http.MethodPatch {
-				return 0, ""
-			}
-			for _, op := range bkPatchOps(r, body) {
-				if _, has := op["path"]; !has && !strings.EqualFold(bkText(op["op"]), "remove") {
-					return http.StatusBadRequest, "invalidSyntax"
-				}
-			}
-			return 0, ""
+		mw: bkRefuseOp("invalidSyntax", func(op map[string]any) bool {
+			_, has := op["path"]
+			return !has && !strings.EqualFold(bkText(op["op"]), "remove")
 		}),
 		// okta-lifecycle's first deactivation is the check: the rest of
 		// the lifecycle waits on it, so the reactivation and the unassign
@@ -127,14 +120,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "filtered member remove silently ignored",
 		source: "interop-quirks.md row 7",
-		mw: bkEditPatch(func(r *http.Request, ops []map[string]any) []map[string]any {
-			if ep, _ := bkResource(r); ep != "Groups" {
-				return ops
-			}
-			return slices.DeleteFunc(ops, func(op map[string]any) bool {
-				return strings.EqualFold(bkText(op["op"]), "remove") && strings.HasPrefix(strings.ToLower(bkText(op["path"])), "members[")
-			})
-		}),
+		mw:     bkDropOps("Groups", "remove", func(path string, _ bool) bool { return strings.HasPrefix(strings.ToLower(path), "members[") }),
 		// The SCIM view and the mapping view of the same leaver: both are
 		// meant to catch it.
 		fail: []string{
@@ -178,25 +164,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "userName eq matched case-sensitively",
 		source: "interop-quirks.md row 18; RFC 7643 §4.1.1 (caseExact false)",
-		mw: bkRewrite(func(r *http.Request) bool {
-			ep, id := bkResource(r)
-			return r.Method == http.MethodGet && ep == "Users" && id == "" && bkUserNameEq.MatchString(r.URL.Query().Get("filter"))
-		}, func(r *http.Request, c *bkAnswer) {
-			want := bkUserNameEq.FindStringSubmatch(r.URL.Query().Get("filter"))[1]
-			doc, ok := c.object()
-			if !ok || !bkIsListResponse(doc) {
-				return
-			}
-			res, _ := doc["Resources"].([]any)
-			res = slices.DeleteFunc(res, func(u any) bool {
-				m, _ := u.(map[string]any)
-				return bkText(m["userName"]) != want
-			})
-			doc["Resources"] = res
-			doc["totalResults"] = len(res)
-			doc["itemsPerPage"] = len(res)
-			c.setJSON(doc)
-		}),
+		mw:     bkCaseExactEq("Users", "userName", bkUserNameEq),
 		// okta-spec's "Username Case Sensitivity Check" asks with the
 		// userName in capitals but, like Okta's own SPEC test, asserts only
 		// the status 200: it cannot catch this.
@@ -205,13 +173,9 @@ var brokenServers = []brokenServer{
 	{
 		name:   "Entra's capitalised op refused",
 		source: "interop-quirks.md row 1",
-		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
-			for _, op := range bkPatchOps(r, body) {
-				if o := bkText(op["op"]); o != strings.ToLower(o) {
-					return http.StatusBadRequest, "invalidSyntax"
-				}
-			}
-			return 0, ""
+		mw: bkRefuseOp("invalidSyntax", func(op map[string]any) bool {
+			o := bkText(op["op"])
+			return o != strings.ToLower(o)
 		}),
 		fail: []string{`entra/Entra PATCH: ops in any case ("Add", "Replace", "Remove")`},
 		skip: []string{"entra/Entra PATCH read-back: every capitalised op was applied, none silently dropped"},
@@ -269,27 +233,20 @@ var brokenServers = []brokenServer{
 	{
 		name:   "duplicate userName answered 201 with a new id",
 		source: "interop-quirks.md row 16; RFC 7644 §3.3",
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ep, id := bkResource(r)
-				if r.Method != http.MethodPost || ep != "Users" || id != "" {
-					next.ServeHTTP(w, r)
-					return
-				}
-				body := bkReadBody(r)
-				c := bkServe(next, r)
-				if c.status == http.StatusConflict {
-					doc := map[string]any{}
-					_ = json.Unmarshal(body, &doc)
-					doc["id"] = fmt.Sprintf("dup-%d", len(body))
-					doc["meta"] = map[string]any{"resourceType": "User"}
-					c.status = http.StatusCreated
-					c.header = http.Header{"Content-Type": {"application/scim+json"}}
-					c.setJSON(doc)
-				}
-				c.write(w)
-			})
-		},
+		mw: bkIntercept(bkOn(http.MethodPost, "Users", false), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			body := bkReadBody(r)
+			c := bkServe(next, r)
+			if c.status == http.StatusConflict {
+				doc := map[string]any{}
+				_ = json.Unmarshal(body, &doc)
+				doc["id"] = fmt.Sprintf("dup-%d", len(body))
+				doc["meta"] = map[string]any{"resourceType": "User"}
+				c.status = http.StatusCreated
+				c.header = http.Header{"Content-Type": {"application/scim+json"}}
+				c.setJSON(doc)
+			}
+			c.write(w)
+		}),
 		fail: []string{
 			"okta-spec/Required Test: Expect failure when recreating user with same values",
 			"okta-lifecycle/Assign again: duplicate userName is 409",
@@ -301,10 +258,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "group create answered 201 with an empty body",
 		source: "RFC 7644 §3.3 (the 201 holds the resource); okta-traffic.md §2",
-		mw: bkRewrite(func(r *http.Request) bool {
-			ep, id := bkResource(r)
-			return r.Method == http.MethodPost && ep == "Groups" && id == ""
-		}, func(r *http.Request, c *bkAnswer) {
+		mw: bkRewrite(bkOn(http.MethodPost, "Groups", false), func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusCreated {
 				c.header.Del("Content-Type")
 				c.body = nil
@@ -327,10 +281,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "unknown user id answered 200 with an empty object",
 		source: "interop-quirks.md row 15; RFC 7644 §3.12",
-		mw: bkRewrite(func(r *http.Request) bool {
-			ep, id := bkResource(r)
-			return r.Method == http.MethodGet && ep == "Users" && id != ""
-		}, func(r *http.Request, c *bkAnswer) {
+		mw: bkRewrite(bkOn(http.MethodGet, "Users", true), func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusNotFound {
 				c.status = http.StatusOK
 				c.body = []byte("{}")
@@ -345,10 +296,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "unknown group id answered 500",
 		source: "interop-quirks.md row 15; RFC 7644 §3.12",
-		mw: bkRewrite(func(r *http.Request) bool {
-			ep, id := bkResource(r)
-			return r.Method == http.MethodGet && ep == "Groups" && id != ""
-		}, func(r *http.Request, c *bkAnswer) {
+		mw: bkRewrite(bkOn(http.MethodGet, "Groups", true), func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusNotFound {
 				c.scimError(http.StatusInternalServerError, "", "sql: no rows in result set")
 			}
@@ -534,23 +482,19 @@ var brokenServers = []brokenServer{
 	{
 		name:   "password echoed back",
 		source: "RFC 7643 §4.1.1 (returned: never); interop-quirks.md row 30",
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ep, _ := bkResource(r)
-				if ep != "Users" || (r.Method != http.MethodPost && r.Method != http.MethodPut) {
-					next.ServeHTTP(w, r)
-					return
-				}
-				var sent map[string]any
-				_ = json.Unmarshal(bkReadBody(r), &sent)
-				c := bkServe(next, r)
-				if doc, ok := c.object(); ok && c.status < 300 && sent["password"] != nil {
-					doc["password"] = sent["password"]
-					c.setJSON(doc)
-				}
-				c.write(w)
-			})
-		},
+		mw: bkIntercept(func(r *http.Request) bool {
+			ep, _ := bkResource(r)
+			return ep == "Users" && (r.Method == http.MethodPost || r.Method == http.MethodPut)
+		}, func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			var sent map[string]any
+			_ = json.Unmarshal(bkReadBody(r), &sent)
+			c := bkServe(next, r)
+			if doc, ok := c.object(); ok && c.status < 300 && sent["password"] != nil {
+				doc["password"] = sent["password"]
+				c.setJSON(doc)
+			}
+			c.write(w)
+		}),
 		fail: []string{
 			"okta-lifecycle/Create: password never returned",
 			"rfc7644/password is never returned",
@@ -559,26 +503,19 @@ var brokenServers = []brokenServer{
 	{
 		name:   "PUT merges instead of replacing",
 		source: "RFC 7644 §3.5.1; interop-quirks.md row 22",
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ep, id := bkResource(r)
-				if r.Method != http.MethodPut || ep != "Users" || id == "" {
-					next.ServeHTTP(w, r)
-					return
-				}
-				var sent map[string]any
-				_ = json.Unmarshal(bkReadBody(r), &sent)
-				cur := bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
-				doc, ok := cur.object()
-				if cur.status != http.StatusOK || !ok {
-					cur.write(w)
-					return
-				}
-				delete(doc, "meta")
-				merged, _ := json.Marshal(bkMerge(doc, sent))
-				next.ServeHTTP(w, bkInternal(r, http.MethodPut, r.URL.Path, merged))
-			})
-		},
+		mw: bkIntercept(bkOn(http.MethodPut, "Users", true), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			var sent map[string]any
+			_ = json.Unmarshal(bkReadBody(r), &sent)
+			cur := bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
+			doc, ok := cur.object()
+			if cur.status != http.StatusOK || !ok {
+				cur.write(w)
+				return
+			}
+			delete(doc, "meta")
+			merged, _ := json.Marshal(bkMerge(doc, sent))
+			next.ServeHTTP(w, bkInternal(r, http.MethodPut, r.URL.Path, merged))
+		}),
 		// The SCIM view and the mapping view of the same left-over
 		// attributes (the address, the manager).
 		fail: []string{
@@ -589,29 +526,22 @@ var brokenServers = []brokenServer{
 	{
 		name:   "deactivating PATCH deletes the user",
 		source: "interop-quirks.md row 21",
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ep, id := bkResource(r)
-				if r.Method != http.MethodPatch || ep != "Users" || id == "" {
-					next.ServeHTTP(w, r)
-					return
+		mw: bkIntercept(bkOn(http.MethodPatch, "Users", true), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			deactivates := false
+			for _, op := range bkPatchOps(r, bkReadBody(r)) {
+				m, _ := op["value"].(map[string]any)
+				if strings.EqualFold(bkText(op["path"]), "active") && strings.EqualFold(bkText(op["value"]), "false") ||
+					m != nil && strings.EqualFold(bkText(m["active"]), "false") {
+					deactivates = true
 				}
-				deactivates := false
-				for _, op := range bkPatchOps(r, bkReadBody(r)) {
-					m, _ := op["value"].(map[string]any)
-					if strings.EqualFold(bkText(op["path"]), "active") && strings.EqualFold(bkText(op["value"]), "false") ||
-						m != nil && strings.EqualFold(bkText(m["active"]), "false") {
-						deactivates = true
-					}
-				}
-				if !deactivates {
-					next.ServeHTTP(w, r)
-					return
-				}
-				c := bkServe(next, bkInternal(r, http.MethodDelete, r.URL.Path, nil))
-				c.write(w)
-			})
-		},
+			}
+			if !deactivates {
+				next.ServeHTTP(w, r)
+				return
+			}
+			c := bkServe(next, bkInternal(r, http.MethodDelete, r.URL.Path, nil))
+			c.write(w)
+		}),
 		// The user is gone: the read-back and the directory are meant to
 		// say so, and the steps after, which work on that user, wait on
 		// the read-back.
@@ -631,14 +561,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "group member add answered 204 but not applied",
 		source: "interop-quirks.md row 1 (ory/polis#4070: group changes silently dropped); row 20",
-		mw: bkEditPatch(func(r *http.Request, ops []map[string]any) []map[string]any {
-			if ep, _ := bkResource(r); ep != "Groups" {
-				return ops
-			}
-			return slices.DeleteFunc(ops, func(op map[string]any) bool {
-				return strings.EqualFold(bkText(op["op"]), "add") && strings.EqualFold(bkText(op["path"]), "members")
-			})
-		}),
+		mw:     bkDropOps("Groups", "add", func(path string, _ bool) bool { return strings.EqualFold(path, "members") }),
 		// The SCIM view and the mapping view of each add dropped.
 		fail: []string{
 			"okta-groups/Membership push: the added member is in",
@@ -673,13 +596,8 @@ var brokenServers = []brokenServer{
 	{
 		name:   "remove without a path answered 204",
 		source: "interop-quirks.md row 34; RFC 7644 §3.5.2.2",
-		mw: bkEditPatch(func(r *http.Request, ops []map[string]any) []map[string]any {
-			return slices.DeleteFunc(ops, func(op map[string]any) bool {
-				_, has := op["path"]
-				return strings.EqualFold(bkText(op["op"]), "remove") && !has
-			})
-		}),
-		fail: []string{"rfc7644/PATCH remove without a path is 400 noTarget"},
+		mw:     bkDropOps("", "remove", func(_ string, has bool) bool { return !has }),
+		fail:   []string{"rfc7644/PATCH remove without a path is 400 noTarget"},
 	},
 	{
 		name:   "Microsoft's group schema URI refused",
@@ -703,18 +621,13 @@ var brokenServers = []brokenServer{
 	{
 		name:   `"$ref": null in members refused`,
 		source: "interop-quirks.md row 13",
-		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
-			for _, op := range bkPatchOps(r, body) {
-				members, _ := op["value"].([]any)
-				for _, m := range members {
-					if mm, ok := m.(map[string]any); ok {
-						if ref, has := mm["$ref"]; has && ref == nil {
-							return http.StatusBadRequest, "invalidValue"
-						}
-					}
-				}
-			}
-			return 0, ""
+		mw: bkRefuseOp("invalidValue", func(op map[string]any) bool {
+			members, _ := op["value"].([]any)
+			return slices.ContainsFunc(members, func(m any) bool {
+				mm, _ := m.(map[string]any)
+				ref, has := mm["$ref"]
+				return has && ref == nil
+			})
 		}),
 		fail: []string{`entra/Entra member add: "$ref": null in members`},
 		skip: append([]string{
@@ -726,15 +639,9 @@ var brokenServers = []brokenServer{
 	{
 		name:   "group delete answered 204 but not applied",
 		source: "RFC 7644 §3.6; okta-traffic.md §2 (unlink and delete)",
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if ep, id := bkResource(r); r.Method == http.MethodDelete && ep == "Groups" && id != "" {
-					w.WriteHeader(http.StatusNoContent)
-					return
-				}
-				next.ServeHTTP(w, r)
-			})
-		},
+		mw: bkIntercept(bkOn(http.MethodDelete, "Groups", true), func(_ http.Handler, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		}),
 		// The SCIM view and the mapping views of the same group left
 		// behind.
 		fail: []string{
@@ -746,11 +653,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "value-path replace ignored",
 		source: "interop-quirks.md row 8; RFC 7644 §3.5.2.3",
-		mw: bkEditPatch(func(r *http.Request, ops []map[string]any) []map[string]any {
-			return slices.DeleteFunc(ops, func(op map[string]any) bool {
-				return strings.EqualFold(bkText(op["op"]), "replace") && strings.HasPrefix(strings.ToLower(bkText(op["path"])), "emails[")
-			})
-		}),
+		mw:     bkDropOps("", "replace", func(path string, _ bool) bool { return strings.HasPrefix(strings.ToLower(path), "emails[") }),
 		// Entra's dialect and the RFC each have their check; a server that
 		// ignores value paths in a replace does not find that one matches
 		// nothing either.
@@ -764,7 +667,7 @@ var brokenServers = []brokenServer{
 	{
 		name:   "replace whose filter matches nothing answered 204",
 		source: "interop-quirks.md row 9; RFC 7644 §3.5.2.3",
-		mw: bkRewrite(func(r *http.Request) bool { return r.Method == http.MethodPatch }, func(r *http.Request, c *bkAnswer) {
+		mw: bkRewrite(bkIsPatch, func(r *http.Request, c *bkAnswer) {
 			if doc, ok := c.object(); ok && c.status == http.StatusBadRequest && doc["scimType"] == "noTarget" {
 				c.status, c.body = http.StatusNoContent, nil
 				c.header.Del("Content-Type")
@@ -780,25 +683,19 @@ var brokenServers = []brokenServer{
 	{
 		name:   "PATCH not atomic: the operations before a failing one stay applied",
 		source: "RFC 7644 §3.5.2",
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodPatch {
-					next.ServeHTTP(w, r)
-					return
-				}
-				body := bkReadBody(r)
-				c := bkServe(next, r)
-				if c.status == http.StatusBadRequest {
-					for _, op := range bkPatchOps(r, body) {
-						one, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": []any{op}})
-						if bkServe(next, bkInternal(r, r.Method, r.URL.RequestURI(), one)).status >= 300 {
-							break
-						}
+		mw: bkIntercept(bkIsPatch, func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			body := bkReadBody(r)
+			c := bkServe(next, r)
+			if c.status == http.StatusBadRequest {
+				for _, op := range bkPatchOps(r, body) {
+					one, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": []any{op}})
+					if bkServe(next, bkInternal(r, r.Method, r.URL.RequestURI(), one)).status >= 300 {
+						break
 					}
 				}
-				c.write(w)
-			})
-		},
+			}
+			c.write(w)
+		}),
 		fail: []string{"rfc7644/PATCH is atomic: an operation before the failing one is not applied"},
 	},
 	{
@@ -893,48 +790,25 @@ var brokenServers = []brokenServer{
 		name:   "group displayName eq matched case-sensitively",
 		source: "interop-quirks.md row 18 (\"and so must group displayName\")",
 		fail:   []string{"okta-groups/Group exists check: displayName eq in capitals finds the same group"},
-		mw: bkRewrite(func(r *http.Request) bool {
-			ep, id := bkResource(r)
-			return r.Method == http.MethodGet && ep == "Groups" && id == "" && bkDisplayNameEq.MatchString(r.URL.Query().Get("filter"))
-		}, func(r *http.Request, c *bkAnswer) {
-			want := bkDisplayNameEq.FindStringSubmatch(r.URL.Query().Get("filter"))[1]
-			doc, ok := c.object()
-			if !ok || !bkIsListResponse(doc) {
-				return
-			}
-			res, _ := doc["Resources"].([]any)
-			res = slices.DeleteFunc(res, func(g any) bool {
-				m, _ := g.(map[string]any)
-				return bkText(m["displayName"]) != want
-			})
-			doc["Resources"], doc["totalResults"], doc["itemsPerPage"] = res, len(res), len(res)
-			c.setJSON(doc)
-		}),
+		mw:     bkCaseExactEq("Groups", "displayName", bkDisplayNameEq),
 	},
 	{
 		name:   "userName uniqueness case-sensitive",
 		source: "interop-quirks.md row 18 (\"case-insensitive comparison and uniqueness\"); RFC 7643 §4.1.1",
 		fail:   []string{"okta-lifecycle/Assign again in capitals: a userName differing only in case is 409"},
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ep, id := bkResource(r)
-				if r.Method != http.MethodPost || ep != "Users" || id != "" {
-					next.ServeHTTP(w, r)
-					return
-				}
-				body := bkReadBody(r)
-				var doc map[string]any
-				_ = json.Unmarshal(body, &doc)
-				userName := bkText(doc["userName"])
-				c := bkServe(next, r)
-				if c.status == http.StatusConflict && userName != strings.ToLower(userName) && userName == strings.ToUpper(userName) {
-					doc["id"] = "case-dup"
-					c.status = http.StatusCreated
-					c.setJSON(doc)
-				}
-				c.write(w)
-			})
-		},
+		mw: bkIntercept(bkOn(http.MethodPost, "Users", false), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			body := bkReadBody(r)
+			var doc map[string]any
+			_ = json.Unmarshal(body, &doc)
+			userName := bkText(doc["userName"])
+			c := bkServe(next, r)
+			if c.status == http.StatusConflict && userName != strings.ToLower(userName) && userName == strings.ToUpper(userName) {
+				doc["id"] = "case-dup"
+				c.status = http.StatusCreated
+				c.setJSON(doc)
+			}
+			c.write(w)
+		}),
 	},
 	{
 		name:   "PATCH with empty Operations refused",
@@ -953,20 +827,13 @@ var brokenServers = []brokenServer{
 		// The other group PATCH steps accept 200 or 204 and judge no body:
 		// the member add, the PATCH Entra sends most, is the check.
 		fail: []string{"entra/Group PATCH answers without the member list (204)"},
-		mw: func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ep, id := bkResource(r)
-				if r.Method != http.MethodPatch || ep != "Groups" || id == "" {
-					next.ServeHTTP(w, r)
-					return
-				}
-				c := bkServe(next, r)
-				if c.status == http.StatusNoContent {
-					c = bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
-				}
-				c.write(w)
-			})
-		},
+		mw: bkIntercept(bkOn(http.MethodPatch, "Groups", true), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			c := bkServe(next, r)
+			if c.status == http.StatusNoContent {
+				c = bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
+			}
+			c.write(w)
+		}),
 	},
 }
 
@@ -1412,6 +1279,79 @@ var bkUserNameEq = regexp.MustCompile(`(?i)^\s*userName\s+eq\s+"([^"\\]*)"\s*$`)
 func bkAll(*http.Request) bool { return true }
 
 func bkIsGet(r *http.Request) bool { return r.Method == http.MethodGet }
+
+func bkIsPatch(r *http.Request) bool { return r.Method == http.MethodPatch }
+
+// bkOn selects the requests with method to endpoint ("Users", "Groups"):
+// to one resource (/Users/{id}) when withID, else to the collection.
+func bkOn(method, endpoint string, withID bool) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		ep, id := bkResource(r)
+		return r.Method == method && ep == endpoint && (id != "") == withID
+	}
+}
+
+// bkIntercept hands the requests match selects to serve, which may pass
+// them on to next; the others go to next untouched.
+func bkIntercept(match func(*http.Request) bool, serve func(next http.Handler, w http.ResponseWriter, r *http.Request)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !match(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			serve(next, w, r)
+		})
+	}
+}
+
+// bkCaseExactEq makes the list answers to `attr eq "…"` on endpoint
+// (eq matches that filter and captures the value) keep only the resources
+// whose attr equals the value exactly, case included.
+func bkCaseExactEq(endpoint, attr string, eq *regexp.Regexp) func(http.Handler) http.Handler {
+	return bkRewrite(func(r *http.Request) bool {
+		return bkOn(http.MethodGet, endpoint, false)(r) && eq.MatchString(r.URL.Query().Get("filter"))
+	}, func(r *http.Request, c *bkAnswer) {
+		want := eq.FindStringSubmatch(r.URL.Query().Get("filter"))[1]
+		doc, ok := c.object()
+		if !ok || !bkIsListResponse(doc) {
+			return
+		}
+		res, _ := doc["Resources"].([]any)
+		res = slices.DeleteFunc(res, func(v any) bool {
+			m, _ := v.(map[string]any)
+			return bkText(m[attr]) != want
+		})
+		doc["Resources"], doc["totalResults"], doc["itemsPerPage"] = res, len(res), len(res)
+		c.setJSON(doc)
+	})
+}
+
+// bkDropOps silently drops the PATCH operations op (any case) whose path
+// (has: whether the operation has one) drop selects, on endpoint or, when
+// endpoint is "", on any.
+func bkDropOps(endpoint, op string, drop func(path string, has bool) bool) func(http.Handler) http.Handler {
+	return bkEditPatch(func(r *http.Request, ops []map[string]any) []map[string]any {
+		if ep, _ := bkResource(r); endpoint != "" && ep != endpoint {
+			return ops
+		}
+		return slices.DeleteFunc(ops, func(o map[string]any) bool {
+			path, has := o["path"]
+			return strings.EqualFold(bkText(o["op"]), op) && drop(bkText(path), has)
+		})
+	})
+}
+
+// bkRefuseOp refuses, with 400 and scimType, a PATCH with an operation
+// bad selects.
+func bkRefuseOp(scimType string, bad func(op map[string]any) bool) func(http.Handler) http.Handler {
+	return bkRefuse(func(r *http.Request, body []byte) (int, string) {
+		if slices.ContainsFunc(bkPatchOps(r, body), bad) {
+			return http.StatusBadRequest, scimType
+		}
+		return 0, ""
+	})
+}
 
 // bkEditQuery changes the query before the server sees it.
 func bkEditQuery(edit func(r *http.Request, q url.Values)) func(http.Handler) http.Handler {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 func noPause(context.Context, time.Duration) error { return nil }
@@ -23,32 +23,11 @@ func noPause(context.Context, time.Duration) error { return nil }
 // kacescim server, in both ways Okta presents a key.
 func TestOktaSPECAgainstKacescim(t *testing.T) {
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-	})
-	_, key, err := srv.Directory().AddProvider(ctx, "okta", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, ts := servertest.Start(t, server.Config{})
+	key := servertest.AddProvider(t, srv, "okta")
 	base := ts.URL + server.SCIMPrefix
-
 	// The SPEC test's precondition: at least one user exists.
-	seed, err := client.NewSCIM(base, key).DoJSON(ctx, http.MethodPost, "/Users", map[string]any{
-		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
-		"userName": "seed.user@example.com",
-		"name":     map[string]string{"givenName": "Seed", "familyName": "User"},
-		"emails":   []map[string]any{{"value": "seed.user@example.com", "type": "work", "primary": true}},
-		"active":   true,
-	})
-	if err != nil || seed.Status != http.StatusCreated {
-		t.Fatalf("seed user: %v %+v", err, seed)
-	}
+	servertest.SeedUser(t, base, key)
 
 	for _, tc := range []struct{ name, auth string }{
 		{"bearer", "Bearer " + key},

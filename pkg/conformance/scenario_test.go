@@ -3,7 +3,6 @@ package conformance_test
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // kacescimEnv is a real kacescim server on loopback with admin access.
@@ -22,16 +22,7 @@ type kacescimEnv struct {
 
 func newKacescim(t *testing.T) *kacescimEnv {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-	})
+	srv, ts := servertest.Start(t, server.Config{AdminToken: "test-admin-token"})
 	return &kacescimEnv{base: ts.URL + server.SCIMPrefix, admin: client.NewAdmin(ts.URL, "test-admin-token"), srv: srv}
 }
 

@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/scim"
 	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // TestFilterTooMany: the store refuses, with 400 tooMany, a filter beyond
@@ -20,53 +19,10 @@ import (
 // come through scim.ParseFilter.
 func TestFilterTooMany(t *testing.T) {
 	srv := newTestServer(t)
-	db := srv.openTemp(t)
-	p := newTestProvider(t, db, "p")
-	parts := make([]string, scim.MaxFilterComparisons+1)
-	for i := range parts {
-		parts[i] = fmt.Sprintf(`displayName eq "u%d"`, i)
-	}
-	wide := strings.Join(parts, " or ")
-	deep := strings.Repeat("not (", scim.MaxFilterDepth) + `displayName pr` + strings.Repeat(")", scim.MaxFilterDepth)
-	ok := strings.Join(parts[1:], " or ")
-	for _, f := range []string{wide, deep} {
-		_, _, err := db.FindUsers(t.Context(), p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
-		if se, ok := scim.AsError(err); !ok || se.Status != 400 || se.ScimType != scim.TypeTooMany {
-			t.Errorf("FindUsers %.60s…: got %v, want 400 tooMany", f, err)
-		}
-		_, _, err = db.FindGroups(t.Context(), p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
-		if se, ok := scim.AsError(err); !ok || se.Status != 400 || se.ScimType != scim.TypeTooMany {
-			t.Errorf("FindGroups %.60s…: got %v, want 400 tooMany", f, err)
-		}
-	}
-	if _, _, err := db.FindUsers(t.Context(), p.ID, directory.Query{Filter: mustParse(t, ok), Count: 10}); err != nil {
-		t.Errorf("%d comparisons: %v", scim.MaxFilterComparisons, err)
-	}
+	storetest.FilterLimits(t, func(t *testing.T) directory.Store { return srv.openTemp(t) })
 }
 
-// benchUser is user i of the benchmarks: every attribute the filters name
-// has a value that only this user holds.
-func benchUser(providerID string, i int, at time.Time) *directory.User {
-	userName := fmt.Sprintf("user%07d@example.com", i)
-	return &directory.User{
-		ProviderID: providerID, ID: uuid.NewString(), UserName: userName, Active: i%10 != 0,
-		ExternalID: fmt.Sprintf("ext-%07d", i), DisplayName: fmt.Sprintf("User %07d", i),
-		Resource: map[string]any{
-			"userName":    userName,
-			"displayName": fmt.Sprintf("User %07d", i),
-			"active":      i%10 != 0,
-			"name":        map[string]any{"givenName": "Given", "familyName": fmt.Sprintf("Family%07d", i)},
-			"emails": []any{
-				map[string]any{"value": fmt.Sprintf("user%07d@home.example.com", i), "type": "home"},
-				map[string]any{"value": fmt.Sprintf("user%07d@work.example.com", i), "type": "work", "primary": true},
-			},
-			"title": "Engineer",
-		},
-		Created: at, LastModified: at,
-	}
-}
-
-// seedBenchUsers creates n users of benchUser in one transaction (through
+// seedBenchUsers creates n users of storetest.BenchUser in one transaction (through
 // the statement CreateUser runs) and analyses the table, as autovacuum
 // would after such a load.
 func seedBenchUsers(tb testing.TB, db *DB, providerID string, n int) []string {
@@ -77,7 +33,7 @@ func seedBenchUsers(tb testing.TB, db *DB, providerID string, n int) []string {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
 		for i := range n {
-			u := benchUser(providerID, i, at.Add(time.Duration(i)*time.Second))
+			u := storetest.BenchUser(providerID, i, at.Add(time.Duration(i)*time.Second))
 			ids[i] = u.ID
 			r, err := newUserRow(u)
 			if err != nil {
@@ -96,16 +52,24 @@ func seedBenchUsers(tb testing.TB, db *DB, providerID string, n int) []string {
 	return ids
 }
 
+// seedBenchProviders creates provider "other" with others users and
+// provider "p" with n, as seedBenchUsers does, and returns p and the ids of
+// its users: another provider's rows share the indexes.
+func seedBenchProviders(tb testing.TB, db *DB, n, others int) (*directory.Provider, []string) {
+	tb.Helper()
+	other := storetest.NewProvider(tb, db, "other")
+	seedBenchUsers(tb, db, other.ID, others)
+	p := storetest.NewProvider(tb, db, "p")
+	return p, seedBenchUsers(tb, db, p.ID, n)
+}
+
 // TestQueryPlans: the lookups an identity provider makes on every request
 // are served by an index among thousands of users, never by a scan of the
 // provider's rows.
 func TestQueryPlans(t *testing.T) {
 	srv := newTestServer(t)
 	db := srv.openTemp(t)
-	other := newTestProvider(t, db, "other")
-	seedBenchUsers(t, db, other.ID, 500)
-	p := newTestProvider(t, db, "p")
-	ids := seedBenchUsers(t, db, p.ID, 3000)
+	p, ids := seedBenchProviders(t, db, 3000, 500)
 	for _, f := range []string{
 		`userName eq "user0000042@example.com"`,
 		`userName sw "user000004"`,
@@ -114,7 +78,7 @@ func TestQueryPlans(t *testing.T) {
 		fmt.Sprintf(`id eq %q`, ids[42]),
 		`active eq true and userName eq "user0000042@example.com"`,
 	} {
-		sel, err := sqlfilter.Select(dialect{}, db.users, db.users, p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
+		sel, err := sqlfilter.Select(dialect{}, db.users, db.users, p.ID, directory.Query{Filter: storetest.MustParse(t, f), Count: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,12 +112,8 @@ func TestQueryPlans(t *testing.T) {
 func BenchmarkFindUsers(b *testing.B) {
 	srv := newTestServer(b)
 	db := srv.openTemp(b)
-	other := newTestProvider(b, db, "other")
-	seedBenchUsers(b, db, other.ID, 1_000)
-	p := newTestProvider(b, db, "p")
 	const n = 10_000
-	seedBenchUsers(b, db, p.ID, n)
-	ctx := context.Background()
+	p, _ := seedBenchProviders(b, db, n, 1_000)
 	for _, tc := range []struct {
 		name   string
 		filter func(i int) string
@@ -162,25 +122,7 @@ func BenchmarkFindUsers(b *testing.B) {
 		{"unindexed-name.familyName-eq", func(i int) string { return fmt.Sprintf(`name.familyName eq "FAMILY%07d"`, i) }},
 	} {
 		b.Run(fmt.Sprintf("users=%dk/%s", n/1000, tc.name), func(b *testing.B) {
-			queries := make([]directory.Query, 256)
-			for j := range queries {
-				e, err := scim.ParseFilter(tc.filter((j*7919 + 13) % n))
-				if err != nil {
-					b.Fatal(err)
-				}
-				queries[j] = directory.Query{Filter: e, StartIndex: 1, Count: 100}
-			}
-			// Prepare the statements before the clock starts.
-			if _, _, err := db.FindUsers(ctx, p.ID, queries[0]); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				users, total, err := db.FindUsers(ctx, p.ID, queries[i%len(queries)])
-				if err != nil || total != 1 || len(users) != 1 {
-					b.Fatalf("got %d users, total %d, %v", len(users), total, err)
-				}
-			}
+			storetest.BenchmarkFindUsers(b, db, p.ID, n, tc.filter)
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/scim2/filter-parser/v2"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
@@ -56,16 +55,6 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) directory.Store { return srv.openTemp(t) })
 }
 
-func newTestProvider(tb testing.TB, db *DB, name string) *directory.Provider {
-	tb.Helper()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	p := &directory.Provider{ID: uuid.NewString(), Name: name, Created: now, Updated: now}
-	if err := db.CreateProvider(context.Background(), p); err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}
-
 func testUser(providerID, userName string) *directory.User {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return &directory.User{
@@ -74,15 +63,6 @@ func testUser(providerID, userName string) *directory.User {
 		Fields:   map[string]any{directory.FieldEmail: userName},
 		Created:  now, LastModified: now,
 	}
-}
-
-func mustParse(tb testing.TB, f string) filter.Expression {
-	tb.Helper()
-	e, err := filter.ParseFilter([]byte(f))
-	if err != nil {
-		tb.Fatalf("parse %s: %v", f, err)
-	}
-	return e
 }
 
 // TestReplicas: two stores on the same schema, as two kacescim replicas
@@ -96,7 +76,7 @@ func TestReplicas(t *testing.T) {
 	a, b := open(t, dsn), open(t, dsn)
 	c := t.Context()
 
-	p := newTestProvider(t, a, "okta")
+	p := storetest.NewProvider(t, a, "okta")
 	if got, err := b.FindProviderByName(c, "OKTA"); err != nil || got.ID != p.ID {
 		t.Fatalf("replica b: %v, %v", got, err)
 	}
@@ -246,7 +226,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	}
 	// Reopening applies nothing and works.
 	open(t, dsn)
-	p := newTestProvider(t, dbs[1], "p")
+	p := storetest.NewProvider(t, dbs[1], "p")
 	if _, err := dbs[replicas-1].FindProviderByID(t.Context(), p.ID); err != nil {
 		t.Error(err)
 	}
@@ -273,8 +253,8 @@ func TestOpenErrors(t *testing.T) {
 func TestKeyHashConflict(t *testing.T) {
 	srv := newTestServer(t)
 	db := srv.openTemp(t)
-	a := newTestProvider(t, db, "a")
-	b := newTestProvider(t, db, "b")
+	a := storetest.NewProvider(t, db, "a")
+	b := storetest.NewProvider(t, db, "b")
 	a.KeyHash, b.KeyHash = []byte("same"), []byte("same")
 	if err := db.UpdateProvider(t.Context(), a); err != nil {
 		t.Fatal(err)
@@ -291,7 +271,7 @@ func TestUnstorableText(t *testing.T) {
 	srv := newTestServer(t)
 	db := srv.openTemp(t)
 	c := t.Context()
-	p := newTestProvider(t, db, "p")
+	p := storetest.NewProvider(t, db, "p")
 	u := testUser(p.ID, "nul\x00user")
 	if err := db.CreateUser(c, u); directory.ErrorCode(err) != directory.EINVALID {
 		t.Errorf("userName with NUL: %v, want EINVALID", err)
@@ -317,7 +297,7 @@ func TestUnstorableText(t *testing.T) {
 		`name.familyName lt "b\u0000"`: 2,
 		`not (userName eq "\u0000")`:   2,
 	} {
-		_, total, err := db.FindUsers(c, p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
+		_, total, err := db.FindUsers(c, p.ID, directory.Query{Filter: storetest.MustParse(t, f), Count: 10})
 		if err != nil || total != want {
 			t.Errorf("%s: total %d, %v; want %d", f, total, err, want)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/internal/record"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // explain is the query plan of query, one line per step.
@@ -45,8 +46,8 @@ func explain(t testing.TB, db *DB, query string) string {
 // indexes.
 func TestFieldQueryPlans(t *testing.T) {
 	db := openTemp(t)
-	p := newTestProvider(t, db, "p")
-	seedUsers(t, db, newTestProvider(t, db, "q").ID, 100)
+	p := storetest.NewProvider(t, db, "p")
+	seedUsers(t, db, storetest.NewProvider(t, db, "q").ID, 100)
 	seedUsers(t, db, p.ID, 200)
 	if _, err := db.w.Exec(`ANALYZE`); err != nil {
 		t.Fatal(err)
@@ -89,8 +90,8 @@ func TestFieldQueryPlans(t *testing.T) {
 func TestReplaceMappingsChunks(t *testing.T) {
 	ctx := t.Context()
 	db := openTemp(t)
-	p := newTestProvider(t, db, "p")
-	other := newTestProvider(t, db, "other")
+	p := storetest.NewProvider(t, db, "p")
+	other := storetest.NewProvider(t, db, "other")
 	// The provider's users are not contiguous in seq order.
 	seedUsers(t, db, p.ID, 600)
 	seedUsers(t, db, other.ID, 100)
@@ -109,7 +110,7 @@ func TestReplaceMappingsChunks(t *testing.T) {
 	members := map[int]bool{0: true, record.RederiveChunk - 1: true, record.RederiveChunk: true, 2 * record.RederiveChunk: true, 1233: true}
 	var ids []string
 	for i := range 1234 {
-		users, _, err := db.FindUsers(ctx, p.ID, directory.Query{Filter: mustParse(t, fmt.Sprintf(`userName eq "user%07d@example.com"`, i)), Count: 1})
+		users, _, err := db.FindUsers(ctx, p.ID, directory.Query{Filter: storetest.MustParse(t, fmt.Sprintf(`userName eq "user%07d@example.com"`, i)), Count: 1})
 		if err != nil || len(users) != 1 {
 			t.Fatal(users, err)
 		}
@@ -157,7 +158,7 @@ func TestReplaceMappingsChunks(t *testing.T) {
 func TestReplaceMappingsDerivePanics(t *testing.T) {
 	ctx := t.Context()
 	db := openTemp(t)
-	p := newTestProvider(t, db, "p")
+	p := storetest.NewProvider(t, db, "p")
 	seedUsers(t, db, p.ID, 3)
 	func() {
 		defer func() {
@@ -195,7 +196,7 @@ func TestReplaceMappingsDerivePanics(t *testing.T) {
 func TestReplaceMappingsChecksFields(t *testing.T) {
 	ctx := t.Context()
 	db := openTemp(t)
-	p := newTestProvider(t, db, "p")
+	p := storetest.NewProvider(t, db, "p")
 	keep := func(u *directory.User) (map[string]any, error) { return u.Fields, nil }
 	if err := db.CreateCustomField(ctx, &directory.CustomField{Name: "Cost Center", Created: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -303,7 +304,7 @@ func BenchmarkReplaceMappings(b *testing.B) {
 			b.Run(fmt.Sprintf("users=%dk/%s", n/1000, mode), func(b *testing.B) {
 				ctx := context.Background()
 				db := openTemp(b)
-				p := newTestProvider(b, db, "p")
+				p := storetest.NewProvider(b, db, "p")
 				seedUsers(b, db, p.ID, n)
 				if err := db.CreateCustomField(ctx, &directory.CustomField{Name: "Department", Created: time.Now()}); err != nil {
 					b.Fatal(err)

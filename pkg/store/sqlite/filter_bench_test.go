@@ -6,43 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/scim2/filter-parser/v2"
-
-	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/scim"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
-// benchUser is user i of BenchmarkFilter: every attribute the filters
-// name has a value that only this user holds.
-func benchUser(providerID string, i int, at time.Time) *directory.User {
-	userName := fmt.Sprintf("user%07d@example.com", i)
-	return &directory.User{
-		ProviderID: providerID, ID: uuid.NewString(), UserName: userName, Active: i%10 != 0,
-		ExternalID: fmt.Sprintf("ext-%07d", i), DisplayName: fmt.Sprintf("User %07d", i),
-		Resource: map[string]any{
-			"userName":    userName,
-			"displayName": fmt.Sprintf("User %07d", i),
-			"active":      i%10 != 0,
-			"name":        map[string]any{"givenName": "Given", "familyName": fmt.Sprintf("Family%07d", i)},
-			"emails": []any{
-				map[string]any{"value": fmt.Sprintf("user%07d@home.example.com", i), "type": "home"},
-				map[string]any{"value": fmt.Sprintf("user%07d@work.example.com", i), "type": "work", "primary": true},
-			},
-			"title": "Engineer",
-		},
-		Created: at, LastModified: at,
-	}
-}
-
-// seedBenchUsers creates n users of benchUser in one transaction.
+// seedBenchUsers creates n users of storetest.BenchUser in one transaction.
 func seedBenchUsers(tb testing.TB, db *DB, providerID string, n int) []string {
 	tb.Helper()
 	ids := make([]string, n)
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	err := db.write(context.Background(), func(h handle) error {
 		for i := range n {
-			u := benchUser(providerID, i, at.Add(time.Duration(i)*time.Second))
+			u := storetest.BenchUser(providerID, i, at.Add(time.Duration(i)*time.Second))
 			ids[i] = u.ID
 			if err := createUser(context.Background(), h, u); err != nil {
 				return err
@@ -98,9 +72,9 @@ func BenchmarkFilter(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
 			db := openTemp(b)
-			other := newTestProvider(b, db, "other")
+			other := storetest.NewProvider(b, db, "other")
 			seedBenchUsers(b, db, other.ID, n/10)
-			p := newTestProvider(b, db, "p")
+			p := storetest.NewProvider(b, db, "p")
 			ids := seedBenchUsers(b, db, p.ID, n)
 			ctx := context.Background()
 			// The seeding transaction left every page in the WAL, where
@@ -111,26 +85,7 @@ func BenchmarkFilter(b *testing.B) {
 			}
 			for _, tc := range cases {
 				b.Run(tc.name, func(b *testing.B) {
-					filters := make([]filter.Expression, 256)
-					for j := range filters {
-						k := (j*7919 + 13) % n
-						e, err := scim.ParseFilter(tc.filter(k, ids[k]))
-						if err != nil {
-							b.Fatal(err)
-						}
-						filters[j] = e
-					}
-					// Prepare the statements before the clock starts.
-					if _, _, err := db.FindUsers(ctx, p.ID, directory.Query{Filter: filters[len(filters)-1], StartIndex: 1, Count: 100}); err != nil {
-						b.Fatal(err)
-					}
-					b.ReportAllocs()
-					for i := 0; b.Loop(); i++ {
-						users, total, err := db.FindUsers(ctx, p.ID, directory.Query{Filter: filters[i%len(filters)], StartIndex: 1, Count: 100})
-						if err != nil || total != 1 || len(users) != 1 {
-							b.Fatalf("got %d users, total %d, %v", len(users), total, err)
-						}
-					}
+					storetest.BenchmarkFindUsers(b, db, p.ID, n, func(k int) string { return tc.filter(k, ids[k]) })
 				})
 			}
 		})

@@ -1,41 +1,19 @@
 package sqlite
 
 import (
-	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/scim"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // TestFilterTooMany: the store refuses, with 400 tooMany, a filter beyond
 // scim.MaxFilterComparisons or scim.MaxFilterDepth even when it did not
 // come through scim.ParseFilter.
 func TestFilterTooMany(t *testing.T) {
-	db := openTemp(t)
-	p := newTestProvider(t, db, "p")
-	parts := make([]string, scim.MaxFilterComparisons+1)
-	for i := range parts {
-		parts[i] = fmt.Sprintf(`displayName eq "u%d"`, i)
-	}
-	wide := strings.Join(parts, " or ")
-	deep := strings.Repeat("not (", scim.MaxFilterDepth) + `displayName pr` + strings.Repeat(")", scim.MaxFilterDepth)
-	ok := strings.Join(parts[1:], " or ")
-	for _, f := range []string{wide, deep} {
-		_, _, err := db.FindUsers(t.Context(), p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
-		if se, ok := scim.AsError(err); !ok || se.Status != 400 || se.ScimType != scim.TypeTooMany {
-			t.Errorf("FindUsers %.60s…: got %v, want 400 tooMany", f, err)
-		}
-		_, _, err = db.FindGroups(t.Context(), p.ID, directory.Query{Filter: mustParse(t, f), Count: 10})
-		if se, ok := scim.AsError(err); !ok || se.Status != 400 || se.ScimType != scim.TypeTooMany {
-			t.Errorf("FindGroups %.60s…: got %v, want 400 tooMany", f, err)
-		}
-	}
-	if _, _, err := db.FindUsers(t.Context(), p.ID, directory.Query{Filter: mustParse(t, ok), Count: 10}); err != nil {
-		t.Errorf("%d comparisons: %v", scim.MaxFilterComparisons, err)
-	}
+	storetest.FilterLimits(t, func(t *testing.T) directory.Store { return openTemp(t) })
 }
 
 func TestPrefixEnd(t *testing.T) {
@@ -71,7 +49,7 @@ func TestUnindexedFilterMemory(t *testing.T) {
 	}
 	measure := func(n int) (allocs, bytes []float64) {
 		db := openTemp(t)
-		p := newTestProvider(t, db, "p")
+		p := storetest.NewProvider(t, db, "p")
 		seedBenchUsers(t, db, p.ID, n)
 		for _, f := range filters {
 			e, err := scim.ParseFilter(f)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // seedMembers makes every user of the provider a member of group id, in
@@ -64,9 +65,9 @@ func BenchmarkApplyGroupDelta(b *testing.B) {
 		b.Run(fmt.Sprintf("members=%dk", n/1000), func(b *testing.B) {
 			ctx := context.Background()
 			db := openTemp(b)
-			other := newTestProvider(b, db, "other")
+			other := storetest.NewProvider(b, db, "other")
 			seedUsers(b, db, other.ID, n/10) // another provider's users share the index
-			p := newTestProvider(b, db, "p")
+			p := storetest.NewProvider(b, db, "p")
 			seedUsers(b, db, p.ID, n)
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			g := &directory.Group{ProviderID: p.ID, ID: "big", DisplayName: "big",

@@ -36,16 +36,6 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) directory.Store { return openTemp(t) })
 }
 
-func newTestProvider(t testing.TB, db *DB, name string) *directory.Provider {
-	t.Helper()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	p := &directory.Provider{ID: uuid.NewString(), Name: name, Created: now, Updated: now}
-	if err := db.CreateProvider(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func testUser(providerID, userName string) *directory.User {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return &directory.User{
@@ -88,7 +78,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newTestProvider(t, db, "okta")
+	p := storetest.NewProvider(t, db, "okta")
 	u := testUser(p.ID, "alice")
 	if err := db.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
@@ -206,13 +196,13 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		dbs = append(dbs, db)
 	}
-	p := newTestProvider(t, dbs[0], "p")
+	p := storetest.NewProvider(t, dbs[0], "p")
 	const workers, each = 12, 20
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
-		sw   = mustParse(t, `userName sw "w"`)
+		sw   = storetest.MustParse(t, `userName sw "w"`)
 	)
 	for w := range workers {
 		db := dbs[w%2]
@@ -265,8 +255,8 @@ func TestOpenErrors(t *testing.T) {
 
 func TestKeyHashConflict(t *testing.T) {
 	db := openTemp(t)
-	a := newTestProvider(t, db, "a")
-	b := newTestProvider(t, db, "b")
+	a := storetest.NewProvider(t, db, "a")
+	b := storetest.NewProvider(t, db, "b")
 	a.KeyHash = []byte("same")
 	if err := db.UpdateProvider(t.Context(), a); err != nil {
 		t.Fatal(err)
@@ -278,20 +268,11 @@ func TestKeyHashConflict(t *testing.T) {
 	}
 }
 
-func mustParse(t testing.TB, f string) filter.Expression {
-	t.Helper()
-	e, err := filter.ParseFilter([]byte(f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 // TestQueryPlans checks that the lookups identity providers make on every
 // request are served by an index, not a scan of the table.
 func TestQueryPlans(t *testing.T) {
 	db := openTemp(t)
-	p := newTestProvider(t, db, "p")
+	p := storetest.NewProvider(t, db, "p")
 	for i := range 50 {
 		if err := db.CreateUser(t.Context(), testUser(p.ID, fmt.Sprintf("user%d", i))); err != nil {
 			t.Fatal(err)
@@ -333,7 +314,7 @@ func TestQueryPlans(t *testing.T) {
 		{db.groups, `id eq "x"`, "(provider_id=? AND id=?)"},
 	}
 	for _, tc := range cases {
-		sel, err := sqlfilter.Select(dialect{}, tc.schema, tc.schema, p.ID, directory.Query{Filter: mustParse(t, tc.filter), Count: 10})
+		sel, err := sqlfilter.Select(dialect{}, tc.schema, tc.schema, p.ID, directory.Query{Filter: storetest.MustParse(t, tc.filter), Count: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -404,13 +385,13 @@ func BenchmarkFindUsersByUserName(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
 			db := openTemp(b)
-			other := newTestProvider(b, db, "other")
+			other := storetest.NewProvider(b, db, "other")
 			seedUsers(b, db, other.ID, n/10) // another provider's users share the index
-			provider := newTestProvider(b, db, "p").ID
+			provider := storetest.NewProvider(b, db, "p").ID
 			seedUsers(b, db, provider, n)
 			var filters []filter.Expression
 			for i := range 1024 {
-				filters = append(filters, mustParse(b, fmt.Sprintf(`userName eq "USER%07d@example.com"`, (i*7919)%n)))
+				filters = append(filters, storetest.MustParse(b, fmt.Sprintf(`userName eq "USER%07d@example.com"`, (i*7919)%n)))
 			}
 			ctx := context.Background()
 			b.ReportAllocs()

@@ -106,11 +106,7 @@ func FilterDifferential(t *testing.T, open func(t *testing.T) directory.Store) {
 		userIdx[u.ID] = len(users)
 		users = append(users, u)
 		if i%3 == 0 {
-			twin := *u
-			twin.ProviderID, twin.ID = other.ID, newID()
-			if err := db.CreateUser(ctx, &twin); err != nil {
-				t.Fatal(err)
-			}
+			createUserTwin(t, db, u, other.ID, newID())
 		}
 	}
 
@@ -132,30 +128,13 @@ func FilterDifferential(t *testing.T, open func(t *testing.T) directory.Store) {
 		default:
 			g.ExternalID = fmt.Sprintf("G-%d-%s", i, pick(r, []string{"é", "X", "x"}))
 		}
-		seen := map[string]bool{}
-		for range r.IntN(60) * r.IntN(2) {
-			u := pick(r, users)
-			if seen[u.ID] {
-				continue
-			}
-			seen[u.ID] = true
-			display := ""
-			if r.IntN(3) > 0 {
-				display = mixCase(r, u.UserName)
-			}
-			g.Members = append(g.Members, directory.Member{Value: u.ID, Display: display})
-			userGroups[u.ID] = append(userGroups[u.ID], directory.GroupRef{ID: g.ID, DisplayName: g.DisplayName})
-		}
+		addRandomMembers(r, g, users, r.IntN(60)*r.IntN(2), userGroups)
 		if err := db.CreateGroup(ctx, g); err != nil {
 			t.Fatalf("seed %d: create group %d: %v", seed, i, err)
 		}
 		groups = append(groups, g)
 		if i%4 == 0 {
-			twin := *g
-			twin.ProviderID, twin.ID, twin.Members = other.ID, newID(), nil
-			if err := db.CreateGroup(ctx, &twin); err != nil {
-				t.Fatal(err)
-			}
+			createGroupTwin(t, db, g, other.ID, newID())
 		}
 	}
 
@@ -186,39 +165,13 @@ func FilterDifferential(t *testing.T, open func(t *testing.T) directory.Store) {
 	t.Run("Users", func(t *testing.T) {
 		gen := &filterGen{r: rand.New(rand.NewPCG(seed, 1)), c: uc, core: scim.UserURN,
 			attrs: userAttrs(), vpaths: userValuePaths(), invalid: userInvalid}
-		storeSide := func(e filter.Expression) (idSet, error) {
-			us, total, err := db.FindUsers(ctx, p.ID, directory.Query{Filter: e, StartIndex: 1, Count: 1 << 20})
-			if err != nil {
-				return nil, err
-			}
-			got := idSet{}
-			for _, u := range us {
-				got[u.ID] = true
-			}
-			if total != len(us) || len(got) != len(us) {
-				return nil, fmt.Errorf("FindUsers: total %d for %d users (%d distinct)", total, len(us), len(got))
-			}
-			return got, nil
-		}
+		storeSide := func(e filter.Expression) (idSet, error) { return findUserIDs(ctx, db, p.ID, e) }
 		runDifferential(t, seed, gen, nUserFilters, rt, userIDs, userDocs, storeSide)
 	})
 	t.Run("Groups", func(t *testing.T) {
 		gen := &filterGen{r: rand.New(rand.NewPCG(seed, 2)), c: gc, core: scim.GroupURN,
 			attrs: groupAttrs(), vpaths: groupValuePaths(), invalid: groupInvalid}
-		storeSide := func(e filter.Expression) (idSet, error) {
-			gs, total, err := db.FindGroups(ctx, p.ID, directory.Query{Filter: e, StartIndex: 1, Count: 1 << 20})
-			if err != nil {
-				return nil, err
-			}
-			got := idSet{}
-			for _, g := range gs {
-				got[g.ID] = true
-			}
-			if total != len(gs) || len(got) != len(gs) {
-				return nil, fmt.Errorf("FindGroups: total %d for %d groups (%d distinct)", total, len(gs), len(got))
-			}
-			return got, nil
-		}
+		storeSide := func(e filter.Expression) (idSet, error) { return findGroupIDs(ctx, db, p.ID, e) }
 		runDifferential(t, seed, gen, nGroupFilters, scim.GroupResourceType(), groupIDs, groupDocs, storeSide)
 	})
 }
@@ -315,16 +268,7 @@ func runDifferential(t *testing.T, seed uint64, gen *filterGen, n int, rt *scim.
 			fail("%s: the store returned resources of another provider", o.filter)
 		default:
 			if len(o.goSet) != len(o.sqlSet) || !subset(o.goSet, o.sqlSet) {
-				onlyGo, onlySQL := diff(o.goSet, o.sqlSet), diff(o.sqlSet, o.goSet)
-				msg := fmt.Sprintf("%s: Match selects %d, SQL %d; only Match: %d, only SQL: %d", o.filter, len(o.goSet), len(o.sqlSet), len(onlyGo), len(onlySQL))
-				for _, s := range []idSet{onlyGo, onlySQL} {
-					for id := range s {
-						b, _ := json.Marshal(docByID[id])
-						msg += "\n\te.g. " + string(b)
-						break
-					}
-				}
-				fail("%s", msg)
+				fail("%s: %s", o.filter, mismatch(o.goSet, o.sqlSet, docByID))
 				continue
 			}
 			switch len(o.goSet) {
@@ -346,6 +290,90 @@ func runDifferential(t *testing.T, seed uint64, gen *filterGen, n int, rt *scim.
 	// everything selects nothing proves little.
 	if some < n/3 || refused < n/50 {
 		t.Errorf("seed %d: too few discriminating filters (%d of %d) or refused ones (%d): fix the generator", seed, some, n, refused)
+	}
+}
+
+// findUserIDs is the store's side of a user filter: the ids FindUsers
+// returns for e in provider, all on one page.
+func findUserIDs(ctx context.Context, db directory.Store, provider string, e filter.Expression) (idSet, error) {
+	us, total, err := db.FindUsers(ctx, provider, directory.Query{Filter: e, StartIndex: 1, Count: 1 << 20})
+	return pageIDs("FindUsers", "users", us, total, err, func(u *directory.User) string { return u.ID })
+}
+
+// findGroupIDs is findUserIDs for groups.
+func findGroupIDs(ctx context.Context, db directory.Store, provider string, e filter.Expression) (idSet, error) {
+	gs, total, err := db.FindGroups(ctx, provider, directory.Query{Filter: e, StartIndex: 1, Count: 1 << 20})
+	return pageIDs("FindGroups", "groups", gs, total, err, func(g *directory.Group) string { return g.ID })
+}
+
+// pageIDs is the set of ids of a page that find returned, which must be
+// the whole result (total) and hold each resource once.
+func pageIDs[T any](find, kind string, page []T, total int, err error, id func(T) string) (idSet, error) {
+	if err != nil {
+		return nil, err
+	}
+	got := idSet{}
+	for _, r := range page {
+		got[id(r)] = true
+	}
+	if total != len(page) || len(got) != len(page) {
+		return nil, fmt.Errorf("%s: total %d for %d %s (%d distinct)", find, total, len(page), kind, len(got))
+	}
+	return got, nil
+}
+
+// mismatch describes how the ids Match selects (goSet) differ from the ids
+// the store returns (sqlSet), with one document of each side as an example.
+func mismatch(goSet, sqlSet idSet, docs map[string]map[string]any) string {
+	onlyGo, onlySQL := diff(goSet, sqlSet), diff(sqlSet, goSet)
+	msg := fmt.Sprintf("Match selects %d, SQL %d; only Match: %d, only SQL: %d", len(goSet), len(sqlSet), len(onlyGo), len(onlySQL))
+	for _, s := range []idSet{onlyGo, onlySQL} {
+		for id := range s {
+			b, _ := json.Marshal(docs[id])
+			msg += "\n\te.g. " + string(b)
+			break
+		}
+	}
+	return msg
+}
+
+// addRandomMembers adds up to n distinct users, drawn from users, to g,
+// some with a display in mixed case, and records g in userGroups for each.
+func addRandomMembers(r *rand.Rand, g *directory.Group, users []*directory.User, n int, userGroups map[string][]directory.GroupRef) {
+	seen := map[string]bool{}
+	for range n {
+		u := pick(r, users)
+		if seen[u.ID] {
+			continue
+		}
+		seen[u.ID] = true
+		display := ""
+		if r.IntN(3) > 0 {
+			display = mixCase(r, u.UserName)
+		}
+		g.Members = append(g.Members, directory.Member{Value: u.ID, Display: display})
+		userGroups[u.ID] = append(userGroups[u.ID], directory.GroupRef{ID: g.ID, DisplayName: g.DisplayName})
+	}
+}
+
+// createUserTwin creates a copy of u, under id, in provider other: a
+// resource no filter in u's provider may return.
+func createUserTwin(tb testing.TB, db directory.Store, u *directory.User, other, id string) {
+	tb.Helper()
+	twin := *u
+	twin.ProviderID, twin.ID = other, id
+	if err := db.CreateUser(context.Background(), &twin); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// createGroupTwin is createUserTwin for a group, created without members.
+func createGroupTwin(tb testing.TB, db directory.Store, g *directory.Group, other, id string) {
+	tb.Helper()
+	twin := *g
+	twin.ProviderID, twin.ID, twin.Members = other, id, nil
+	if err := db.CreateGroup(context.Background(), &twin); err != nil {
+		tb.Fatal(err)
 	}
 }
 

@@ -81,32 +81,10 @@ func FilterFuzz(f *testing.F, open func(tb testing.TB) directory.Store) {
 		}
 		parse := func() filter.Expression { e, _ := scim.ParseFilter(raw); return e }
 		fx.check(t, raw, "Users", scim.UserResourceType(), fx.userDocs, func() (idSet, error) {
-			us, total, err := fx.db.FindUsers(ctx, fx.p.ID, directory.Query{Filter: parse(), StartIndex: 1, Count: 1 << 20})
-			if err != nil {
-				return nil, err
-			}
-			got := idSet{}
-			for _, u := range us {
-				got[u.ID] = true
-			}
-			if total != len(us) || len(got) != len(us) {
-				return nil, fmt.Errorf("FindUsers: total %d for %d users (%d distinct)", total, len(us), len(got))
-			}
-			return got, nil
+			return findUserIDs(ctx, fx.db, fx.p.ID, parse())
 		})
 		fx.check(t, raw, "Groups", scim.GroupResourceType(), fx.groupDocs, func() (idSet, error) {
-			gs, total, err := fx.db.FindGroups(ctx, fx.p.ID, directory.Query{Filter: parse(), StartIndex: 1, Count: 1 << 20})
-			if err != nil {
-				return nil, err
-			}
-			got := idSet{}
-			for _, g := range gs {
-				got[g.ID] = true
-			}
-			if total != len(gs) || len(got) != len(gs) {
-				return nil, fmt.Errorf("FindGroups: total %d for %d groups (%d distinct)", total, len(gs), len(got))
-			}
-			return got, nil
+			return findGroupIDs(ctx, fx.db, fx.p.ID, parse())
 		})
 	})
 }
@@ -171,11 +149,7 @@ func newFuzzFixture(tb testing.TB, db directory.Store) *fuzzFixture {
 		}
 		users = append(users, u)
 		if i%3 == 0 {
-			twin := *u
-			twin.ProviderID, twin.ID = other.ID, newID()
-			if err := db.CreateUser(ctx, &twin); err != nil {
-				tb.Fatal(err)
-			}
+			createUserTwin(tb, db, u, other.ID, newID())
 		}
 	}
 	if len(users) < 40 {
@@ -200,20 +174,7 @@ func newFuzzFixture(tb testing.TB, db directory.Store) *fuzzFixture {
 			continue
 		}
 		g.Resource = map[string]any{"displayName": g.DisplayName}
-		seen := map[string]bool{}
-		for range r.IntN(12) {
-			u := pick(r, users)
-			if seen[u.ID] {
-				continue
-			}
-			seen[u.ID] = true
-			display := ""
-			if r.IntN(3) > 0 {
-				display = mixCase(r, u.UserName)
-			}
-			g.Members = append(g.Members, directory.Member{Value: u.ID, Display: display})
-			userGroups[u.ID] = append(userGroups[u.ID], directory.GroupRef{ID: g.ID, DisplayName: g.DisplayName})
-		}
+		addRandomMembers(r, g, users, r.IntN(12), userGroups)
 		if err := db.CreateGroup(ctx, g); err != nil {
 			if directory.ErrorCode(err) == directory.ECONFLICT {
 				continue
@@ -222,11 +183,7 @@ func newFuzzFixture(tb testing.TB, db directory.Store) *fuzzFixture {
 		}
 		fx.groupDocs[g.ID] = renderGroupDoc(g)
 		if i%2 == 0 {
-			twin := *g
-			twin.ProviderID, twin.ID, twin.Members = other.ID, newID(), nil
-			if err := db.CreateGroup(ctx, &twin); err != nil {
-				tb.Fatal(err)
-			}
+			createGroupTwin(tb, db, g, other.ID, newID())
 		}
 	}
 	if len(fx.groupDocs) < 8 {
@@ -294,15 +251,6 @@ func (fx *fuzzFixture) check(t *testing.T, raw, kind string, rt *scim.ResourceTy
 		}
 	}
 	if len(goSet) != len(sqlSet) || !subset(goSet, sqlSet) {
-		onlyGo, onlySQL := diff(goSet, sqlSet), diff(sqlSet, goSet)
-		msg := fmt.Sprintf("%s %q: Match selects %d, SQL %d; only Match: %d, only SQL: %d", kind, raw, len(goSet), len(sqlSet), len(onlyGo), len(onlySQL))
-		for _, s := range []idSet{onlyGo, onlySQL} {
-			for id := range s {
-				b, _ := json.Marshal(docs[id])
-				msg += "\n\te.g. " + string(b)
-				break
-			}
-		}
-		t.Fatal(msg)
+		t.Fatalf("%s %q: %s", kind, raw, mismatch(goSet, sqlSet, docs))
 	}
 }
