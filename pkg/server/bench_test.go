@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +80,7 @@ func BenchmarkSCIMPostgres(b *testing.B) {
 }
 
 func benchSCIM(b *testing.B, newEnv func(b *testing.B) *scimEnv) {
-	for _, n := range []int{1_000, 100_000} {
+	for _, n := range benchSizes(b) {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
 			e := newEnv(b)
 			ids := seedUsers(b, e, n)
@@ -107,6 +109,24 @@ func benchSCIM(b *testing.B, newEnv func(b *testing.B) *scimEnv) {
 			})
 		})
 	}
+}
+
+// benchSizes are the numbers of users BenchmarkSCIM runs with: 1k and 100k,
+// or the comma-separated list in KACESCIM_BENCH_USERS (e.g. 1000000).
+func benchSizes(b *testing.B) []int {
+	env := os.Getenv("KACESCIM_BENCH_USERS")
+	if env == "" {
+		return []int{1_000, 100_000}
+	}
+	var sizes []int
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("KACESCIM_BENCH_USERS=%q: want a comma-separated list of user counts", env)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
 }
 
 // BenchmarkSCIMMapped is BenchmarkSCIM's writes for a provider with all the
