@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +31,9 @@ type recordOptions struct {
 	Out      string
 	Name     string
 	Insecure bool
+	// TLSCert and TLSKey make the proxy listen on HTTPS, which a real
+	// Okta tenant requires of a SCIM base URL.
+	TLSCert, TLSKey string
 }
 
 // NewCmdRecord returns `kacescim record`. runF replaces the run function
@@ -52,7 +56,8 @@ server made are captured from its answers, and the userNames, displayNames,
 externalIds and emails the identity provider chose become fresh random values,
 so that a replay does not collide with the recorded users.`,
 		Example: `  kacescim record --upstream http://127.0.0.1:8080/scim/v2 --out recordings
-  kacescim record --listen 127.0.0.1:9000 --upstream https://scim.example.com/scim/v2 --out rec --name okta-push`,
+  kacescim record --listen 127.0.0.1:9000 --upstream https://scim.example.com/scim/v2 --out rec --name okta-push
+  kacescim record --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --upstream http://127.0.0.1:8080/scim/v2 --out rec`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -70,6 +75,8 @@ so that a replay does not collide with the recorded users.`,
 	f.StringVar(&opts.Out, "out", "", "directory the scenario files are written to, created if missing (required)")
 	f.StringVar(&opts.Name, "name", conformance.DefaultRecordName, "suite name of the recorded scenarios, and the stem of their file names")
 	f.BoolVarP(&opts.Insecure, "insecure", "k", false, "accept any TLS certificate from the upstream (test servers only)")
+	f.StringVar(&opts.TLSCert, "tls-cert", "", "listen on HTTPS with this certificate (PEM), as a real identity provider requires")
+	f.StringVar(&opts.TLSKey, "tls-key", "", "the private key (PEM) of --tls-cert")
 	return cmd
 }
 
@@ -81,6 +88,8 @@ func (opts *recordOptions) validate() error {
 		return usageErr("--out is required: the directory to write the scenarios to")
 	case strings.TrimSpace(opts.Name) == "":
 		return usageErr("--name must not be empty")
+	case (opts.TLSCert == "") != (opts.TLSKey == ""):
+		return usageErr("--tls-cert and --tls-key go together: give both to listen on HTTPS, or neither")
 	}
 	u, err := url.Parse(opts.Upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -113,12 +122,22 @@ func runRecord(ctx context.Context, opts *recordOptions) error {
 	}
 	upstream := displayURL(opts.Upstream)
 	srv := &http.Server{Handler: rec, ReadHeaderTimeout: 30 * time.Second}
+	useTLS := opts.TLSCert != ""
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
+		if err != nil {
+			ln.Close()
+			return usageErr(fmt.Sprintf("cannot load --tls-cert/--tls-key: %v", err))
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	fmt.Fprintf(errOut, "Recording: listening on %s, forwarding to %s\n", listenURL(ln.Addr(), false), upstream)
+	fmt.Fprintf(errOut, "Recording: listening on %s, forwarding to %s\n", listenURL(ln.Addr(), useTLS), upstream)
 	fmt.Fprintf(errOut, "Give the identity provider %s as its SCIM base URL. Press Ctrl-C to stop and write the scenarios to %s.\n",
-		listenURL(ln.Addr(), false), opts.Out)
+		listenURL(ln.Addr(), useTLS), opts.Out)
 
 	var serveErr error
 	select {

@@ -2,6 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,6 +123,7 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"record", "--upstream", "http://127.0.0.1:1"}, "--out is required"},
 		{[]string{"record", "--upstream", "ftp://host", "--out", "x"}, "is not an http(s) URL"},
 		{[]string{"record", "--upstream", "http://h", "--out", "x", "extra"}, "takes no arguments"},
+		{[]string{"record", "--upstream", "http://h", "--out", "x", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 	} {
 		_, errOut, done := startCLI(context.Background(), false, tc.args...)
 		if code := <-done; code != exitUsage || !strings.Contains(errOut.String(), tc.want) {
@@ -130,4 +141,87 @@ func TestRecordFlags(t *testing.T) {
 	if got.Listen != "127.0.0.1:8090" || got.Name != "recorded" || got.Insecure {
 		t.Errorf("defaults: %+v", got)
 	}
+}
+
+// TestRecordTLS: with --tls-cert/--tls-key the proxy listens on HTTPS, as
+// a real identity provider requires, and a client that trusts the
+// certificate records through it.
+func TestRecordTLS(t *testing.T) {
+	isolateEnv(t)
+	ctx := context.Background()
+	srv, hs := servertest.Start(t, server.Config{})
+	key := servertest.AddProvider(t, srv, "okta")
+	certFile, keyFile, pool := selfSignedCert(t)
+	dir := t.TempDir()
+
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	_, errOut, done := startCLI(rctx, false, "record", "--listen", "127.0.0.1:0", "--upstream", hs.URL+server.SCIMPrefix,
+		"--out", dir, "--tls-cert", certFile, "--tls-key", keyFile)
+	waitFor(t, errOut, "Press Ctrl-C")
+	m := regexp.MustCompile(`listening on (https://\S+),`).FindStringSubmatch(errOut.String())
+	if m == nil {
+		t.Fatalf("no https address in:\n%s", errOut)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	c := client.NewSCIM(m[1], key, client.WithTransport(tr), client.WithTimeout(10*time.Second))
+	resp, err := c.Do(ctx, "GET", "/Users?startIndex=1&count=2", nil)
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("GET over HTTPS through the recorder: %v %v", resp, err)
+	}
+	// Plain HTTP to the HTTPS port is not served.
+	if resp, err := client.NewSCIM(strings.Replace(m[1], "https://", "http://", 1), key).Do(ctx, "GET", "/Users", nil); err == nil && resp.Status == 200 {
+		t.Error("the HTTPS proxy answered plain HTTP")
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("files %v", entries)
+	}
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key to files,
+// and returns them with a pool that trusts the certificate.
+func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "kacescim record test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
