@@ -111,13 +111,22 @@ func runLogs(ctx context.Context, opts *logsOptions) error {
 	return followLogs(ctx, api, q, opts)
 }
 
+// followOverlap is how many ids below the newest it printed `logs
+// --follow` asks for again. With PostgreSQL, several replicas write the
+// log at once and an entry can commit after one with a greater id; asking
+// again a little behind, and printing only what it has not printed, lets
+// the follower catch such an entry.
+const followOverlap = 100
+
 // followLogs prints the newest entries, then, every poll interval, the
-// ones after the last it printed, until ctx ends: the way `logs --follow`
-// is meant to stop, so not an error.
+// ones it has not printed yet, until ctx ends: the way `logs --follow` is
+// meant to stop, so not an error.
 func followLogs(ctx context.Context, api *client.Admin, q client.LogQuery, opts *logsOptions) error {
 	out := &logStream{g: opts.g}
 	tick := time.NewTicker(opts.PollInterval)
 	defer tick.Stop()
+	var newest int64
+	printed := map[int64]bool{} // the ids printed above newest - followOverlap
 	for first := true; ; first = false {
 		entries, err := api.Logs(ctx, q)
 		switch {
@@ -129,13 +138,24 @@ func followLogs(ctx context.Context, api *client.Admin, q client.LogQuery, opts 
 		if !first && len(entries) == q.Limit {
 			// The server keeps the newest of a limit: older ones are lost
 			// to a follower that fell this far behind.
-			fmt.Fprintf(opts.g.IO.ErrOut, "More than %d new entries since the last poll: older ones were skipped.\n", q.Limit)
+			fmt.Fprintf(opts.g.IO.ErrOut, "More than %d new entries since the last poll: older ones were skipped.\n", q.Limit-followOverlap)
 		}
-		if err := out.write(entries); err != nil {
+		fresh := entries[:0:0]
+		for _, e := range entries {
+			if !printed[e.ID] {
+				fresh = append(fresh, e)
+				printed[e.ID] = true
+				newest = max(newest, e.ID)
+			}
+		}
+		if err := out.write(fresh); err != nil {
 			return err
 		}
-		if n := len(entries); n > 0 {
-			q.AfterID = entries[n-1].ID
+		q.AfterID = max(0, newest-followOverlap)
+		for id := range printed {
+			if id <= q.AfterID {
+				delete(printed, id)
+			}
 		}
 		q.Limit = adminapi.MaxLogLimit
 		select {
