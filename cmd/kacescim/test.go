@@ -591,18 +591,7 @@ func (r *testRun) runRunscope(ctx context.Context, export *conformance.RunscopeE
 		Transport:     r.transport,
 		ClientOptions: []client.Option{client.WithTimeout(r.Timeout), client.WithUserAgent(r.g.userAgent())},
 		Pause: func(ctx context.Context, d time.Duration) error {
-			d = time.Duration(float64(d) * scale)
-			if d <= 0 {
-				return ctx.Err()
-			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
+			return conformance.Sleep(ctx, time.Duration(float64(d)*scale))
 		},
 	})
 	// Say why the steps --skip marked were not run, and leave out what

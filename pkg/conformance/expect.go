@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -378,13 +379,7 @@ func compareValues(a, b any) int {
 	if aNum && bNum {
 		x, _ := na.Float64()
 		y, _ := nb.Float64()
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
+		return cmp.Compare(x, y)
 	}
 	return strings.Compare(strings.ToLower(text(a)), strings.ToLower(text(b)))
 }

@@ -144,16 +144,12 @@ type runner struct {
 
 func newRunner(opts Options) *runner {
 	r := &runner{
-		opts:      opts,
-		base:      strings.TrimRight(opts.BaseURL, "/"),
-		transport: opts.Transport,
-		caps:      map[Capability]bool{},
-		capWhy:    map[Capability]string{},
+		opts:   opts,
+		base:   strings.TrimRight(opts.BaseURL, "/"),
+		caps:   map[Capability]bool{},
+		capWhy: map[Capability]string{},
 	}
-	if r.transport == nil {
-		r.transport = http.DefaultTransport.(*http.Transport).Clone()
-		r.ownsTrans = true
-	}
+	r.transport, r.ownsTrans = ownTransport(opts.Transport)
 	r.red = newRedactor(nil, opts.Token, invalidToken)
 	return r
 }

@@ -212,14 +212,10 @@ func newRunscopeRun(opts RunscopeOptions) *runscopeRun {
 	r := &runscopeRun{
 		opts:        opts,
 		base:        strings.TrimRight(opts.BaseURL, "/"),
-		transport:   opts.Transport,
 		unsetBy:     map[string]string{},
 		skippedVars: map[string]bool{},
 	}
-	if r.transport == nil {
-		r.transport = http.DefaultTransport.(*http.Transport).Clone()
-		r.ownsTrans = true
-	}
+	r.transport, r.ownsTrans = ownTransport(opts.Transport)
 	r.vars = OktaSPECVariables(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 	for k, v := range opts.Vars {
 		r.vars[k] = v
@@ -239,6 +235,16 @@ func (r *runscopeRun) pause(ctx context.Context, d time.Duration) error {
 	if r.opts.Pause != nil {
 		return r.opts.Pause(ctx, d)
 	}
+	return Sleep(ctx, d)
+}
+
+// Sleep waits for d, or until ctx is done, whose error it then returns:
+// the pause of a Runscope step, as RunRunscope takes it unless
+// RunscopeOptions.Pause says otherwise.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -247,6 +253,16 @@ func (r *runscopeRun) pause(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ownTransport returns rt, or when it is nil a clone of
+// http.DefaultTransport that the caller owns (and closes the idle
+// connections of when done).
+func ownTransport(rt http.RoundTripper) (http.RoundTripper, bool) {
+	if rt != nil {
+		return rt, false
+	}
+	return http.DefaultTransport.(*http.Transport).Clone(), true
 }
 
 // request runs one request step.

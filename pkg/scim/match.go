@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -528,7 +529,7 @@ func compare(a *Attribute, v any, op filter.CompareOperator, cv any) (bool, erro
 		if !ok1 {
 			return false, nil
 		}
-		return ordered(op, cmpFloat(x, y)), nil
+		return ordered(op, cmp.Compare(x, y)), nil
 	case TypeDateTime:
 		vs, _ := v.(string)
 		x, err := parseTime(vs)
@@ -578,16 +579,6 @@ func ordered(op filter.CompareOperator, c int) bool {
 		return c <= 0
 	}
 	return false
-}
-
-func cmpFloat(x, y float64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 func toFloat(v any) (float64, bool) {

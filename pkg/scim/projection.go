@@ -194,22 +194,7 @@ func closingBracket(s string, open int) int {
 
 // isPathName reports whether s is an ATTRNAME of RFC 7644 §3.10, or
 // $ref, the one sub-attribute name outside that grammar.
-func isPathName(s string) bool {
-	if s == "$ref" {
-		return true
-	}
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if !alpha && (i == 0 || !(c >= '0' && c <= '9' || c == '-' || c == '_')) {
-			return false
-		}
-	}
-	return true
-}
+func isPathName(s string) bool { return s == "$ref" || isAttrName(s) }
 
 // Projection is a parsed attributes or excludedAttributes parameter: the
 // attributes a response returns of each resource. The zero of it, a nil

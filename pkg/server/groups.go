@@ -263,13 +263,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 		// whatever the size of the group; If-Match pins the version the
 		// delta's own statement requires.
 		delta := groupDelta(d, s.dir.Now())
-		delta.IfVersion, err = pinnedVersion(ifMatch(r), "Group", id, func() (int64, error) {
-			g, err := s.store.FindGroupByID(ctx, p.ID, id, false)
-			if err != nil {
-				return 0, notFound(err, "Group", id)
-			}
-			return g.Version, nil
-		})
+		delta.IfVersion, err = pinnedVersion(ifMatch(r), "Group", id, s.groupVersion(ctx, p, id))
 		if err != nil {
 			return err
 		}
@@ -302,15 +296,21 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 	return nil
 }
 
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	ctx := r.Context()
-	version, err := pinnedVersion(ifMatch(r), "Group", id, func() (int64, error) {
+// groupVersion returns a reader of the group's current version (without
+// its members), for pinnedVersion.
+func (s *Server) groupVersion(ctx context.Context, p *directory.Provider, id string) func() (int64, error) {
+	return func() (int64, error) {
 		g, err := s.store.FindGroupByID(ctx, p.ID, id, false)
 		if err != nil {
 			return 0, notFound(err, "Group", id)
 		}
 		return g.Version, nil
-	})
+	}
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
+	ctx := r.Context()
+	version, err := pinnedVersion(ifMatch(r), "Group", id, s.groupVersion(ctx, p, id))
 	if err != nil {
 		return err
 	}
