@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/client"
+	"github.com/kacescim/kacescim/pkg/scim"
 )
 
 // Options configure Run.
@@ -201,12 +202,12 @@ func (r *runner) discover(ctx context.Context) {
 		}
 	}
 	if resp, err := c.Do(ctx, http.MethodGet, "/ResourceTypes", nil); err == nil && resp.Status == http.StatusOK {
-		body := strings.ToLower(string(resp.Body))
-		if !strings.Contains(body, `"/groups"`) && !strings.Contains(body, `"group"`) {
+		groups, enterprise := readResourceTypes(resp.Body)
+		if !groups {
 			r.caps[CapGroups] = false
 			r.capWhy[CapGroups] = "the server's /ResourceTypes lists no Group"
 		}
-		if !strings.Contains(body, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user") {
+		if !enterprise {
 			r.caps[CapEnterprise] = false
 			r.capWhy[CapEnterprise] = "the server's /ResourceTypes lists no enterprise extension"
 		}
@@ -228,6 +229,41 @@ func (r *runner) discover(ctx context.Context) {
 	} else {
 		r.capWhy[CapStrict] = "the server accepts input beyond the RFCs (lenient), as its /ServiceProviderConfig says or by default"
 	}
+}
+
+// readResourceTypes reports whether a /ResourceTypes answer (a
+// ListResponse, or the bare array some servers send) lists a Group
+// resource type and a User extended by the enterprise schema. An answer
+// it cannot read claims both: the checks that need them then say what is
+// wrong.
+func readResourceTypes(body []byte) (groups, enterprise bool) {
+	type resourceType struct {
+		Name             string `json:"name"`
+		Endpoint         string `json:"endpoint"`
+		Schema           string `json:"schema"`
+		SchemaExtensions []struct {
+			Schema string `json:"schema"`
+		} `json:"schemaExtensions"`
+	}
+	var list struct {
+		Resources []resourceType `json:"Resources"`
+	}
+	if json.Unmarshal(body, &list) != nil || list.Resources == nil {
+		if json.Unmarshal(body, &list.Resources) != nil {
+			return true, true
+		}
+	}
+	for _, rt := range list.Resources {
+		if strings.EqualFold(rt.Name, "Group") || strings.EqualFold(strings.Trim(rt.Endpoint, "/"), "Groups") {
+			groups = true
+		}
+		for _, ext := range rt.SchemaExtensions {
+			if strings.EqualFold(ext.Schema, scim.EnterpriseUserURN) {
+				enterprise = true
+			}
+		}
+	}
+	return groups, enterprise
 }
 
 // strictDialect finds a kacescim-style dialect extension in a
@@ -761,10 +797,9 @@ func substitutePath(sub *substituter, p string) string {
 
 // queryEscape escapes what would change a query's meaning: the rest
 // (spaces, quotes) the client encodes as it sends.
-func queryEscape(s string) string {
-	r := strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", "#", "%23", "=", "%3D")
-	return r.Replace(s)
-}
+func queryEscape(s string) string { return queryEscaper.Replace(s) }
+
+var queryEscaper = strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", "#", "%23", "=", "%3D")
 
 // substituteJSON replaces variables in every string (and key) of v.
 func (sr *scenarioRun) substituteJSON(sub *substituter, v any) any {

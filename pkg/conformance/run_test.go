@@ -510,3 +510,21 @@ func TestRunDirectoryMissingVariable(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+func TestReadResourceTypes(t *testing.T) {
+	for _, tc := range []struct {
+		body               string
+		groups, enterprise bool
+	}{
+		{`{"Resources":[{"name":"User","endpoint":"/Users","schemaExtensions":[{"schema":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}]},{"name":"Group","endpoint":"/Groups"}]}`, true, true},
+		{`[{"name":"User","endpoint":"/Users"}]`, false, false},
+		{`{"Resources":[{"name":"User","endpoint":"/Users","description":"not a group, no enterprise:2.0:user here"}]}`, false, false},
+		{`{"Resources":[{"name":"Team","endpoint":"/groups"}]}`, true, false},
+		{`not json`, true, true},
+	} {
+		g, e := readResourceTypes([]byte(tc.body))
+		if g != tc.groups || e != tc.enterprise {
+			t.Errorf("%s: groups %v, enterprise %v; want %v, %v", tc.body, g, e, tc.groups, tc.enterprise)
+		}
+	}
+}
