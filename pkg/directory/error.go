@@ -19,6 +19,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or a wrong credential
 	EFORBIDDEN    = "forbidden"    // a valid credential that may not do this
 	ESTALE        = "stale"        // the row changed since it was read (optimistic locking)
+	EBADFILTER    = "bad_filter"   // a SCIM filter the store cannot evaluate (unknown attribute, wrong type)
 )
 
 // Error is the domain error. Message is safe to show to the caller.

@@ -22,6 +22,7 @@ var adminStatus = map[string]int{
 	directory.ECONFLICT:     http.StatusConflict,
 	directory.ESTALE:        http.StatusConflict,
 	directory.EINVALID:      http.StatusBadRequest,
+	directory.EBADFILTER:    http.StatusBadRequest,
 	directory.EUNAUTHORIZED: http.StatusUnauthorized,
 	directory.EFORBIDDEN:    http.StatusForbidden,
 	directory.EINTERNAL:     http.StatusInternalServerError,

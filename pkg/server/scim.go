@@ -190,6 +190,7 @@ var errorTable = map[string]struct {
 	directory.EUNAUTHORIZED: {http.StatusUnauthorized, ""},
 	directory.EFORBIDDEN:    {http.StatusForbidden, ""},
 	directory.ESTALE:        {http.StatusConflict, ""},
+	directory.EBADFILTER:    {http.StatusBadRequest, scim.TypeInvalidFilter},
 }
 
 // toSCIMError converts any error into the *scim.Error the client sees.
