@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
+	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/store"
 )
 
 // serveOptions are the flags of `kacescim serve`.
@@ -151,7 +154,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := server.Open(ctx, opts.config(dataDir, log))
+	srv, err := opts.open(ctx, dataDir, log)
 	if err != nil {
 		return err
 	}
@@ -190,13 +193,30 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	return err
 }
 
+// open opens the store the options name (running its migrations), the
+// directory service over it and the server over both.
+func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Logger) (*server.Server, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := store.Open(ctx, cmp.Or(opts.Database, filepath.Join(dataDir, store.DefaultFile)))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(opts.config(dataDir, log), directory.NewService(st))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
 // config is the server configuration the options describe.
 func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config {
 	return server.Config{
 		Listen:        opts.Listen,
 		PublicURL:     opts.PublicURL,
 		DataDir:       dataDir,
-		Database:      opts.Database,
 		TLSCertFile:   opts.TLSCert,
 		TLSKeyFile:    opts.TLSKey,
 		AdminToken:    opts.AdminToken,

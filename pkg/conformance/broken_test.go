@@ -20,6 +20,7 @@ import (
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // The tester must find real faults, and each where it is meant to: every
@@ -993,7 +994,7 @@ func bkJudge(t *testing.T, b brokenServer, catalog *bkCatalog, res *conformance.
 func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conformance.Scenario) bool) *conformance.Result {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token"})
+	srv, err := servertest.Open(ctx, server.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,3 @@
-// Package directory is kacescim's domain: providers and their security keys,
-// the SCIM users and groups each provider owns, and the Store interface that
-// every storage backend implements.
 package directory
 
 import (
@@ -20,6 +17,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // a valid credential that may not do this
 	ESTALE        = "stale"        // the row changed since it was read (optimistic locking)
 	EBADFILTER    = "bad_filter"   // a SCIM filter the store cannot evaluate (unknown attribute, wrong type)
+	EPRECONDITION = "precondition" // the client's If-Match names no current version of the resource
 )
 
 // Error is the domain error. Message is safe to show to the caller.

@@ -57,3 +57,16 @@ func (s *Service) Log(ctx context.Context, providerName string, q LogQuery) ([]*
 	}
 	return s.Store.FindLog(ctx, q)
 }
+
+// RecordRequest appends e to the provisioning log and, when it is a
+// provider's successful request, moves the provider's most recent sync
+// to e.Time, in one transaction.
+func (s *Service) RecordRequest(ctx context.Context, e *LogEntry) error {
+	return s.Store.RecordRequest(ctx, e)
+}
+
+// PruneLog deletes the entries older than retention and, beyond them, the
+// oldest until at most keep remain. It returns how many it deleted.
+func (s *Service) PruneLog(ctx context.Context, retention time.Duration, keep int) (int, error) {
+	return s.Store.PruneLog(ctx, s.Now().Add(-retention), keep)
+}

@@ -9,11 +9,42 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/kacescim/kacescim/pkg/scim"
 )
+
+// Provider is one identity-provider connection ("Okta"). Its security key is
+// never stored: only KeyHash (SHA-256 of the key) and KeyHint (its last four
+// characters, to recognise it when masked) are.
+type Provider struct {
+	ID      string
+	Name    string
+	Enabled bool
+	KeyHash []byte // nil while the provider has no key (never enabled)
+	KeyHint string
+	// Strict refuses what only Microsoft Entra ID sends (capitalised ops,
+	// booleans as strings, empty PATCHes); by default it is accepted.
+	Strict bool
+	// RateLimit is the most SCIM requests per second the provider may make
+	// (0: no limit); beyond it the server answers 429 with Retry-After.
+	RateLimit   float64
+	SyncedUsers int64     // users the provider owns; kept by the store in the same transaction as every user write
+	LastSyncAt  time.Time // zero until the first successful SCIM request
+	Created     time.Time
+	Updated     time.Time
+}
+
+// HasKey reports whether a key was ever generated for the provider.
+func (p *Provider) HasKey() bool { return len(p.KeyHash) > 0 }
+
+// Dialect is what the provider's SCIM requests are held to: RFC 7644 when
+// it is strict, otherwise also Microsoft Entra ID's dialect.
+func (p *Provider) Dialect() scim.Options { return scim.Options{Strict: p.Strict} }
 
 // KeyPrefix starts every security key, so that a leaked key is easy to
 // recognise (and to scan for) as a kacescim key.

@@ -1,13 +1,15 @@
 package directory
 
 import (
+	"context"
 	"time"
 )
 
-// Service is the directory's behaviour over a Store: provider management
-// and key handling (providers.go) and the SCIM resources (in pkg/server for
-// the wire, here for the rules). It holds no global state; Now is injected so
-// that tests of "most recent sync" are exact.
+// Service is the directory's behaviour over a Store: providers and their
+// keys, custom fields and mappings, the SCIM users and groups with their
+// rules, the directory entries and the provisioning log. pkg/server is its
+// HTTP face and calls nothing else. It holds no global state; Now is
+// injected so that tests of "most recent sync" are exact.
 type Service struct {
 	Store Store
 	Now   func() time.Time
@@ -21,3 +23,9 @@ func NewService(store Store) *Service {
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+// Ping checks that the store answers, for readiness probes.
+func (s *Service) Ping(ctx context.Context) error { return s.Store.Ping(ctx) }
+
+// Close closes the store.
+func (s *Service) Close() error { return s.Store.Close() }

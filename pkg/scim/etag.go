@@ -1,6 +1,9 @@
 package scim
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // ETagList is a parsed If-Match or If-None-Match header (RFC 7232 §3.1,
 // §3.2), as RFC 7644 §3.14 uses them to version resources.
@@ -80,3 +83,7 @@ func splitTags(v string) []string {
 	}
 	return append(out, strings.TrimSpace(v[start:]))
 }
+
+// VersionETag is the weak entity tag of a resource's version, W/"3": what
+// meta.version and the ETag header carry.
+func VersionETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }

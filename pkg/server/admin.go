@@ -21,6 +21,7 @@ var adminStatus = map[string]int{
 	directory.ENOTFOUND:     http.StatusNotFound,
 	directory.ECONFLICT:     http.StatusConflict,
 	directory.ESTALE:        http.StatusConflict,
+	directory.EPRECONDITION: http.StatusPreconditionFailed,
 	directory.EINVALID:      http.StatusBadRequest,
 	directory.EBADFILTER:    http.StatusBadRequest,
 	directory.EUNAUTHORIZED: http.StatusUnauthorized,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 const adminLogs = adminapi.Prefix + "/logs"
@@ -40,7 +41,7 @@ func (c *setClock) Set(t time.Time) {
 func newLogEnv(t *testing.T) (e *adminEnv, clock *setClock, okta, entra string) {
 	t.Helper()
 	clock = &setClock{t: time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)}
-	e = newAdminEnv(t, server.Config{Now: clock.Now})
+	e = newAdminEnv(t, server.Config{}, servertest.Clock(clock.Now))
 	key := func(name string) string {
 		body := e.mustDo("POST", adminProviders, `{"name":"`+name+`","enabled":true}`, http.StatusCreated)
 		return decodeAdmin[adminapi.ProviderKeyResponse](t, body).Key

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // lockedBuffer collects the server log, which handlers write concurrently.
@@ -48,12 +49,12 @@ type adminEnv struct {
 
 // newAdminEnv opens a real server (SQLite in a temp data dir) behind
 // httptest. cfg's DataDir and Logger are filled in.
-func newAdminEnv(t *testing.T, cfg server.Config) *adminEnv {
+func newAdminEnv(t *testing.T, cfg server.Config, opts ...servertest.Option) *adminEnv {
 	t.Helper()
 	logs := &lockedBuffer{}
 	cfg.DataDir = t.TempDir()
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	s, err := server.Open(context.Background(), cfg)
+	s, err := servertest.Open(context.Background(), cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request, p
 	base := s.scimBaseURL(r)
 	writeSCIM(w, http.StatusOK, map[string]any{
 		"schemas":          []string{scim.ServiceProviderConfigURN, scim.DialectURN},
-		scim.DialectURN:    scim.NewDialect(s.dialect(p), p.RateLimit),
+		scim.DialectURN:    scim.NewDialect(p.Dialect(), p.RateLimit),
 		"documentationUri": "https://github.com/kacescim/kacescim#readme",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": true, "maxOperations": bulkMaxOperations, "maxPayloadSize": s.bulkMaxPayload()},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // FuzzAdmin drives the admin API in process with an arbitrary method, path
@@ -52,7 +53,7 @@ func FuzzAdmin(f *testing.F) {
 	add("POST", "/providers/okta/mappings/preview", `[]`)
 
 	const token = "fuzz-admin-token"
-	srv, err := server.Open(context.Background(), server.Config{DataDir: f.TempDir(), AdminToken: token})
+	srv, err := servertest.Open(context.Background(), server.Config{DataDir: f.TempDir(), AdminToken: token})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 func TestProvisioningLog(t *testing.T) {
@@ -57,7 +58,7 @@ func TestProvisioningLog(t *testing.T) {
 
 func TestProvisioningLogPruning(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dir, LogMaxEntries: 3, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := servertest.Open(context.Background(), server.Config{DataDir: dir, LogMaxEntries: 3, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

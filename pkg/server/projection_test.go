@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/server"
 )
 
 const enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -172,7 +171,8 @@ func (m *memberReads) FindGroups(ctx context.Context, providerID string, q direc
 func TestProjectionGroupsSkipMembers(t *testing.T) {
 	e := newSCIMEnv(t)
 	reads := &memberReads{}
-	server.WrapStore(e.srv, func(s directory.Store) directory.Store { reads.Store = s; return reads })
+	dir := e.srv.Directory()
+	reads.Store, dir.Store = dir.Store, reads
 	a, b := e.createUser("a@example.com"), e.createUser("b@example.com")
 	g := e.must(e.do("POST", "/Groups?excludedAttributes=members", `{"displayName":"Team","externalId":"T-1",
 		"members":[{"value":"`+a+`","display":"A"}]}`), 201)

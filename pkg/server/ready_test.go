@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
@@ -25,8 +26,8 @@ func TestReady(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &lockedBuffer{}
-			srv, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Database: tc.database(t),
-				Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			srv, err := servertest.Open(context.Background(), server.Config{DataDir: t.TempDir(),
+				Logger: slog.New(slog.NewTextHandler(logs, nil))}, servertest.Database(tc.database(t)))
 			if err != nil {
 				t.Fatal(err)
 			}

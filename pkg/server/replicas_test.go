@@ -20,6 +20,7 @@ import (
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
@@ -55,7 +56,7 @@ func newReplicaSet(t *testing.T) *replicaSet {
 	}
 	dsn := storetest.PostgresDSN(t) // skips without KACESCIM_TEST_POSTGRES (scripts/with-postgres.sh)
 	open := func(name string) *replica {
-		srv, err := server.Open(t.Context(), server.Config{DataDir: t.TempDir(), Database: dsn, AdminToken: replicaAdminToken})
+		srv, err := servertest.Open(t.Context(), server.Config{DataDir: t.TempDir(), AdminToken: replicaAdminToken}, servertest.Database(dsn))
 		if err != nil {
 			t.Errorf("replica %s: %v", name, err) // not Fatal: open runs on its own goroutine
 			return nil

@@ -33,7 +33,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.dir.Ping(ctx); err != nil {
 		s.log.ErrorContext(r.Context(), "readiness: the database does not answer", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable","detail":"the database does not answer"}` + "\n"))

@@ -18,9 +18,6 @@ import (
 const (
 	defaultPageSize = 100
 	maxPageSize     = 1000
-	// maxRetries bounds the read-modify-write loop of PUT and PATCH when a
-	// concurrent writer changed the resource in between.
-	maxRetries = 64
 )
 
 // scimHandler is an endpoint that has an authenticated provider. It returns
@@ -75,7 +72,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	}
 	// The request's own context may be cancelled once the client has its
 	// answer; the log entry must still be written.
-	if err := s.store.RecordRequest(context.WithoutCancel(r.Context()), entry); err != nil {
+	if err := s.dir.RecordRequest(context.WithoutCancel(r.Context()), entry); err != nil {
 		s.log.Error("record request", "request_id", ri.id, "err", err)
 	}
 }
@@ -191,6 +188,7 @@ var errorTable = map[string]struct {
 	directory.EFORBIDDEN:    {http.StatusForbidden, ""},
 	directory.ESTALE:        {http.StatusConflict, ""},
 	directory.EBADFILTER:    {http.StatusBadRequest, scim.TypeInvalidFilter},
+	directory.EPRECONDITION: {http.StatusPreconditionFailed, ""}, // RFC 7644 §3.14 gives it no scimType
 }
 
 // toSCIMError converts any error into the *scim.Error the client sees.
@@ -235,7 +233,7 @@ func writeSCIM(w http.ResponseWriter, status int, v any) {
 	w.Write([]byte("\n"))
 }
 
-// readObject reads a JSON object body within the configured size limit.
+// readBody reads the request body within the configured size limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
@@ -248,6 +246,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return b, nil
 }
 
+// readObject reads a body that must be a JSON object, within the
+// configured size limit.
 func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
 	b, err := s.readBody(w, r)
 	if err != nil {
@@ -260,14 +260,9 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (map[string]
 	return m, nil
 }
 
-// page reads startIndex and count (RFC 7644 §3.4.2.4): 1-based, values
-// below 1 mean 1, a negative count means 0, count is capped at maxPageSize.
-func page(r *http.Request) (startIndex, count int, err error) {
-	q := r.URL.Query()
-	return pageParams(q.Get("startIndex"), q.Get("count"))
-}
-
-// pageParams is page for the parameter values themselves.
+// pageParams reads startIndex and count (RFC 7644 §3.4.2.4): 1-based,
+// values below 1 mean 1, a negative count means 0, count is capped at
+// maxPageSize.
 func pageParams(startIndexParam, countParam string) (startIndex, count int, err error) {
 	startIndex, count = 1, defaultPageSize
 	if v := startIndexParam; v != "" {
@@ -375,26 +370,17 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+func etag(version int64) string { return scim.VersionETag(version) }
 
-// Versioning (RFC 7644 §3.14). meta.version and the ETag header are the weak
-// tag W/"<version>". Tags are compared weakly: W/"3" and "3" match version
-// 3, and "*" matches any version of a resource that exists.
-//
-//   - If-Match on PUT, PATCH and DELETE makes the write conditional: if
-//     the resource's version is not one the header names, the answer is 412
-//     and nothing changes. The check is part of the store's write (the
-//     version the client named is the one the write requires), so no
-//     concurrent writer can slip in between; a write that loses that race
-//     is 412 too, never retried.
-//   - If-None-Match on GET of one resource answers 304, with the ETag and
-//     no body, when the header names the current version (or is "*").
-//   - A request whose body or parameters cannot be parsed is 400 before
-//     If-Match is looked at, and a resource that does not exist is 404
-//     whatever the headers say, "*" included (RFC 7232 §5: such failures
-//     take precedence over preconditions). If-Match is then checked before
-//     the change is applied to the resource.
-//   - If-Match on a GET, and If-None-Match on a write, are ignored.
+// Versioning (RFC 7644 §3.14): meta.version and the ETag header are the
+// weak tag of the resource's version. If-Match on PUT, PATCH and DELETE is
+// handed to the directory service (directory.Target.IfMatch), which makes
+// the write conditional (412 when it names no current version, see
+// pkg/directory/versions.go); If-None-Match on GET of one resource answers
+// 304, with the ETag and no body, when it names the current version (or is
+// "*"). A request whose body or parameters cannot be parsed is 400 before
+// If-Match is looked at. If-Match on a GET, and If-None-Match on a write,
+// are ignored.
 
 // ifMatch is the If-Match list of r, nil when r has none.
 func ifMatch(r *http.Request) *scim.ETagList {
@@ -414,53 +400,6 @@ func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
 	w.Header().Set("ETag", etag(version))
 	w.WriteHeader(http.StatusNotModified)
 	return true
-}
-
-// preconditionFailed is the 412 of a write whose If-Match names no
-// current version. RFC 7644 §3.14 gives it no scimType.
-func preconditionFailed(kind, id string) error {
-	return scim.Errorf(http.StatusPreconditionFailed, "",
-		"%s %s has changed: If-Match does not name its current version; read it again and retry with the new ETag", kind, id)
-}
-
-// checkIfMatch is 412 unless m (nil: no If-Match) names version.
-func checkIfMatch(m *scim.ETagList, kind, id string, version int64) error {
-	if m != nil && !m.Match(etag(version)) {
-		return preconditionFailed(kind, id)
-	}
-	return nil
-}
-
-// pinnedVersion is the version a conditional write must still find, as the
-// store's ifVersion and GroupDelta.IfVersion take it: 0 (any) without
-// If-Match or with "*"; the version a single tag names; otherwise the
-// current version, read with current, if m names it, and 412 if not.
-func pinnedVersion(m *scim.ETagList, kind, id string, current func() (int64, error)) (int64, error) {
-	if m == nil || m.Any {
-		return 0, nil
-	}
-	if len(m.Tags) == 1 {
-		if v, err := strconv.ParseInt(strings.Trim(m.Tags[0], `"`), 10, 64); err == nil && v > 0 {
-			return v, nil
-		}
-	}
-	v, err := current()
-	if err != nil {
-		return 0, err
-	}
-	if err := checkIfMatch(m, kind, id, v); err != nil {
-		return 0, err
-	}
-	return v, nil
-}
-
-// staleIsPrecondition turns the ESTALE of a write pinned to a version the
-// client named into its 412.
-func staleIsPrecondition(err error, pinned bool, kind, id string) error {
-	if pinned && directory.ErrorCode(err) == directory.ESTALE {
-		return preconditionFailed(kind, id)
-	}
-	return err
 }
 
 func meta(resourceType, location string, created, modified time.Time, version int64) map[string]any {

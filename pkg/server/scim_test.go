@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 // scimEnv is a real kacescim server on loopback with one enabled provider.
@@ -58,13 +59,11 @@ func newSCIMEnvOn(t testing.TB, database string) *scimEnv {
 
 func (e *scimEnv) start() {
 	e.t.Helper()
-	srv, err := server.Open(context.Background(), server.Config{
+	srv, err := servertest.Open(context.Background(), server.Config{
 		DataDir:      e.dataDir,
-		Database:     e.database,
 		MaxBodyBytes: 64 << 10,
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:          e.clock.Now,
-	})
+	}, servertest.Database(e.database), servertest.Clock(e.clock.Now))
 	if err != nil {
 		e.t.Fatal(err)
 	}

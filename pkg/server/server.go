@@ -11,12 +11,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/store"
 )
 
 // Config is everything `kacescim serve` needs. Zero values take the
@@ -28,11 +26,9 @@ type Config struct {
 	// used for the SCIM base URL and meta.location; when empty, the scheme
 	// and Host of each request are used.
 	PublicURL string
-	// DataDir holds the SQLite database and the admin token file.
+	// DataDir holds the admin token file (and, for serve, the SQLite
+	// database).
 	DataDir string
-	// Database is a SQLite file path or sqlite:// URL (default DataDir/kacescim.db);
-	// postgres:// URLs are for several replicas.
-	Database string
 	// TLSCertFile and TLSKeyFile enable HTTPS when both are set.
 	TLSCertFile string
 	TLSKeyFile  string
@@ -49,8 +45,6 @@ type Config struct {
 	LogMaxEntries int
 	// Logger receives the structured request log (default: discard).
 	Logger *slog.Logger
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 // DefaultListen is the address serve listens on unless told otherwise.
@@ -65,11 +59,11 @@ const (
 	pruneEvery = 10 * time.Minute
 )
 
-// Server is an opened kacescim server: its store, its directory service and
-// its HTTP handler. Open it, Serve it, Close it.
+// Server is kacescim's HTTP face over a directory service: its handler
+// and what it needs besides (the admin token, the rate limits, the log
+// pruner). Build it with New, Serve it, Close it.
 type Server struct {
 	cfg        Config
-	store      directory.Store
 	dir        *directory.Service
 	log        *slog.Logger
 	adminToken string
@@ -77,9 +71,10 @@ type Server struct {
 	throttle   throttle // per-provider rate limits
 }
 
-// Open validates cfg, opens the store (running migrations), loads or
-// creates the admin token and builds the handler.
-func Open(ctx context.Context, cfg Config) (*Server, error) {
+// New validates cfg, loads or creates the admin token and builds the
+// handler over dir, which the server owns from then on: Close closes
+// dir's store.
+func New(cfg Config, dir *directory.Service) (*Server, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
@@ -94,9 +89,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("--tls-cert and --tls-key must be given together")
@@ -115,18 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	dsn := cfg.Database
-	if dsn == "" {
-		dsn = filepath.Join(cfg.DataDir, "kacescim.db")
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	dir := directory.NewService(st)
-	now := cfg.Now
-	dir.Now = func() time.Time { return now().UTC() }
-	s := &Server{cfg: cfg, store: st, dir: dir, log: cfg.Logger, adminToken: token}
+	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -153,8 +134,8 @@ func (s *Server) baseURL(r *http.Request) string {
 // scimBaseURL is the SCIM base URL identity providers are given.
 func (s *Server) scimBaseURL(r *http.Request) string { return s.baseURL(r) + SCIMPrefix }
 
-// Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close closes the directory service's store.
+func (s *Server) Close() error { return s.dir.Close() }
 
 // Serve answers on ln until ctx is done, then shuts down gracefully, giving
 // requests in flight up to ten seconds to finish.
@@ -194,15 +175,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// ListenAndServe listens on cfg.Listen and calls Serve.
-func (s *Server) ListenAndServe(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
-	}
-	return s.Serve(ctx, ln)
-}
-
 // pruneLog trims the provisioning log to its retention at start and then
 // every pruneEvery, until ctx ends.
 func (s *Server) pruneLog(ctx context.Context) {
@@ -227,5 +199,5 @@ func (s *Server) pruneLog(ctx context.Context) {
 // PruneLog deletes provisioning-log entries beyond the configured
 // retention and size, and returns how many it deleted.
 func (s *Server) PruneLog(ctx context.Context) (int, error) {
-	return s.store.PruneLog(ctx, s.dir.Now().Add(-s.cfg.LogRetention), s.cfg.LogMaxEntries)
+	return s.dir.PruneLog(ctx, s.cfg.LogRetention, s.cfg.LogMaxEntries)
 }

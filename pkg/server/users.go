@@ -1,12 +1,9 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"sort"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/scim"
@@ -15,14 +12,6 @@ import (
 // groupRT is the Group resource type; the User type is per provider
 // (directory.Mapper.ResourceType), as mappings may declare extensions.
 var groupRT = scim.GroupResourceType()
-
-// passwordSyncDetail answers Okta's password sync, which kacescim does not
-// support (the brief: "Sync Password … is not supported").
-const passwordSyncDetail = "password sync is not supported by kacescim: clear Sync Password in the identity provider's provisioning settings (Okta: Provisioning > To App)"
-
-// dialect is what the provider's requests are held to: RFC 7644 in strict
-// mode, otherwise also Microsoft Entra ID's dialect.
-func (s *Server) dialect(p *directory.Provider) scim.Options { return scim.Options{Strict: p.Strict} }
 
 // resourceSchemas lists the core schema and every extension the document
 // holds (the enterprise extension, or one a mapping declared).
@@ -36,35 +25,6 @@ func resourceSchemas(core string, doc map[string]any) []string {
 	}
 	sort.Strings(exts)
 	return append(schemas, exts...)
-}
-
-// userFromDoc validates a normalized User document and fills the indexed
-// fields of u from it. active defaults to true when the document has none.
-func userFromDoc(u *directory.User, doc map[string]any) error {
-	name, _ := doc["userName"].(string)
-	if name == "" {
-		return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "userName is required and must be a non-empty string")
-	}
-	if _, ok := doc["active"].(bool); !ok {
-		doc["active"] = true
-	}
-	u.UserName = name
-	u.ExternalID, _ = doc["externalId"].(string)
-	u.DisplayName, _ = doc["displayName"].(string)
-	u.Active = doc["active"].(bool)
-	delete(doc, "externalId") // kept in its column, rendered from there
-	u.Resource = doc
-	return nil
-}
-
-// userDoc is the document a PATCH applies to: the stored resource with
-// externalId put back.
-func userDoc(u *directory.User) map[string]any {
-	doc := scim.CopyMap(u.Resource)
-	if u.ExternalID != "" {
-		doc["externalId"] = u.ExternalID
-	}
-	return doc
 }
 
 // renderUser is the User as the identity provider reads it.
@@ -109,11 +69,11 @@ func (s *Server) userProjection(r *http.Request, p *directory.Provider) (*scim.P
 	if attributes, excluded := projectionParams(r); len(attributes) == 0 && len(excluded) == 0 {
 		return nil, nil
 	}
-	mapper, err := s.dir.Mapper(r.Context(), p.ID)
+	rt, err := s.dir.UserType(r.Context(), p)
 	if err != nil {
 		return nil, err
 	}
-	return projection(r, mapper.ResourceType())
+	return projection(r, rt)
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
@@ -121,25 +81,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 	if err != nil {
 		return err
 	}
-	mapper, err := s.dir.Mapper(r.Context(), p.ID)
+	proj, err := s.userProjection(r, p)
 	if err != nil {
 		return err
 	}
-	proj, err := projection(r, mapper.ResourceType())
+	u, err := s.dir.CreateUser(r.Context(), p, body)
 	if err != nil {
-		return err
-	}
-	doc, err := scim.Normalize(mapper.ResourceType(), body, s.dialect(p))
-	if err != nil {
-		return err
-	}
-	now := s.dir.Now()
-	u := &directory.User{ProviderID: p.ID, ID: uuid.NewString(), Created: now, LastModified: now}
-	if err := userFromDoc(u, doc); err != nil {
-		return err
-	}
-	u.Fields = mapper.Derive(u)
-	if err := s.store.CreateUser(r.Context(), u); err != nil {
 		return err
 	}
 	infoFrom(r.Context()).resourceID = u.ID
@@ -151,22 +98,14 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *directory.Pr
 	if err != nil {
 		return err
 	}
-	u, err := s.store.FindUserByID(r.Context(), p.ID, id)
+	u, err := s.dir.FindUser(r.Context(), p, id)
 	if err != nil {
-		return notFound(err, "User", id)
+		return err
 	}
 	if notModified(w, r, u.Version) {
 		return nil
 	}
 	return s.writeUser(w, r, http.StatusOK, u, proj)
-}
-
-// notFound gives a missing resource the detail the SPEC test checks.
-func notFound(err error, kind, id string) error {
-	if directory.ErrorCode(err) == directory.ENOTFOUND {
-		return scim.Errorf(http.StatusNotFound, "", "%s %s not found", kind, id)
-	}
-	return err
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *directory.Provider) error {
@@ -180,19 +119,19 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *directory.
 	urnFilter := q.Filter != nil && strings.Contains(strings.ToLower(r.URL.Query().Get("filter")), "urn:")
 	if attributes, excluded := projectionParams(r); q.SortBy != "" || len(attributes) > 0 || len(excluded) > 0 || urnFilter {
 		// Only then is the provider's User type needed.
-		mapper, err := s.dir.Mapper(r.Context(), p.ID)
+		rt, err := s.dir.UserType(r.Context(), p)
 		if err != nil {
 			return err
 		}
-		q.Extensions = declaredExtensions(mapper.ResourceType())
-		if err := sortFor(&q, mapper.ResourceType()); err != nil {
+		q.Extensions = declaredExtensions(rt)
+		if err := sortFor(&q, rt); err != nil {
 			return err
 		}
-		if proj, err = scim.NewProjection(mapper.ResourceType(), attributes, excluded); err != nil {
+		if proj, err = scim.NewProjection(rt, attributes, excluded); err != nil {
 			return err
 		}
 	}
-	users, total, err := s.store.FindUsers(r.Context(), p.ID, q)
+	users, total, err := s.dir.FindUsers(r.Context(), p, q)
 	if err != nil {
 		return err
 	}
@@ -204,59 +143,9 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *directory.
 	return nil
 }
 
-// updateUser runs a read-modify-write of one user, retrying when another
-// writer changed it in between, so that concurrent PATCHes never lose each
-// other's changes.
-//
-// ifMatch (nil: no If-Match) makes the write conditional: the user read
-// must have a version it names, else 412, and the write then requires
-// that version, so a concurrent write in between is 412 too rather than a
-// retry (a "*" still retries: any version will do).
-//
-// The provider's mappings derive the directory-user fields from the new
-// resource, and the store writes both in one statement.
-func (s *Server) updateUser(ctx context.Context, p *directory.Provider, id string, ifMatch *scim.ETagList, change func(u *directory.User, rt *scim.ResourceType) error) (*directory.User, error) {
-	mapper, err := s.dir.Mapper(ctx, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	pinned := ifMatch != nil && !ifMatch.Any
-	u, err := readModifyWrite(
-		func() (*directory.User, error) { return s.store.FindUserByID(ctx, p.ID, id) },
-		func(u *directory.User) error {
-			if err := checkIfMatch(ifMatch, "User", id, u.Version); err != nil {
-				return err
-			}
-			if err := change(u, mapper.ResourceType()); err != nil {
-				return err
-			}
-			u.Fields = mapper.Derive(u)
-			u.LastModified = s.dir.Now()
-			return nil
-		},
-		func(u *directory.User) error {
-			return staleIsPrecondition(s.store.UpdateUser(ctx, u), pinned, "User", id)
-		})
-	return u, notFound(err, "User", id)
-}
-
-// readModifyWrite loads a resource, changes it and saves it, starting again
-// when the save finds that another writer changed the resource in between
-// (ESTALE), so that concurrent PATCHes never lose each other's changes.
-func readModifyWrite[T any](load func() (T, error), change func(T) error, save func(T) error) (T, error) {
-	for attempt := 0; ; attempt++ {
-		v, err := load()
-		if err == nil {
-			err = change(v)
-		}
-		if err == nil {
-			err = save(v)
-		}
-		if directory.ErrorCode(err) == directory.ESTALE && attempt < maxRetries {
-			continue
-		}
-		return v, err
-	}
+// target is the resource of p that r names by id, with r's If-Match.
+func (s *Server) target(r *http.Request, p *directory.Provider, id string) directory.Target {
+	return directory.Target{Provider: p, ID: id, IfMatch: ifMatch(r), Base: s.scimBaseURL(r)}
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
@@ -268,21 +157,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, p *director
 	if err != nil {
 		return err
 	}
-	u, err := s.updateUser(r.Context(), p, id, ifMatch(r), func(u *directory.User, rt *scim.ResourceType) error {
-		d, err := scim.Normalize(rt, body, s.dialect(p))
-		if err != nil {
-			return err
-		}
-		if _, ok := d["active"]; !ok {
-			// A PUT without active keeps the user's status: Okta rebuilds
-			// PUT bodies from GET, and losing active would suspend users.
-			d["active"] = u.Active
-		}
-		if err := scim.KeepImmutable(rt, userDoc(u), d); err != nil {
-			return err
-		}
-		return userFromDoc(u, d)
-	})
+	u, err := s.dir.ReplaceUser(r.Context(), s.target(r, p, id), body)
 	if err != nil {
 		return err
 	}
@@ -294,47 +169,26 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p *directory.
 	if err != nil {
 		return err
 	}
-	opts := s.dialect(p)
-	req, err := scim.DecodePatch(body, opts)
+	req, err := scim.DecodePatch(body, p.Dialect())
 	if err != nil {
 		return err
-	}
-	if req.IsPasswordOnly() {
-		return scim.Errorf(http.StatusBadRequest, scim.TypeMutability, passwordSyncDetail)
 	}
 	proj, err := s.userProjection(r, p)
 	if err != nil {
 		return err
 	}
-	u, err := s.updateUser(r.Context(), p, id, ifMatch(r), func(u *directory.User, rt *scim.ResourceType) error {
-		doc, err := scim.ApplyPatch(rt, userDoc(u), req.Operations, opts)
-		if err != nil {
-			return err
-		}
-		return userFromDoc(u, doc)
-	})
+	u, err := s.dir.PatchUser(r.Context(), s.target(r, p, id), req)
 	if err != nil {
 		return err
 	}
-	// 200 with the user, projected when ?attributes= asks (interop quirk
-	// 34: a PATCH must not ignore it).
+	// 200 with the user, projected when ?attributes= asks: Entra and Okta
+	// read the answer of a PATCH as they read a GET, attributes included.
 	return s.writeUser(w, r, http.StatusOK, u, proj)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *directory.Provider, id string) error {
-	ctx := r.Context()
-	version, err := pinnedVersion(ifMatch(r), "User", id, func() (int64, error) {
-		u, err := s.store.FindUserByID(ctx, p.ID, id)
-		if err != nil {
-			return 0, notFound(err, "User", id)
-		}
-		return u.Version, nil
-	})
-	if err != nil {
+	if err := s.dir.DeleteUser(r.Context(), s.target(r, p, id)); err != nil {
 		return err
-	}
-	if err := s.store.DeleteUser(ctx, p.ID, id, version); err != nil {
-		return notFound(staleIsPrecondition(err, version != 0, "User", id), "User", id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -10,6 +10,10 @@ import (
 	"github.com/kacescim/kacescim/pkg/store/sqlite"
 )
 
+// DefaultFile is the SQLite database in a data directory: where serve
+// keeps the directory unless --database names another.
+const DefaultFile = "kacescim.db"
+
 // Open opens the store for dsn: a postgres:// or postgresql:// URL for
 // PostgreSQL (several replicas may share it), otherwise a SQLite file path
 // or sqlite:// URL. Migrations run before it returns.

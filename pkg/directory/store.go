@@ -1,0 +1,90 @@
+package directory
+
+import "context"
+
+// Store keeps providers and their SCIM resources. Every method is safe for
+// concurrent use, every multi-row change runs in one transaction, and every
+// lookup the identity provider makes on each request (key hash, id,
+// userName, externalId, displayName) is served by an index.
+//
+// Errors are *Error values with the codes above, except filter errors,
+// which are *scim.Error.
+type Store interface {
+	// CreateProvider inserts p; ECONFLICT if the name is taken
+	// (case-insensitively).
+	CreateProvider(ctx context.Context, p *Provider) error
+	// FindProviderByID returns ENOTFOUND if there is no such provider.
+	FindProviderByID(ctx context.Context, id string) (*Provider, error)
+	// FindProviderByName matches case-insensitively; ENOTFOUND if none.
+	FindProviderByName(ctx context.Context, name string) (*Provider, error)
+	// FindProviderByKeyHash returns the provider whose KeyHash is hash;
+	// ENOTFOUND if none.
+	FindProviderByKeyHash(ctx context.Context, hash []byte) (*Provider, error)
+	// FindProviders returns every provider ordered by name.
+	FindProviders(ctx context.Context) ([]*Provider, error)
+	// UpdateProvider writes Name, Enabled, KeyHash, KeyHint, Strict,
+	// RateLimit and Updated;
+	// ENOTFOUND if p.ID does not exist, ECONFLICT on a taken name.
+	UpdateProvider(ctx context.Context, p *Provider) error
+	// DeleteProvider removes the provider with all its users and groups.
+	DeleteProvider(ctx context.Context, id string) error
+
+	// CreateUser inserts u (ID, Created, LastModified set by the caller,
+	// Version set to 1 by the store) and counts it in SyncedUsers;
+	// ECONFLICT if the provider already has the userName
+	// (case-insensitively).
+	CreateUser(ctx context.Context, u *User) error
+	// FindUserByID returns the provider's user with its Groups; ENOTFOUND
+	// if none.
+	FindUserByID(ctx context.Context, providerID, id string) (*User, error)
+	// FindUsers returns one page of the provider's users in a stable order
+	// (q's sort order, else creation order) and the total number that match.
+	FindUsers(ctx context.Context, providerID string, q Query) ([]*User, int, error)
+	// UpdateUser replaces the user if its stored Version still equals
+	// u.Version, then increments u.Version; ESTALE if it changed,
+	// ENOTFOUND if gone, ECONFLICT on a taken userName. The check is part
+	// of the write, so it is what carries both optimistic locking and
+	// If-Match (RFC 7644 §3.14): the caller sets u.Version to the version
+	// the client named and gets ESTALE if that is no longer current.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes the user and its memberships; ENOTFOUND if none.
+	// With ifVersion (one value, not 0), it removes the user only if its
+	// Version is still ifVersion, in the same statement: ESTALE otherwise,
+	// and nothing is removed (If-Match on DELETE).
+	DeleteUser(ctx context.Context, providerID, id string, ifVersion ...int64) error
+
+	// CreateGroup inserts g with its members; ECONFLICT if the provider
+	// already has the displayName (case-insensitively), EINVALID if a
+	// member is not a user of the same provider. Nothing is written on error.
+	CreateGroup(ctx context.Context, g *Group) error
+	// FindGroupByID returns the group, with Members only if withMembers.
+	FindGroupByID(ctx context.Context, providerID, id string, withMembers bool) (*Group, error)
+	// FindGroups returns one page of groups in q's sort order (else
+	// creation order) and the total.
+	FindGroups(ctx context.Context, providerID string, q Query) ([]*Group, int, error)
+	// UpdateGroup replaces the group and its member list (g.Members) if its
+	// stored Version equals g.Version, then increments g.Version; ESTALE,
+	// ENOTFOUND, ECONFLICT and EINVALID as above. As for UpdateUser, the
+	// version check is also how If-Match reaches the store.
+	UpdateGroup(ctx context.Context, g *Group) error
+	// ApplyGroupDelta applies d to the group in one transaction, touching
+	// only the members d names, so that Okta's membership pushes cost the
+	// same in a group of ten members and of a hundred thousand: rename it
+	// (when DisplayName is set), remove the RemoveMembers (absent ones are
+	// ignored), add or update the AddMembers (each must be a user of the
+	// same provider: EINVALID naming it, nothing written), set
+	// LastModified, and increment Version. It returns the group without
+	// its members. ENOTFOUND, ECONFLICT on a taken displayName.
+	ApplyGroupDelta(ctx context.Context, providerID, id string, d GroupDelta) (*Group, error)
+	// DeleteGroup removes the group and its memberships; ENOTFOUND if none.
+	// ifVersion as for DeleteUser.
+	DeleteGroup(ctx context.Context, providerID, id string, ifVersion ...int64) error
+
+	FieldStore
+	LogStore
+
+	// Ping checks that the database answers, for readiness probes.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
