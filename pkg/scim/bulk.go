@@ -67,7 +67,7 @@ func DecodeBulkRequest(body []byte) (*BulkRequest, error) {
 	}
 	var req BulkRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "the body is not a valid BulkRequest message: %s", jsonErrorText(err))
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "the body is not a valid BulkRequest message: %s", JSONErrorText(err))
 	}
 	if req.Schemas != nil && !hasSchema(req.Schemas, BulkRequestURN) {
 		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "schemas must be [%q]", BulkRequestURN)
@@ -114,7 +114,7 @@ func ResolveBulkIDs(data json.RawMessage, resolve func(bulkID string) (string, e
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "data is not valid JSON: %s", jsonErrorText(err))
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "data is not valid JSON: %s", JSONErrorText(err))
 	}
 	v, err := resolveValue(v, resolve)
 	if err != nil {

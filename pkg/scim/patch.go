@@ -2,6 +2,9 @@ package scim
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"slices"
@@ -727,7 +730,7 @@ func keyOf(a *Attribute, e any) (elementKey, bool) {
 func DecodePatch(body []byte, opts Options) (*PatchRequest, error) {
 	var req PatchRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "the PATCH body is not a valid PatchOp message: %s", jsonErrorText(err))
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidSyntax, "the PATCH body is not a valid PatchOp message: %s", JSONErrorText(err))
 	}
 	accepts := opts.Accepts()
 	if !accepts.MissingPatchOpSchema && !slices.Contains(req.Schemas, PatchOpURN) {
@@ -739,21 +742,25 @@ func DecodePatch(body []byte, opts Options) (*PatchRequest, error) {
 	return &req, nil
 }
 
-// jsonErrorText turns an encoding/json error into a short sentence.
-func jsonErrorText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+// JSONErrorText rewords an encoding/json error for someone who wrote the
+// body by hand: where the syntax breaks, which field has which wrong
+// type.
+func JSONErrorText(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
 	switch {
-	case errorsAs(err, &se):
-		return "invalid JSON at byte " + itoa(int(se.Offset))
-	case errorsAs(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "the body"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("%v (at byte %d)", syntax, syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q must be a %s, not a %s", typ.Field, typ.Type, typ.Value)
 		}
-		return field + " has the wrong type (" + te.Value + ")"
+		return fmt.Sprintf("expected a %s, not a %s", typ.Type, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends in the middle of a value"
+	default:
+		return strings.TrimPrefix(err.Error(), "json: ")
 	}
-	return err.Error()
 }
 
 // colonPath reads "<extension URN>.<attribute>" as the RFC's

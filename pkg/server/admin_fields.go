@@ -69,11 +69,10 @@ func adminDirectoryUser(du *directory.DirectoryUser) adminapi.DirectoryUser {
 	return adminapi.DirectoryUser{Provider: du.ProviderName, ID: du.UserID, Fields: fields, Updated: du.Updated.UTC()}
 }
 
-func (s *Server) adminListFields(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminListFields(w http.ResponseWriter, r *http.Request) error {
 	custom, err := s.dir.CustomFields(r.Context())
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	list := adminapi.FieldList{Fields: make([]adminapi.Field, 0, len(directory.BuiltinFields)+len(custom))}
 	for _, name := range directory.BuiltinFields {
@@ -82,28 +81,27 @@ func (s *Server) adminListFields(w http.ResponseWriter, r *http.Request) {
 	for _, f := range custom {
 		list.Fields = append(list.Fields, adminField(f))
 	}
-	s.adminJSON(w, r, http.StatusOK, list)
+	return s.adminJSON(w, r, http.StatusOK, list)
 }
 
-func (s *Server) adminCreateField(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminCreateField(w http.ResponseWriter, r *http.Request) error {
 	var req adminapi.CreateFieldRequest
-	if !s.adminDecode(w, r, &req) {
-		return
+	if err := s.adminDecode(w, r, &req); err != nil {
+		return err
 	}
 	f, err := s.dir.AddCustomField(r.Context(), req.Name, req.Description)
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
-	s.adminJSON(w, r, http.StatusCreated, adminField(f))
+	return s.adminJSON(w, r, http.StatusCreated, adminField(f))
 }
 
-func (s *Server) adminDeleteField(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminDeleteField(w http.ResponseWriter, r *http.Request) error {
 	if err := s.dir.RemoveCustomField(r.Context(), r.PathValue("name")); err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // providerName is the {name} of a provider route, noted for the request log.
@@ -113,93 +111,87 @@ func providerName(r *http.Request) string {
 	return name
 }
 
-func (s *Server) adminListMappings(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminListMappings(w http.ResponseWriter, r *http.Request) error {
 	ms, err := s.dir.Mappings(r.Context(), providerName(r))
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
-	s.adminJSON(w, r, http.StatusOK, adminapi.MappingList{Mappings: adminMappings(ms)})
+	return s.adminJSON(w, r, http.StatusOK, adminapi.MappingList{Mappings: adminMappings(ms)})
 }
 
-func (s *Server) adminAddMapping(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminAddMapping(w http.ResponseWriter, r *http.Request) error {
 	name := providerName(r)
 	var req adminapi.Mapping
-	if !s.adminDecode(w, r, &req) {
-		return
+	if err := s.adminDecode(w, r, &req); err != nil {
+		return err
 	}
 	ms, changed, err := s.dir.AddMapping(r.Context(), name, req.SCIMPath, req.Field)
-	s.adminMappingsChanged(w, r, ms, changed, err)
+	return s.adminMappingsChanged(w, r, ms, changed, err)
 }
 
-func (s *Server) adminSetMappings(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminSetMappings(w http.ResponseWriter, r *http.Request) error {
 	name := providerName(r)
 	var req adminapi.SetMappingsRequest
-	if !s.adminDecode(w, r, &req) {
-		return
+	if err := s.adminDecode(w, r, &req); err != nil {
+		return err
 	}
 	ms, changed, err := s.dir.SetMappings(r.Context(), name, directoryMappings(req.Mappings))
-	s.adminMappingsChanged(w, r, ms, changed, err)
+	return s.adminMappingsChanged(w, r, ms, changed, err)
 }
 
-func (s *Server) adminRemoveMapping(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminRemoveMapping(w http.ResponseWriter, r *http.Request) error {
 	name := providerName(r)
 	q := r.URL.Query()
 	ms, changed, err := s.dir.RemoveMapping(r.Context(), name, q.Get("scimPath"), q.Get("field"))
-	s.adminMappingsChanged(w, r, ms, changed, err)
+	return s.adminMappingsChanged(w, r, ms, changed, err)
 }
 
-func (s *Server) adminMappingsChanged(w http.ResponseWriter, r *http.Request, ms []directory.Mapping, changed int, err error) {
+func (s *Server) adminMappingsChanged(w http.ResponseWriter, r *http.Request, ms []directory.Mapping, changed int, err error) error {
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
-	s.adminJSON(w, r, http.StatusOK, adminapi.MappingsChanged{Mappings: adminMappings(ms), ChangedUsers: changed})
+	return s.adminJSON(w, r, http.StatusOK, adminapi.MappingsChanged{Mappings: adminMappings(ms), ChangedUsers: changed})
 }
 
-func (s *Server) adminSuggestedMappings(w http.ResponseWriter, r *http.Request) {
-	s.adminJSON(w, r, http.StatusOK, adminapi.MappingList{Mappings: adminMappings(directory.SuggestedMappings())})
+func (s *Server) adminSuggestedMappings(w http.ResponseWriter, r *http.Request) error {
+	return s.adminJSON(w, r, http.StatusOK, adminapi.MappingList{Mappings: adminMappings(directory.SuggestedMappings())})
 }
 
-func (s *Server) adminPreview(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminPreview(w http.ResponseWriter, r *http.Request) error {
 	name := providerName(r)
 	var raw json.RawMessage
-	if !s.adminDecode(w, r, &raw) {
-		return
+	if err := s.adminDecode(w, r, &raw); err != nil {
+		return err
 	}
 	var body map[string]any
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		s.adminError(w, r, directory.Errorf(directory.EINVALID, "the body must be a SCIM User: a JSON object"))
-		return
+		return directory.Errorf(directory.EINVALID, "the body must be a SCIM User: a JSON object")
 	}
 	fields, err := s.dir.Preview(r.Context(), name, body)
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	if fields == nil {
 		fields = map[string]any{}
 	}
-	s.adminJSON(w, r, http.StatusOK, adminapi.Preview{Fields: fields})
+	return s.adminJSON(w, r, http.StatusOK, adminapi.Preview{Fields: fields})
 }
 
-func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	q, provider, err := directoryQuery(r)
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	infoFrom(r.Context()).provider = provider
 	users, total, err := s.dir.DirectoryUsers(r.Context(), provider, q)
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	list := adminapi.DirectoryUserList{Users: make([]adminapi.DirectoryUser, 0, len(users)), TotalResults: total}
 	for _, du := range users {
 		list.Users = append(list.Users, adminDirectoryUser(du))
 	}
-	s.adminJSON(w, r, http.StatusOK, list)
+	return s.adminJSON(w, r, http.StatusOK, list)
 }
 
 // directoryQuery reads the query of GET /admin/v1/users: provider,
@@ -239,12 +231,11 @@ func directoryQuery(r *http.Request) (directory.DirectoryQuery, string, error) {
 	return q, strings.TrimSpace(v.Get("provider")), nil
 }
 
-func (s *Server) adminGetUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminGetUser(w http.ResponseWriter, r *http.Request) error {
 	du, err := s.dir.DirectoryUser(r.Context(), r.PathValue("key"))
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	infoFrom(r.Context()).provider = du.ProviderName
-	s.adminJSON(w, r, http.StatusOK, adminDirectoryUser(du))
+	return s.adminJSON(w, r, http.StatusOK, adminDirectoryUser(du))
 }

@@ -25,23 +25,21 @@ func adminLogEntry(e *directory.LogEntry) adminapi.LogEntry {
 	}
 }
 
-func (s *Server) adminListLog(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminListLog(w http.ResponseWriter, r *http.Request) error {
 	q, provider, err := s.logQuery(r)
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	infoFrom(r.Context()).provider = provider
 	entries, err := s.dir.Log(r.Context(), provider, q)
 	if err != nil {
-		s.adminError(w, r, err)
-		return
+		return err
 	}
 	list := adminapi.LogList{Entries: make([]adminapi.LogEntry, 0, len(entries))}
 	for _, e := range entries {
 		list.Entries = append(list.Entries, adminLogEntry(e))
 	}
-	s.adminJSON(w, r, http.StatusOK, list)
+	return s.adminJSON(w, r, http.StatusOK, list)
 }
 
 // logQuery reads the query of GET /admin/v1/logs: provider, since (an RFC

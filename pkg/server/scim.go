@@ -175,51 +175,6 @@ func dispatch(w http.ResponseWriter, r *http.Request, p *directory.Provider, met
 	return h(w, r, p)
 }
 
-// errorTable maps directory error codes to SCIM status and scimType: the
-// one place where that decision is made.
-var errorTable = map[string]struct {
-	status   int
-	scimType string
-}{
-	directory.ENOTFOUND:     {http.StatusNotFound, ""},
-	directory.ECONFLICT:     {http.StatusConflict, scim.TypeUniqueness},
-	directory.EINVALID:      {http.StatusBadRequest, scim.TypeInvalidValue},
-	directory.EUNAUTHORIZED: {http.StatusUnauthorized, ""},
-	directory.EFORBIDDEN:    {http.StatusForbidden, ""},
-	directory.ESTALE:        {http.StatusConflict, ""},
-	directory.EBADFILTER:    {http.StatusBadRequest, scim.TypeInvalidFilter},
-	directory.EPRECONDITION: {http.StatusPreconditionFailed, ""}, // RFC 7644 §3.14 gives it no scimType
-}
-
-// toSCIMError converts any error into the *scim.Error the client sees.
-// Internal errors become a bare 500 with no detail from inside.
-func toSCIMError(err error) (*scim.Error, bool) {
-	if se, ok := scim.AsError(err); ok {
-		return se, false
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit), false
-	}
-	code := directory.ErrorCode(err)
-	if e, ok := errorTable[code]; ok {
-		return &scim.Error{Status: e.status, ScimType: e.scimType, Detail: directory.ErrorMessage(err)}, false
-	}
-	return &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error"}, true
-}
-
-func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err error) {
-	se, internal := toSCIMError(err)
-	infoFrom(r.Context()).errDetail = se.Detail
-	if internal {
-		s.log.Error("internal error", "request_id", infoFrom(r.Context()).id, "err", err)
-	}
-	if se.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim"`)
-	}
-	writeSCIM(w, se.Status, se)
-}
-
 // writeSCIM writes v as application/scim+json.
 func writeSCIM(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
