@@ -38,6 +38,9 @@ type Mapping struct {
 	SCIMPath string
 	Field    string
 	Required bool
+	// Inverted fills a boolean field with the negation of a boolean
+	// attribute: the required active → Disabled.
+	Inverted bool
 }
 
 // DirectoryUser is the directory's record of one SCIM user: its fields as

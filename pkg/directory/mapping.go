@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kacescim/kacescim/pkg/scim"
 )
@@ -17,15 +18,32 @@ const GroupsPath = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Group:
 const GroupsSeparator = ","
 
 // RequiredMappings are created with every provider and cannot be changed.
-// Disabled is the inverse of active.
+// Disabled is the inverse of active. They are what Derive applies before
+// the provider's own mappings: the directory's Disabled bit has no other
+// source than the user's active attribute.
 func RequiredMappings() []Mapping {
 	return []Mapping{
 		{SCIMPath: "userName", Field: FieldEmail, Required: true},
 		{SCIMPath: "displayName", Field: FieldName, Required: true},
 		{SCIMPath: "id", Field: FieldGUID, Required: true},
-		{SCIMPath: "active", Field: FieldDisabled, Required: true},
+		{SCIMPath: "active", Field: FieldDisabled, Required: true, Inverted: true},
 	}
 }
+
+// required is RequiredMappings compiled. Their attributes are in the core
+// User schema, which every provider's User type extends.
+var required = sync.OnceValue(func() []compiledMapping {
+	rt := scim.UserResourceType()
+	var out []compiledMapping
+	for _, m := range RequiredMappings() {
+		p, err := compilePath(rt, m.SCIMPath)
+		if err != nil {
+			panic(fmt.Sprintf("required mapping %s → %s: %v", m.SCIMPath, m.Field, err))
+		}
+		out = append(out, compiledMapping{Mapping: m, path: p})
+	}
+	return out
+})
 
 // SuggestedMappings are the brief's suggested mappings, offered by
 // `kacescim mappings suggest`, never forced. Manager, Department,
@@ -249,41 +267,60 @@ func (m *Mapper) Optional() []*Mapping {
 	return out
 }
 
-// Derive computes the stored fields of u's directory user from its SCIM
-// resource: every field but Groups, which Fields adds from the
-// memberships when the user is read. A field whose attribute is missing,
-// null or empty is left out (cleared). Of several matching values the
-// primary one wins, else the first in order. Booleans and numbers become
-// text; Disabled is the inverse of active.
+// Derive computes the stored fields of u's directory entry from its SCIM
+// resource, by the required mappings and then the provider's own: every
+// field but Groups, which Fields adds from the memberships when the user
+// is read. A field whose attribute is missing, null or empty is left out
+// (cleared). Of several matching values the primary one wins, else the
+// first in order. Booleans and numbers become text, but for an inverted
+// mapping (active → Disabled), whose field is the boolean negation: true
+// only when the attribute is false.
 func (m *Mapper) Derive(u *User) map[string]any {
-	fields := map[string]any{
-		FieldEmail:    u.UserName,
-		FieldGUID:     u.ID,
-		FieldDisabled: !u.Active,
+	// The attributes the server keeps outside the resource can be mapped
+	// too: id (to the GUID field) and externalId.
+	doc := make(map[string]any, len(u.Resource)+2)
+	for k, v := range u.Resource {
+		doc[k] = v
 	}
-	if u.DisplayName != "" {
-		fields[FieldName] = u.DisplayName
-	}
-	doc := u.Resource
+	doc["id"] = u.ID
 	if u.ExternalID != "" {
-		doc = make(map[string]any, len(u.Resource)+1)
-		for k, v := range u.Resource {
-			doc[k] = v
-		}
 		doc["externalId"] = u.ExternalID
 	}
+	fields := make(map[string]any, 4+len(m.optional))
+	for _, c := range required() {
+		c.fill(fields, doc)
+	}
 	for _, c := range m.optional {
-		if c.path == nil {
-			continue
-		}
-		for _, v := range c.path.Values(doc) {
-			if s := fieldText(v); s != "" {
-				fields[c.Field] = s
-				break
-			}
+		if c.path != nil {
+			c.fill(fields, doc)
 		}
 	}
 	return fields
+}
+
+// fill sets c's field from doc, or leaves it out when doc has no value
+// for it.
+func (c compiledMapping) fill(fields, doc map[string]any) {
+	values := c.path.Values(doc)
+	if c.Inverted {
+		b, ok := firstValue(values).(bool)
+		fields[c.Field] = ok && !b
+		return
+	}
+	for _, v := range values {
+		if s := fieldText(v); s != "" {
+			fields[c.Field] = s
+			return
+		}
+	}
+}
+
+// firstValue is the first of values, nil when there is none.
+func firstValue(values []any) any {
+	if len(values) == 0 {
+		return nil
+	}
+	return values[0]
 }
 
 // fieldText is the text a directory field holds for a SCIM value.
