@@ -2,7 +2,9 @@ package directory
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Built-in directory-user fields (the brief's "KACE Cloud user fields").
@@ -31,70 +33,60 @@ type CustomField struct {
 	Created     time.Time
 }
 
-// Mapping maps a SCIM attribute path of a provider's users to a
-// directory-user field. Required mappings exist for every provider, are
-// not stored, and cannot be changed.
-type Mapping struct {
-	SCIMPath string
-	Field    string
-	Required bool
-	// Inverted fills a boolean field with the negation of a boolean
-	// attribute: the required active → Disabled.
-	Inverted bool
+// ValidateFieldName checks a custom field name: 1 to 64 letters, digits,
+// spaces, '-', '_' or '.', starting with a letter, and no built-in name.
+func ValidateFieldName(name string) error {
+	if name == "" || len(name) > 64 {
+		return Errorf(EINVALID, "a field name needs 1 to 64 characters")
+	}
+	for i, r := range name {
+		ok := unicode.IsLetter(r) || (i > 0 && (unicode.IsDigit(r) || strings.ContainsRune(" -_.", r)))
+		if !ok {
+			return Errorf(EINVALID, "field name %q: use letters, digits, spaces, '-', '_' or '.', starting with a letter", name)
+		}
+	}
+	if strings.HasSuffix(name, " ") {
+		return Errorf(EINVALID, "field name %q ends with a space", name)
+	}
+	if b, ok := IsBuiltinField(name); ok {
+		return Errorf(EINVALID, "%s is a built-in field: choose another name", b)
+	}
+	return nil
 }
 
-// DirectoryUser is the directory's record of one SCIM user: its fields as
-// the provider's mappings derive them.
-type DirectoryUser struct {
-	ProviderID   string
-	ProviderName string
-	UserID       string // the SCIM id
-	Fields       map[string]any
-	Updated      time.Time
+// AddCustomField defines a custom directory-user field.
+func (s *Service) AddCustomField(ctx context.Context, name, description string) (*CustomField, error) {
+	name = strings.TrimSpace(name)
+	if err := ValidateFieldName(name); err != nil {
+		return nil, err
+	}
+	f := &CustomField{Name: name, Description: strings.TrimSpace(description), Created: s.now()}
+	if err := s.Store.CreateCustomField(ctx, f); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
-// DirectoryQuery selects directory users for the admin.
-type DirectoryQuery struct {
-	ProviderID string // "" for every provider
-	Disabled   *bool  // nil for both
-	// Field and Value select users whose field equals value
-	// (case-insensitively); Field "" selects all.
-	Field, Value string
-	// InGroup selects members of the group with this displayName
-	// (case-insensitively): how a filter on the Groups field is answered.
-	InGroup    string
-	StartIndex int // 1-based
-	Count      int
+// CustomFields lists the custom fields by name.
+func (s *Service) CustomFields(ctx context.Context) ([]*CustomField, error) {
+	return s.Store.FindCustomFields(ctx)
 }
 
-// FieldStore is the part of Store that keeps custom fields, mappings and
-// directory users. Store embeds it.
-type FieldStore interface {
-	// CreateCustomField inserts f; ECONFLICT if the name is taken
-	// (case-insensitively).
-	CreateCustomField(ctx context.Context, f *CustomField) error
-	// FindCustomFields returns every custom field ordered by name.
-	FindCustomFields(ctx context.Context) ([]*CustomField, error)
-	// DeleteCustomField removes the field; ENOTFOUND if none, ECONFLICT
-	// (naming the provider and the SCIM path) while a mapping uses it.
-	DeleteCustomField(ctx context.Context, name string) error
+// RemoveCustomField removes a custom field no mapping uses.
+func (s *Service) RemoveCustomField(ctx context.Context, name string) error {
+	if b, ok := IsBuiltinField(name); ok {
+		return Errorf(EINVALID, "%s is a built-in field and cannot be removed", b)
+	}
+	return s.Store.DeleteCustomField(ctx, strings.TrimSpace(name))
+}
 
-	// FindMappings returns the provider's stored (optional) mappings in
-	// the order they were given.
-	FindMappings(ctx context.Context, providerID string) ([]*Mapping, error)
-	// ReplaceMappings replaces the provider's optional mappings and, in the
-	// same transaction, recomputes the Fields of every user of the provider
-	// with derive, writing only the users whose fields changed (without
-	// touching their SCIM version or lastModified). It returns how many
-	// users changed. Nothing is written if derive or any write fails.
-	ReplaceMappings(ctx context.Context, providerID string, mappings []*Mapping, derive func(u *User) (map[string]any, error)) (changed int, err error)
-
-	// FindDirectoryUsers returns one page of users (with Fields and
-	// Groups) across providers, ordered by provider name then creation,
-	// and the total that match.
-	FindDirectoryUsers(ctx context.Context, q DirectoryQuery) ([]*User, int, error)
-	// FindDirectoryUser returns the user whose SCIM id or Email field
-	// (case-insensitively) is key; ENOTFOUND if none, ECONFLICT if the
-	// email matches users of several providers.
-	FindDirectoryUser(ctx context.Context, key string) (*User, error)
+// IsBuiltinField reports whether name is a built-in field and returns its
+// canonical spelling.
+func IsBuiltinField(name string) (string, bool) {
+	for _, f := range BuiltinFields {
+		if strings.EqualFold(f, name) {
+			return f, true
+		}
+	}
+	return "", false
 }

@@ -32,19 +32,6 @@ type LogQuery struct {
 	Limit int
 }
 
-// LogStore keeps the provisioning log. Store embeds it.
-type LogStore interface {
-	// RecordRequest appends e (setting e.ID) and, when the provider is
-	// known and e.Status < 400, moves its LastSyncAt forward to e.Time;
-	// both in one transaction.
-	RecordRequest(ctx context.Context, e *LogEntry) error
-	// FindLog returns matching entries, oldest first, with ProviderName.
-	FindLog(ctx context.Context, q LogQuery) ([]*LogEntry, error)
-	// PruneLog deletes entries older than before and, beyond them, the
-	// oldest ones until at most keep remain. It returns how many it deleted.
-	PruneLog(ctx context.Context, before time.Time, keep int) (int, error)
-}
-
 // Log returns provisioning-log entries, oldest first; providerName ""
 // means every provider (and the requests no key matched).
 func (s *Service) Log(ctx context.Context, providerName string, q LogQuery) ([]*LogEntry, error) {

@@ -1,6 +1,9 @@
 package directory
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps providers and their SCIM resources. Every method is safe for
 // concurrent use, every multi-row change runs in one transaction, and every
@@ -87,4 +90,49 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// FieldStore is the part of Store that keeps custom fields, mappings and
+// directory users. Store embeds it.
+type FieldStore interface {
+	// CreateCustomField inserts f; ECONFLICT if the name is taken
+	// (case-insensitively).
+	CreateCustomField(ctx context.Context, f *CustomField) error
+	// FindCustomFields returns every custom field ordered by name.
+	FindCustomFields(ctx context.Context) ([]*CustomField, error)
+	// DeleteCustomField removes the field; ENOTFOUND if none, ECONFLICT
+	// (naming the provider and the SCIM path) while a mapping uses it.
+	DeleteCustomField(ctx context.Context, name string) error
+
+	// FindMappings returns the provider's stored (optional) mappings in
+	// the order they were given.
+	FindMappings(ctx context.Context, providerID string) ([]*Mapping, error)
+	// ReplaceMappings replaces the provider's optional mappings and, in the
+	// same transaction, recomputes the Fields of every user of the provider
+	// with derive, writing only the users whose fields changed (without
+	// touching their SCIM version or lastModified). It returns how many
+	// users changed. Nothing is written if derive or any write fails.
+	ReplaceMappings(ctx context.Context, providerID string, mappings []*Mapping, derive func(u *User) (map[string]any, error)) (changed int, err error)
+
+	// FindDirectoryUsers returns one page of users (with Fields and
+	// Groups) across providers, ordered by provider name then creation,
+	// and the total that match.
+	FindDirectoryUsers(ctx context.Context, q DirectoryQuery) ([]*User, int, error)
+	// FindDirectoryUser returns the user whose SCIM id or Email field
+	// (case-insensitively) is key; ENOTFOUND if none, ECONFLICT if the
+	// email matches users of several providers.
+	FindDirectoryUser(ctx context.Context, key string) (*User, error)
+}
+
+// LogStore keeps the provisioning log. Store embeds it.
+type LogStore interface {
+	// RecordRequest appends e (setting e.ID) and, when the provider is
+	// known and e.Status < 400, moves its LastSyncAt forward to e.Time;
+	// both in one transaction.
+	RecordRequest(ctx context.Context, e *LogEntry) error
+	// FindLog returns matching entries, oldest first, with ProviderName.
+	FindLog(ctx context.Context, q LogQuery) ([]*LogEntry, error)
+	// PruneLog deletes entries older than before and, beyond them, the
+	// oldest ones until at most keep remain. It returns how many it deleted.
+	PruneLog(ctx context.Context, before time.Time, keep int) (int, error)
 }

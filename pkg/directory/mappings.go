@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -62,17 +63,6 @@ func SuggestedMappings() []Mapping {
 		{SCIMPath: `addresses[type eq "work"].postalCode`, Field: FieldZip},
 		{SCIMPath: `addresses[type eq "work"].country`, Field: FieldCountry},
 	}
-}
-
-// IsBuiltinField reports whether name is a built-in field and returns its
-// canonical spelling.
-func IsBuiltinField(name string) (string, bool) {
-	for _, f := range BuiltinFields {
-		if strings.EqualFold(f, name) {
-			return f, true
-		}
-	}
-	return "", false
 }
 
 // Mapper is a provider's mappings, checked and compiled: what turns a SCIM
@@ -370,4 +360,185 @@ func GroupNames(groups []GroupRef) string {
 		parts[i] = g.DisplayName
 	}
 	return strings.Join(parts, GroupsSeparator)
+}
+
+// Mapper loads and compiles the provider's mappings. The SCIM server calls
+// it on every write, so it costs two indexed reads; the compiled Mapper of
+// an unchanged set of mappings is reused (mapperMemo).
+func (s *Service) Mapper(ctx context.Context, providerID string) (*Mapper, error) {
+	optional, err := s.Store.FindMappings(ctx, providerID)
+	if err != nil {
+		return nil, err
+	}
+	var custom []*CustomField
+	if len(optional) > 0 {
+		if custom, err = s.Store.FindCustomFields(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s.mappers.compile(optional, custom)
+}
+
+// Mappings returns the provider's mappings: the required ones, then the
+// optional ones in order.
+func (s *Service) Mappings(ctx context.Context, providerName string) ([]Mapping, error) {
+	p, err := s.Provider(ctx, providerName)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.Mapper(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return m.Mappings(), nil
+}
+
+// SetMappings replaces the provider's optional mappings with the given
+// ones (required mappings may be listed unchanged; changing one is
+// refused), checks them all, and re-derives every user of the provider in
+// one transaction. It returns the mappings now in force and how many
+// directory users changed.
+func (s *Service) SetMappings(ctx context.Context, providerName string, mappings []Mapping) ([]Mapping, int, error) {
+	p, err := s.Provider(ctx, providerName)
+	if err != nil {
+		return nil, 0, err
+	}
+	var optional []*Mapping
+	for _, m := range mappings {
+		if isRequired(m) {
+			continue // listed unchanged, as `mappings edit` shows them
+		}
+		if m.Required {
+			return nil, 0, Errorf(EINVALID, "the required mappings (%s) cannot be changed", requiredList())
+		}
+		mm := m
+		optional = append(optional, &mm)
+	}
+	custom, err := s.Store.FindCustomFields(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	mapper, err := NewMapper(optional, custom)
+	if err != nil {
+		return nil, 0, err
+	}
+	changed, err := s.Store.ReplaceMappings(ctx, p.ID, mapper.Optional(), func(u *User) (map[string]any, error) {
+		return mapper.Derive(u), nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return mapper.Mappings(), changed, nil
+}
+
+// isRequired reports whether m is one of the required mappings.
+func isRequired(m Mapping) bool {
+	for _, r := range RequiredMappings() {
+		if strings.EqualFold(strings.TrimSpace(m.SCIMPath), r.SCIMPath) && strings.EqualFold(strings.TrimSpace(m.Field), r.Field) {
+			return true
+		}
+	}
+	return false
+}
+
+func requiredList() string {
+	var parts []string
+	for _, r := range RequiredMappings() {
+		parts = append(parts, r.SCIMPath+" → "+r.Field)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AddMapping adds one optional mapping.
+func (s *Service) AddMapping(ctx context.Context, providerName, scimPath, field string) ([]Mapping, int, error) {
+	current, err := s.Mappings(ctx, providerName)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.SetMappings(ctx, providerName, append(current, Mapping{SCIMPath: scimPath, Field: field}))
+}
+
+// RemoveMapping removes the optional mapping with the given SCIM path or
+// field (either may be empty, not both).
+func (s *Service) RemoveMapping(ctx context.Context, providerName, scimPath, field string) ([]Mapping, int, error) {
+	if scimPath == "" && field == "" {
+		return nil, 0, Errorf(EINVALID, "say which mapping to remove: give its SCIM path or its field")
+	}
+	current, err := s.Mappings(ctx, providerName)
+	if err != nil {
+		return nil, 0, err
+	}
+	norm := func(p string) string { return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(p), `\"`, `"`)) }
+	var kept []Mapping
+	found := false
+	for _, m := range current {
+		hit := (scimPath == "" || norm(m.SCIMPath) == norm(scimPath)) && (field == "" || strings.EqualFold(m.Field, strings.TrimSpace(field)))
+		if hit && m.Required {
+			return nil, 0, Errorf(EINVALID, "%s → %s is a required mapping and cannot be removed", m.SCIMPath, m.Field)
+		}
+		if hit {
+			found = true
+			continue
+		}
+		kept = append(kept, m)
+	}
+	if !found {
+		what := scimPath
+		if what == "" {
+			what = field
+		}
+		return nil, 0, Errorf(ENOTFOUND, "provider %s has no mapping for %s", providerName, what)
+	}
+	return s.SetMappings(ctx, providerName, kept)
+}
+
+// Preview returns the directory-user fields a SCIM User body would produce
+// under the provider's mappings, without writing anything.
+func (s *Service) Preview(ctx context.Context, providerName string, body map[string]any) (map[string]any, error) {
+	p, err := s.Provider(ctx, providerName)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.Mapper(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := scim.Normalize(m.ResourceType(), body, scim.Options{})
+	if err != nil {
+		return nil, Errorf(EINVALID, "%s", scimDetail(err))
+	}
+	u := &User{ID: "(assigned by the server)", Active: true, Resource: doc}
+	u.UserName, _ = doc["userName"].(string)
+	u.DisplayName, _ = doc["displayName"].(string)
+	u.ExternalID, _ = doc["externalId"].(string)
+	if a, ok := doc["active"].(bool); ok {
+		u.Active = a
+	}
+	if id, ok := body["id"].(string); ok && id != "" {
+		u.ID = id
+	}
+	delete(doc, "externalId")
+	if u.UserName == "" {
+		return nil, Errorf(EINVALID, "the SCIM User has no userName")
+	}
+	return m.Derive(u), nil
+}
+
+func scimDetail(err error) string {
+	if se, ok := scim.AsError(err); ok {
+		return se.Detail
+	}
+	return err.Error()
+}
+
+// Mapping maps a SCIM attribute path of a provider's users to a
+// directory-user field. Required mappings exist for every provider, are
+// not stored, and cannot be changed.
+type Mapping struct {
+	SCIMPath string
+	Field    string
+	Required bool
+	// Inverted fills a boolean field with the negation of a boolean
+	// attribute: the required active → Disabled.
+	Inverted bool
 }
