@@ -7,7 +7,8 @@ import (
 	"unicode"
 )
 
-// Built-in directory-user fields (the brief's "KACE Cloud user fields").
+// Built-in directory-user fields: the user fields every KACE Cloud
+// directory has.
 const (
 	FieldEmail    = "Email"
 	FieldName     = "Name"
@@ -25,7 +26,7 @@ const (
 var BuiltinFields = []string{FieldEmail, FieldName, FieldDisabled, FieldGUID, FieldAddress, FieldCity, FieldState, FieldZip, FieldCountry}
 
 // CustomField is a directory-user field an administrator defines (Settings
-// > Custom Fields > Users in the brief). Names are unique case-insensitively
+// > Custom Fields > Users in KACE Cloud). Names are unique case-insensitively
 // and never clash with a built-in field.
 type CustomField struct {
 	Name        string

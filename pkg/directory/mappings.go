@@ -46,7 +46,7 @@ var required = sync.OnceValue(func() []compiledMapping {
 	return out
 })
 
-// SuggestedMappings are the brief's suggested mappings, offered by
+// SuggestedMappings are the mappings KACE Cloud suggests, offered by
 // `kacescim mappings suggest`, never forced. Manager, Department,
 // Organization, Mobile and Groups are custom fields the admin creates first.
 func SuggestedMappings() []Mapping {

@@ -55,7 +55,8 @@ func TestDeriveBriefMappings(t *testing.T) {
 		s := s
 		suggested = append(suggested, &s)
 	}
-	// The brief writes the quotes escaped; both spellings are accepted.
+	// KACE Cloud's documentation writes the quotes escaped
+	// (phoneNumbers[type eq \"mobile\"].value); both spellings are accepted.
 	suggested = append(suggested, mappings(
 		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`, "EmployeeNumber",
 		`name.givenName`, "First Name",

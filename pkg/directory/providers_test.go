@@ -221,7 +221,7 @@ func TestProviderNotFound(t *testing.T) {
 	wantCode(t, svc.RemoveProvider(ctx, "Nope"), directory.ENOTFOUND)
 }
 
-// TestKeyLifecycle follows the brief: disable answers 403 to the old key,
+// TestKeyLifecycle follows KACE Cloud's key rules: disable answers 403 to the old key,
 // enable issues a new key and the old one gets 401, rotate likewise.
 func TestKeyLifecycle(t *testing.T) {
 	ctx := context.Background()

@@ -18,7 +18,7 @@ const (
 )
 
 // builtinFieldDescriptions describe the built-in fields in GET
-// /admin/v1/fields, in the brief's words.
+// /admin/v1/fields, in the words of KACE Cloud's user details page.
 var builtinFieldDescriptions = map[string]string{
 	directory.FieldEmail:    "The user's email address (required mapping from userName)",
 	directory.FieldName:     "The user's full name (required mapping from displayName)",

@@ -129,8 +129,9 @@ func benchSizes(b *testing.B) []int {
 	return sizes
 }
 
-// BenchmarkSCIMMapped is BenchmarkSCIM's writes for a provider with all the
-// brief's suggested mappings, whose mapper every write needs:
+// BenchmarkSCIMMapped is BenchmarkSCIM's writes for a provider with all
+// the suggested mappings (directory.SuggestedMappings), whose mapper every
+// write needs:
 //
 //	go test -run '^$' -bench BenchmarkSCIMMapped -benchtime 2000x -benchmem ./pkg/server
 func BenchmarkSCIMMapped(b *testing.B) {

@@ -31,8 +31,9 @@ func (s *Server) renderGroup(r *http.Request, g *directory.Group, withMembers bo
 
 // wantsMembers reports whether a group projected by proj holds members,
 // which is what decides whether they are read at all: not when
-// excludedAttributes names members (Entra reads groups that way, interop
-// quirk 19), nor when attributes leaves them out (attributes=displayName),
+// excludedAttributes names members (Entra reads every group that way, as
+// its documentation advises), nor when attributes leaves them out
+// (attributes=displayName),
 // so that reading a group of 100,000 members costs what reading an empty
 // one does.
 func wantsMembers(proj *scim.Projection) bool { return proj.Returns("members") }

@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkGroupOfMembers measures Okta's group writes on a group whose
-// members are all the provider's users, with the brief's Groups mapping in
+// members are all the provider's users, with the suggested Groups mapping in
 // place (the Groups field of every member follows each change):
 //
 //	go test -run '^$' -bench BenchmarkGroupOfMembers -benchtime 20x ./pkg/server

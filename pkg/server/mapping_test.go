@@ -9,8 +9,8 @@ import (
 	"github.com/kacescim/kacescim/pkg/directory"
 )
 
-// setupBriefMappings creates the brief's custom fields and adds all its
-// suggested mappings to the env's provider.
+// setupBriefMappings creates the custom fields KACE Cloud's suggested
+// mappings need and adds all the suggested mappings to the env's provider.
 func setupBriefMappings(t testing.TB, e *scimEnv) {
 	t.Helper()
 	ctx := context.Background()

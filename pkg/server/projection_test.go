@@ -88,7 +88,8 @@ func TestProjectionUsers(t *testing.T) {
 	wantKeys(t, "attributes and excludedAttributes", r.json, "schemas", "id", "userName")
 
 	// PUT and PATCH respond projected; PATCH with ?attributes= is 200 with
-	// the projected body (interop quirk 34).
+	// the projected body: a server that ignores ?attributes= on PATCH
+	// answers what the client did not ask for (docs/interop-quirks.md row 34).
 	put := strings.Replace(projectedUser, `"title":"Dr"`, `"title":"Prof"`, 1)
 	r = e.must(e.do("PUT", "/Users/"+id+"?attributes=title", put), 200)
 	wantKeys(t, "PUT ?attributes", r.json, "schemas", "id", "title")
@@ -166,7 +167,7 @@ func (m *memberReads) FindGroups(ctx context.Context, providerID string, q direc
 
 // TestProjectionGroupsSkipMembers proves that a group read whose
 // projection leaves members out never reads them (Entra reads every group
-// with excludedAttributes=members, interop quirk 19), through a thin
+// with excludedAttributes=members, docs/interop-quirks.md row 19), through a thin
 // counting wrapper over the real store.
 func TestProjectionGroupsSkipMembers(t *testing.T) {
 	e := newSCIMEnv(t)

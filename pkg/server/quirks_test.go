@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// TestInteropQuirks has one case per row of
-// shared/reference/interop-quirks.md that applies to a server (rows 1–35),
+// TestInteropQuirks has one case per row of docs/interop-quirks.md (what
+// Okta and Entra really send, and the server bugs that broke them) that
+// applies to a server (rows 1–35),
 // each asserting the handling the table documents. Every case starts from
 // its own server with one user (u, "quirk@example.com") and one group (g)
 // holding it.
