@@ -327,17 +327,14 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 func etag(version int64) string { return scim.VersionETag(version) }
 
-// Versioning (RFC 7644 §3.14): meta.version and the ETag header are the
-// weak tag of the resource's version. If-Match on PUT, PATCH and DELETE is
-// handed to the directory service (directory.Target.IfMatch), which makes
-// the write conditional (412 when it names no current version, see
-// pkg/directory/versions.go); If-None-Match on GET of one resource answers
-// 304, with the ETag and no body, when it names the current version (or is
-// "*"). A request whose body or parameters cannot be parsed is 400 before
-// If-Match is looked at. If-Match on a GET, and If-None-Match on a write,
-// are ignored.
-
-// ifMatch is the If-Match list of r, nil when r has none.
+// ifMatch is the If-Match list of r, nil when r has none (RFC 7644
+// §3.14). meta.version and the ETag header are the weak tag of the
+// resource's version. The If-Match of a PUT, PATCH or DELETE is handed to
+// the directory service (directory.Target.IfMatch), which makes the write
+// conditional: 412 when it names no current version (see
+// pkg/directory/versions.go). A request whose body or parameters cannot
+// be parsed is 400 before If-Match is looked at; If-Match on a GET is
+// ignored.
 func ifMatch(r *http.Request) *scim.ETagList {
 	l, ok := scim.ParseETagList(r.Header.Values("If-Match"))
 	if !ok {
@@ -346,7 +343,9 @@ func ifMatch(r *http.Request) *scim.ETagList {
 	return &l
 }
 
-// notModified answers 304 if the If-None-Match of r names version.
+// notModified answers 304, with the ETag and no body, if the
+// If-None-Match of r names version (or is "*"). It is only asked on a GET
+// of one resource: If-None-Match on a write is ignored.
 func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
 	l, ok := scim.ParseETagList(r.Header.Values("If-None-Match"))
 	if !ok || !l.Match(etag(version)) {
