@@ -1,6 +1,19 @@
-// Package server is kacescim's HTTP side: the SCIM 2.0 endpoints under
-// /scim/v2 that identity providers call, and the JSON admin API under
-// /admin/v1 that the CLI calls.
+// Package server is kacescim's HTTP side over a directory.Service: the
+// SCIM 2.0 endpoints under /scim/v2 that identity providers call, the JSON
+// admin API under /admin/v1 that the CLI calls, and /healthz and /readyz.
+//
+// It keeps HTTP only: a handler decodes the request, calls the directory
+// service, and encodes the answer. Every rule of the directory (what a
+// PUT keeps, how a PATCH applies, If-Match, retries, mappings) is in
+// pkg/directory; every decision from an error to a status and a SCIM
+// scimType is in errors.go. The SCIM half (scim.go, users.go, groups.go,
+// search.go, bulk.go, discovery.go) authenticates the provider by its key,
+// applies its rate limit and writes the provisioning log entry of every
+// request; the admin half (admin*.go) requires the admin token.
+//
+// New builds a Server over a directory service; kacescim serve opens the
+// store, the service and the server together, as servertest does for
+// tests.
 package server
 
 import (
