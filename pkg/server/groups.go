@@ -258,7 +258,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p *directory
 		g           *directory.Group
 		haveMembers bool // g.Members holds the group's members
 	)
-	if d, ok := scim.GroupDelta(req.Operations, opts); ok {
+	if d, ok := scim.AsMembershipDelta(req.Operations, opts); ok {
 		// Membership pushes and renames touch only the members they name,
 		// whatever the size of the group; If-Match pins the version the
 		// delta's own statement requires.
