@@ -333,9 +333,9 @@ func NewCmdMappingsSuggest(g *globalOptions, runF func(context.Context, *mapping
 	opts := &mappingsSuggestOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "suggest --provider NAME [--all] [--create-fields]",
-		Short: "Add the KACE brief's suggested mappings that the provider lacks",
-		Long: `Offer the suggested mappings of the KACE Cloud brief that the provider does
-not have yet: Manager, Department, Organization, Mobile and Groups (custom
+		Short: "Add the suggested mappings (KACE Cloud's, for Okta) that the provider lacks",
+		Long: `Offer the mappings KACE Cloud suggests for Okta that the provider does not
+have yet: Manager, Department, Organization, Mobile and Groups (custom
 fields) and Address, City, State, Zip and Country from the work address
 (built-in fields). On a terminal each one is asked for (y/n) unless --all is
 given; the chosen ones are added together, in one change.
