@@ -24,9 +24,9 @@ first, then map to it with ` + "`kacescim mappings add`" + `.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
-		NewCmdFieldsAdd(g, nil),
-		NewCmdFieldsList(g, nil),
-		NewCmdFieldsRemove(g, nil),
+		NewCmdFieldsAdd(g),
+		NewCmdFieldsList(g),
+		NewCmdFieldsRemove(g),
 	)
 	return cmd
 }
@@ -40,7 +40,7 @@ type fieldsAddOptions struct {
 }
 
 // NewCmdFieldsAdd returns `kacescim fields add`.
-func NewCmdFieldsAdd(g *globalOptions, runF func(context.Context, *fieldsAddOptions) error) *cobra.Command {
+func NewCmdFieldsAdd(g *globalOptions) *cobra.Command {
 	opts := &fieldsAddOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -50,9 +50,6 @@ func NewCmdFieldsAdd(g *globalOptions, runF func(context.Context, *fieldsAddOpti
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runFieldsAdd(cmd.Context(), opts)
 		},
 	}
@@ -85,7 +82,7 @@ type fieldsListOptions struct {
 }
 
 // NewCmdFieldsList returns `kacescim fields list`.
-func NewCmdFieldsList(g *globalOptions, runF func(context.Context, *fieldsListOptions) error) *cobra.Command {
+func NewCmdFieldsList(g *globalOptions) *cobra.Command {
 	opts := &fieldsListOptions{g: g}
 	return &cobra.Command{
 		Use:     "list",
@@ -93,9 +90,6 @@ func NewCmdFieldsList(g *globalOptions, runF func(context.Context, *fieldsListOp
 		Short:   "List the fields of directory users: built-in, then custom",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runFieldsList(cmd.Context(), opts)
 		},
 	}
@@ -142,7 +136,7 @@ type fieldsRemoveOptions struct {
 }
 
 // NewCmdFieldsRemove returns `kacescim fields remove`.
-func NewCmdFieldsRemove(g *globalOptions, runF func(context.Context, *fieldsRemoveOptions) error) *cobra.Command {
+func NewCmdFieldsRemove(g *globalOptions) *cobra.Command {
 	opts := &fieldsRemoveOptions{g: g}
 	return &cobra.Command{
 		Use:     "remove NAME",
@@ -153,9 +147,6 @@ removed: remove the mapping first (kacescim mappings remove).`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runFieldsRemove(cmd.Context(), opts)
 		},
 	}

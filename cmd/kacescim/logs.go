@@ -41,7 +41,7 @@ type logsOptions struct {
 }
 
 // NewCmdLogs returns `kacescim logs`.
-func NewCmdLogs(g *globalOptions, runF func(context.Context, *logsOptions) error) *cobra.Command {
+func NewCmdLogs(g *globalOptions) *cobra.Command {
 	opts := &logsOptions{g: g}
 	cmd := &cobra.Command{
 		Use:     "logs",
@@ -73,9 +73,6 @@ serve keeps entries for --log-retention and at most --log-max-entries of them.`,
 			}
 			if opts.PollInterval <= 0 {
 				return usageErr(fmt.Sprintf("--poll-interval must be positive, not %s", opts.PollInterval))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runLogs(cmd.Context(), opts)
 		},

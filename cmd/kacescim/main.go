@@ -1,5 +1,22 @@
-// Command kacescim is the SCIM 2.0 provisioning server (`kacescim serve`)
-// and the admin CLI that manages it.
+// Command kacescim is the SCIM 2.0 provisioning server and the admin CLI
+// that manages it, in one binary.
+//
+// `kacescim serve` runs the SCIM 2.0 endpoint identity providers push users
+// and groups to, and the JSON admin API (pkg/adminapi) the other commands
+// talk to through pkg/client: provider (connections and their security
+// keys), fields (custom directory-user fields), mappings (how SCIM
+// attributes fill those fields), users, logs (the provisioning log), scim
+// (one SCIM request with a provider's key) and version. `kacescim test`
+// checks a SCIM server the way Okta and Entra ID use it, and `kacescim
+// record` turns real traffic into scenarios it replays (pkg/conformance).
+//
+// Each verb is an options struct, a NewCmd constructor that binds the flags
+// to it, and a run function; a constructor takes a runF hook only where a
+// test checks how the flags become options. Commands write to the
+// IOStreams in globalOptions: tables and humanised times on a terminal,
+// tab-separated rows and RFC 3339 times when piped, JSON with --output
+// json. Settings come from a flag, else the KACESCIM_ environment, else the
+// config file; exit codes are decided in exitCode alone.
 package main
 
 import (

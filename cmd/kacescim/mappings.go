@@ -32,12 +32,12 @@ re-derives the provider's directory users at once.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
-		NewCmdMappingsList(g, nil),
-		NewCmdMappingsAdd(g, nil),
-		NewCmdMappingsRemove(g, nil),
-		NewCmdMappingsSuggest(g, nil),
-		NewCmdMappingsEdit(g, nil),
-		NewCmdMappingsPreview(g, nil),
+		NewCmdMappingsList(g),
+		NewCmdMappingsAdd(g),
+		NewCmdMappingsRemove(g),
+		NewCmdMappingsSuggest(g),
+		NewCmdMappingsEdit(g),
+		NewCmdMappingsPreview(g),
 	)
 	return cmd
 }
@@ -97,7 +97,7 @@ type mappingsListOptions struct {
 }
 
 // NewCmdMappingsList returns `kacescim mappings list`.
-func NewCmdMappingsList(g *globalOptions, runF func(context.Context, *mappingsListOptions) error) *cobra.Command {
+func NewCmdMappingsList(g *globalOptions) *cobra.Command {
 	opts := &mappingsListOptions{g: g}
 	cmd := &cobra.Command{
 		Use:     "list --provider NAME",
@@ -107,9 +107,6 @@ func NewCmdMappingsList(g *globalOptions, runF func(context.Context, *mappingsLi
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireProvider(cmd, opts.Provider); err != nil {
 				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runMappingsList(cmd.Context(), opts)
 		},
@@ -169,7 +166,7 @@ type mappingsAddOptions struct {
 }
 
 // NewCmdMappingsAdd returns `kacescim mappings add`.
-func NewCmdMappingsAdd(g *globalOptions, runF func(context.Context, *mappingsAddOptions) error) *cobra.Command {
+func NewCmdMappingsAdd(g *globalOptions) *cobra.Command {
 	opts := &mappingsAddOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "add --provider NAME --scim PATH --field FIELD",
@@ -187,9 +184,6 @@ once; the command says how many changed.`,
 			}
 			if strings.TrimSpace(opts.SCIMPath) == "" || strings.TrimSpace(opts.Field) == "" {
 				return usageErr(fmt.Sprintf("a mapping needs --scim PATH and --field FIELD: %s --provider NAME --scim PATH --field FIELD", cmd.CommandPath()))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runMappingsAdd(cmd.Context(), opts)
 		},
@@ -232,7 +226,7 @@ type mappingsRemoveOptions struct {
 }
 
 // NewCmdMappingsRemove returns `kacescim mappings remove`.
-func NewCmdMappingsRemove(g *globalOptions, runF func(context.Context, *mappingsRemoveOptions) error) *cobra.Command {
+func NewCmdMappingsRemove(g *globalOptions) *cobra.Command {
 	opts := &mappingsRemoveOptions{g: g}
 	cmd := &cobra.Command{
 		Use:     "remove --provider NAME (--scim PATH | --field FIELD)",
@@ -252,9 +246,6 @@ provider's directory users at once. Required mappings cannot be removed.`,
 				return usageErr(fmt.Sprintf("say which mapping to remove: %s --provider NAME (--scim PATH | --field FIELD)", cmd.CommandPath()))
 			case scim != "" && field != "":
 				return usageErr("give --scim or --field, not both")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runMappingsRemove(cmd.Context(), opts)
 		},
@@ -329,13 +320,13 @@ type mappingsSuggestOptions struct {
 }
 
 // NewCmdMappingsSuggest returns `kacescim mappings suggest`.
-func NewCmdMappingsSuggest(g *globalOptions, runF func(context.Context, *mappingsSuggestOptions) error) *cobra.Command {
+func NewCmdMappingsSuggest(g *globalOptions) *cobra.Command {
 	opts := &mappingsSuggestOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "suggest --provider NAME [--all] [--create-fields]",
-		Short: "Add the KACE brief's suggested mappings that the provider lacks",
-		Long: `Offer the suggested mappings of the KACE Cloud brief that the provider does
-not have yet: Manager, Department, Organization, Mobile and Groups (custom
+		Short: "Add the suggested mappings (KACE Cloud's, for Okta) that the provider lacks",
+		Long: `Offer the mappings KACE Cloud suggests for Okta that the provider does not
+have yet: Manager, Department, Organization, Mobile and Groups (custom
 fields) and Address, City, State, Zip and Country from the work address
 (built-in fields). On a terminal each one is asked for (y/n) unless --all is
 given; the chosen ones are added together, in one change.
@@ -352,9 +343,6 @@ Without a terminal to ask on, --all is required.`,
 			}
 			if !opts.All && !opts.g.IO.IsStdinTTY() {
 				return usageErr("stdin is not a terminal, so there is no one to ask which suggestions to add: pass --all to add them all")
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runMappingsSuggest(cmd.Context(), opts)
 		},
@@ -521,7 +509,7 @@ type mappingsPreviewOptions struct {
 }
 
 // NewCmdMappingsPreview returns `kacescim mappings preview`.
-func NewCmdMappingsPreview(g *globalOptions, runF func(context.Context, *mappingsPreviewOptions) error) *cobra.Command {
+func NewCmdMappingsPreview(g *globalOptions) *cobra.Command {
 	opts := &mappingsPreviewOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "preview --provider NAME --file USER.json",
@@ -538,9 +526,6 @@ first, then custom ones by name. Nothing is written. --file - reads stdin.`,
 			}
 			if opts.File == "" {
 				return usageErr(fmt.Sprintf("missing --file: %s --provider NAME --file USER.json (or --file - for stdin)", cmd.CommandPath()))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runMappingsPreview(cmd.Context(), opts)
 		},

@@ -33,7 +33,7 @@ type mappingsEditOptions struct {
 }
 
 // NewCmdMappingsEdit returns `kacescim mappings edit`.
-func NewCmdMappingsEdit(g *globalOptions, runF func(context.Context, *mappingsEditOptions) error) *cobra.Command {
+func NewCmdMappingsEdit(g *globalOptions) *cobra.Command {
 	opts := &mappingsEditOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "edit --provider NAME",
@@ -52,9 +52,6 @@ read-only.`,
 				return err
 			}
 			opts.Editor = editorFromEnv()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runMappingsEdit(cmd.Context(), opts)
 		},
 	}

@@ -25,14 +25,14 @@ generated when the provider is enabled, shown once, and stored only as a hash.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
-		NewCmdProviderAdd(g, nil),
-		NewCmdProviderList(g, nil),
-		NewCmdProviderShow(g, nil),
+		NewCmdProviderAdd(g),
+		NewCmdProviderList(g),
+		NewCmdProviderShow(g),
 		NewCmdProviderSet(g, nil),
-		NewCmdProviderEnable(g, nil),
-		NewCmdProviderDisable(g, nil),
-		NewCmdProviderRotateKey(g, nil),
-		NewCmdProviderRemove(g, nil),
+		NewCmdProviderEnable(g),
+		NewCmdProviderDisable(g),
+		NewCmdProviderRotateKey(g),
+		NewCmdProviderRemove(g),
 	)
 	return cmd
 }
@@ -48,7 +48,7 @@ type providerAddOptions struct {
 }
 
 // NewCmdProviderAdd returns `kacescim provider add`.
-func NewCmdProviderAdd(g *globalOptions, runF func(context.Context, *providerAddOptions) error) *cobra.Command {
+func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 	opts := &providerAddOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -61,9 +61,6 @@ func NewCmdProviderAdd(g *globalOptions, runF func(context.Context, *providerAdd
 			opts.Name = args[0]
 			if err := checkRateLimit(opts.RateLimit); err != nil {
 				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runProviderAdd(cmd.Context(), opts)
 		},
@@ -169,7 +166,7 @@ type providerListOptions struct {
 }
 
 // NewCmdProviderList returns `kacescim provider list`.
-func NewCmdProviderList(g *globalOptions, runF func(context.Context, *providerListOptions) error) *cobra.Command {
+func NewCmdProviderList(g *globalOptions) *cobra.Command {
 	opts := &providerListOptions{g: g}
 	return &cobra.Command{
 		Use:     "list",
@@ -177,9 +174,6 @@ func NewCmdProviderList(g *globalOptions, runF func(context.Context, *providerLi
 		Short:   "List providers",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runProviderList(cmd.Context(), opts)
 		},
 	}
@@ -257,7 +251,7 @@ type providerShowOptions struct {
 }
 
 // NewCmdProviderShow returns `kacescim provider show`.
-func NewCmdProviderShow(g *globalOptions, runF func(context.Context, *providerShowOptions) error) *cobra.Command {
+func NewCmdProviderShow(g *globalOptions) *cobra.Command {
 	opts := &providerShowOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "show NAME",
@@ -265,9 +259,6 @@ func NewCmdProviderShow(g *globalOptions, runF func(context.Context, *providerSh
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runProviderShow(cmd.Context(), opts)
 		},
 	}
@@ -327,7 +318,8 @@ type providerSetOptions struct {
 	RateLimit *float64
 }
 
-// NewCmdProviderSet returns `kacescim provider set`.
+// NewCmdProviderSet returns `kacescim provider set`. runF replaces the run
+// function in tests that check how the flags become options.
 func NewCmdProviderSet(g *globalOptions, runF func(context.Context, *providerSetOptions) error) *cobra.Command {
 	opts := &providerSetOptions{g: g}
 	var strict bool
@@ -404,7 +396,7 @@ type providerKeyOptions struct {
 	Name string
 }
 
-func newProviderNameCmd(g *globalOptions, use, short, long string, runF, run func(context.Context, *providerKeyOptions) error) *cobra.Command {
+func newProviderNameCmd(g *globalOptions, use, short, long string, run func(context.Context, *providerKeyOptions) error) *cobra.Command {
 	opts := &providerKeyOptions{g: g}
 	return &cobra.Command{
 		Use:   use + " NAME",
@@ -413,20 +405,17 @@ func newProviderNameCmd(g *globalOptions, use, short, long string, runF, run fun
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return run(cmd.Context(), opts)
 		},
 	}
 }
 
 // NewCmdProviderEnable returns `kacescim provider enable`.
-func NewCmdProviderEnable(g *globalOptions, runF func(context.Context, *providerKeyOptions) error) *cobra.Command {
+func NewCmdProviderEnable(g *globalOptions) *cobra.Command {
 	return newProviderNameCmd(g, "enable", "Enable a provider and generate its new security key",
 		`Enable a disabled provider. It gets a new security key, shown once; a key
 it had before it was disabled no longer works. Enabling an enabled provider
-changes nothing.`, runF, runProviderEnable)
+changes nothing.`, runProviderEnable)
 }
 
 func runProviderEnable(ctx context.Context, opts *providerKeyOptions) error {
@@ -452,10 +441,10 @@ func runProviderEnable(ctx context.Context, opts *providerKeyOptions) error {
 }
 
 // NewCmdProviderDisable returns `kacescim provider disable`.
-func NewCmdProviderDisable(g *globalOptions, runF func(context.Context, *providerKeyOptions) error) *cobra.Command {
+func NewCmdProviderDisable(g *globalOptions) *cobra.Command {
 	return newProviderNameCmd(g, "disable", "Disable a provider: its SCIM requests are refused",
 		`Disable a provider. Its SCIM requests are answered 403 (nothing is changed)
-until it is enabled again, which generates a new security key.`, runF, runProviderDisable)
+until it is enabled again, which generates a new security key.`, runProviderDisable)
 }
 
 func runProviderDisable(ctx context.Context, opts *providerKeyOptions) error {
@@ -477,10 +466,10 @@ func runProviderDisable(ctx context.Context, opts *providerKeyOptions) error {
 }
 
 // NewCmdProviderRotateKey returns `kacescim provider rotate-key`.
-func NewCmdProviderRotateKey(g *globalOptions, runF func(context.Context, *providerKeyOptions) error) *cobra.Command {
+func NewCmdProviderRotateKey(g *globalOptions) *cobra.Command {
 	return newProviderNameCmd(g, "rotate-key", "Give an enabled provider a new security key; the old one stops working",
 		`Generate a new security key for an enabled provider. The old key stops
-working at once: paste the new one into the identity provider.`, runF, runProviderRotateKey)
+working at once: paste the new one into the identity provider.`, runProviderRotateKey)
 }
 
 func runProviderRotateKey(ctx context.Context, opts *providerKeyOptions) error {
@@ -509,7 +498,7 @@ type providerRemoveOptions struct {
 }
 
 // NewCmdProviderRemove returns `kacescim provider remove`.
-func NewCmdProviderRemove(g *globalOptions, runF func(context.Context, *providerRemoveOptions) error) *cobra.Command {
+func NewCmdProviderRemove(g *globalOptions) *cobra.Command {
 	opts := &providerRemoveOptions{g: g}
 	cmd := &cobra.Command{
 		Use:     "remove NAME --yes",
@@ -518,9 +507,6 @@ func NewCmdProviderRemove(g *globalOptions, runF func(context.Context, *provider
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runProviderRemove(cmd.Context(), opts)
 		},
 	}

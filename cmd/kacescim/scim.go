@@ -31,7 +31,7 @@ type scimOptions struct {
 }
 
 // NewCmdSCIM returns `kacescim scim`, a curl for SCIM endpoints.
-func NewCmdSCIM(g *globalOptions, runF func(context.Context, *scimOptions) error) *cobra.Command {
+func NewCmdSCIM(g *globalOptions) *cobra.Command {
 	opts := &scimOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "scim METHOD PATH",
@@ -49,9 +49,6 @@ PATH is relative to the SCIM base URL (--url, default: the server URL +
 		Args: exactArgs("METHOD", "PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Method, opts.Path = strings.ToUpper(args[0]), args[1]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runSCIM(cmd.Context(), opts)
 		},
 	}

@@ -31,8 +31,8 @@ and custom fields. HeliumKeycloakObjectGuid is internal and hidden unless
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
-		NewCmdUsersList(g, nil),
-		NewCmdUsersShow(g, nil),
+		NewCmdUsersList(g),
+		NewCmdUsersShow(g),
 	)
 	return cmd
 }
@@ -90,7 +90,7 @@ type usersListOptions struct {
 }
 
 // NewCmdUsersList returns `kacescim users list`.
-func NewCmdUsersList(g *globalOptions, runF func(context.Context, *usersListOptions) error) *cobra.Command {
+func NewCmdUsersList(g *globalOptions) *cobra.Command {
 	opts := &usersListOptions{g: g}
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -111,9 +111,6 @@ func NewCmdUsersList(g *globalOptions, runF func(context.Context, *usersListOpti
 			}
 			if opts.Limit < 1 {
 				return usageErr(fmt.Sprintf("--limit must be at least 1, not %d", opts.Limit))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runUsersList(cmd.Context(), opts)
 		},
@@ -219,7 +216,7 @@ type usersShowOptions struct {
 }
 
 // NewCmdUsersShow returns `kacescim users show`.
-func NewCmdUsersShow(g *globalOptions, runF func(context.Context, *usersShowOptions) error) *cobra.Command {
+func NewCmdUsersShow(g *globalOptions) *cobra.Command {
 	opts := &usersShowOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "show EMAIL|ID",
@@ -235,9 +232,6 @@ unless --show-internal is given.`,
 			opts.Key = args[0]
 			if strings.TrimSpace(opts.Key) == "" {
 				return usageErr(fmt.Sprintf("missing EMAIL|ID: %s EMAIL|ID", cmd.CommandPath()))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
 			}
 			return runUsersShow(cmd.Context(), opts)
 		},

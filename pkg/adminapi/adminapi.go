@@ -1,6 +1,14 @@
 // Package adminapi holds the wire types of kacescim's JSON admin API
 // (/admin/v1), shared by the server that serves it and the client the CLI
 // uses, so that the two cannot drift apart.
+//
+// The API manages what an administrator manages: providers and their
+// security keys, custom fields, each provider's mappings (with the
+// suggested ones and a preview), the directory users and the provisioning
+// log. Requests carry the admin token as a bearer token; `kacescim serve`
+// keeps it in the TokenFile of its data directory unless it is given one.
+// Every error answer is an ErrorBody, {"error":{"code":…,"message":…}},
+// whose code is a directory error code that the client keeps.
 package adminapi
 
 import (

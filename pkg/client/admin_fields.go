@@ -85,7 +85,9 @@ func (a *Admin) SetMappings(ctx context.Context, provider string, mappings []adm
 	return &resp, nil
 }
 
-// SuggestedMappings returns the mappings the KACE brief suggests.
+// SuggestedMappings returns the mappings KACE Cloud suggests for an Okta
+// provider (manager, department, organization, mobile, groups and the work
+// address), which `kacescim mappings suggest` offers.
 func (a *Admin) SuggestedMappings(ctx context.Context) ([]adminapi.Mapping, error) {
 	var list adminapi.MappingList
 	if err := a.call(ctx, http.MethodGet, "/mappings/suggested", nil, nil, &list); err != nil {

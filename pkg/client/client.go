@@ -2,6 +2,15 @@
 // admin API the CLI manages the server with, and SCIM for the SCIM 2.0 API
 // identity providers call. Both are built on resty, always with a timeout,
 // and neither imports anything of the server or its storage.
+//
+// Admin has one method per admin API call, taking and returning the
+// pkg/adminapi wire types; an error answer comes back as an *Error that
+// keeps the server's code and message. SCIM sends what it is given, as an
+// identity provider would, and returns every answer as a Response, 4xx
+// included: Response.Err turns an error answer into the *scim.Error it
+// carries. Either client reports a request that got no answer at all
+// (nothing listening, TLS, timeout) as an *UnreachableError. Options
+// (WithTimeout, WithHeader, WithAuthMode, ...) set both up alike.
 package client
 
 import (

@@ -48,9 +48,6 @@ func NewSCIM(baseURL, key string, opts ...Option) *SCIM {
 	return &SCIM{baseURL: strings.TrimRight(baseURL, "/"), rc: rc}
 }
 
-// BaseURL is the SCIM base URL the client talks to.
-func (c *SCIM) BaseURL() string { return c.baseURL }
-
 // URL returns the absolute URL of path: path itself when it is absolute
 // (e.g. a meta.location), otherwise path appended to the base URL.
 // Characters a URL cannot hold (spaces, quotes) are percent-encoded, so a

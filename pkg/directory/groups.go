@@ -110,7 +110,7 @@ func (s *Service) ReplaceGroup(ctx context.Context, t Target, body map[string]an
 // thousand; any other PATCH is applied to the whole group.
 func (s *Service) PatchGroup(ctx context.Context, t Target, req *scim.PatchRequest, withMembers bool) (*Group, error) {
 	opts := t.Provider.Dialect()
-	d, ok := scim.GroupDelta(req.Operations, opts)
+	d, ok := scim.AsMembershipDelta(req.Operations, opts)
 	if !ok {
 		return s.updateGroup(ctx, t, func(g *Group) error {
 			doc, err := scim.ApplyPatch(groupType, groupDoc(g, t.Base), req.Operations, opts)

@@ -197,14 +197,14 @@ func TestGroupSchemaMutability(t *testing.T) {
 	}
 }
 
-// TestGroupDeltaLeavesRefsToApplyPatch: a membership add that states a
+// TestAsMembershipDeltaLeavesRefsToApplyPatch: a membership add that states a
 // $ref is not taken on the fast path, which cannot compare it with the
 // member's own.
-func TestGroupDeltaLeavesRefsToApplyPatch(t *testing.T) {
-	if _, ok := GroupDelta(ops(t, `{"Operations":[{"op":"add","path":"members","value":[{"value":"a","$ref":"https://y/Users/a"}]}]}`), Options{}); ok {
+func TestAsMembershipDeltaLeavesRefsToApplyPatch(t *testing.T) {
+	if _, ok := AsMembershipDelta(ops(t, `{"Operations":[{"op":"add","path":"members","value":[{"value":"a","$ref":"https://y/Users/a"}]}]}`), Options{}); ok {
 		t.Errorf("a stated $ref was taken on the fast path")
 	}
-	if _, ok := GroupDelta(ops(t, `{"Operations":[{"op":"add","path":"members","value":[{"value":"a","$ref":null}]}]}`), Options{}); !ok {
+	if _, ok := AsMembershipDelta(ops(t, `{"Operations":[{"op":"add","path":"members","value":[{"value":"a","$ref":null}]}]}`), Options{}); !ok {
 		t.Errorf(`"$ref": null left the fast path`)
 	}
 }

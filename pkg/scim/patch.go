@@ -462,9 +462,10 @@ func applyMulti(c map[string]any, a *Attribute, kind string, value any, opts Opt
 		if !opts.Accepts().RemoveWithValue {
 			return Errorf(http.StatusBadRequest, TypeInvalidSyntax, "remove with a value is not RFC 7644: name what to remove with a filter, e.g. %s[value eq \"…\"]", a.Name)
 		}
-		// Entra removes members with path "members" and the members to
-		// remove as the value: treat it as a selector, never as "remove
-		// all" (interop quirk 6).
+		// Entra (and authentik) remove members with path "members" and
+		// the members to remove as the value. Read as RFC 7644 reads a
+		// path-only remove, that would empty the group: treat the value as
+		// a selector instead, never as "remove all".
 		sel, err := NormalizeValue(a, value, opts)
 		if err != nil {
 			return err
@@ -521,7 +522,9 @@ func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Op
 	if kind == "remove" {
 		if t.sub == nil {
 			// Rebuild the list rather than deleting by index, so that
-			// several matches cannot shift each other (interop quirk 32).
+			// several matches (members[value eq "a" or value eq "b"])
+			// cannot shift each other's indexes and remove the wrong
+			// elements.
 			kept := make([]any, 0, len(list))
 			j := 0
 			for i, e := range list {
@@ -556,8 +559,9 @@ func (t *target) applyFiltered(c map[string]any, kind string, value any, opts Op
 		if kind == "replace" {
 			return Errorf(http.StatusBadRequest, TypeNoTarget, "no value of %s matches %q", a.Name, t.raw)
 		}
-		// add with no match creates the element the filter describes
-		// (Entra's emails[type eq "work"].value, interop quirk 8).
+		// add with no match creates the element the filter describes:
+		// Entra sets a user's first work email with an add to
+		// emails[type eq "work"].value and expects it created.
 		el := equalities(a, t.filter)
 		if t.sub != nil {
 			el[t.sub.Name] = nv

@@ -245,7 +245,7 @@ func TestStrictRefusesEntraDialect(t *testing.T) {
 	if _, err := ApplyPatch(groups, doc, remove, Options{Strict: true}); err == nil {
 		t.Errorf("strict mode accepted remove-members-with-a-value")
 	}
-	if _, ok := GroupDelta(remove, Options{Strict: true}); ok {
+	if _, ok := AsMembershipDelta(remove, Options{Strict: true}); ok {
 		t.Errorf("strict mode took remove-members-with-a-value on the fast path")
 	}
 	body := mustJSON(t, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"G"}`)

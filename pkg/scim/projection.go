@@ -234,8 +234,9 @@ func (n *selected) sub(key string) *selected {
 
 // NewProjection parses the names of an attributes parameter (attributes)
 // or, when that is empty, of an excludedAttributes parameter (excluded),
-// against rt, following the rules at the top of this file. It returns nil,
-// the default projection, when both are empty.
+// against rt, following the rules in the package documentation
+// (Projection). It returns nil, the default projection, when both are
+// empty.
 func NewProjection(rt *ResourceType, attributes, excluded []string) (*Projection, error) {
 	param, names := "attributes", attributes
 	if len(names) == 0 {

@@ -115,7 +115,6 @@ func required(a *Attribute)          { a.Required = true }
 func caseExact(a *Attribute)         { a.CaseExact = true }
 func readOnly(a *Attribute)          { a.Mutability = ReadOnly }
 func immutable(a *Attribute)         { a.Mutability = Immutable }
-func writeOnly(a *Attribute)         { a.Mutability = WriteOnly }
 func always(a *Attribute)            { a.Returned = ReturnedAlways }
 func never(a *Attribute)             { a.Returned = ReturnedNever }
 func serverUnique(a *Attribute)      { a.Uniqueness = "server" }

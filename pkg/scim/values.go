@@ -34,9 +34,11 @@ func (p *AttrPath) Leaf() *Attribute {
 	return p.Attr
 }
 
-// ParseAttrPath parses raw against rt. Quotes escaped as the KACE brief
-// writes them (phoneNumbers[type eq \"mobile\"].value) are accepted. An
-// attribute rt does not know gives 400 invalidPath.
+// ParseAttrPath parses raw against rt. Quotes escaped with a backslash
+// (phoneNumbers[type eq \"mobile\"].value) are accepted, since KACE Cloud's
+// Okta set-up instructions write its suggested mapping paths that way and
+// admins copy them as written. An attribute rt does not know gives 400
+// invalidPath.
 func ParseAttrPath(rt *ResourceType, raw string) (*AttrPath, error) {
 	clean := strings.TrimSpace(strings.ReplaceAll(raw, `\"`, `"`))
 	p, err := filter.ParsePath([]byte(clean))

@@ -20,9 +20,9 @@ type MembershipDelta struct {
 	Remove      []string    // member values to remove before adding
 }
 
-// GroupDelta recognises a group PATCH made only of the shapes identity
-// providers send for membership pushes and renames, so that it can be
-// applied without reading the member list:
+// AsMembershipDelta restates a group PATCH as a MembershipDelta when it is
+// made only of the shapes identity providers send for membership pushes
+// and renames, so that it can be applied without reading the member list:
 //
 //	{"op":"add","path":"members","value":[{"value":…,"display":…}]}
 //	{"op":"remove","path":"members[value eq \"…\"]"}
@@ -34,7 +34,7 @@ type MembershipDelta struct {
 // member, one added and then removed does not. ok is false for anything
 // else (replacing the whole member list, value filters of other shapes,
 // other attributes), which the caller applies with ApplyPatch.
-func GroupDelta(ops []PatchOperation, opts Options) (d *MembershipDelta, ok bool) {
+func AsMembershipDelta(ops []PatchOperation, opts Options) (d *MembershipDelta, ok bool) {
 	if len(ops) == 0 {
 		return nil, false
 	}

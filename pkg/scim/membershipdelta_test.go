@@ -30,9 +30,9 @@ func applyDelta(doc map[string]any, d *MembershipDelta) (name string, members ma
 	return name, members
 }
 
-// TestGroupDeltaMatchesApplyPatch: for every PATCH the fast path takes, the
+// TestAsMembershipDeltaMatchesApplyPatch: for every PATCH the fast path takes, the
 // outcome is the one ApplyPatch gives.
-func TestGroupDeltaMatchesApplyPatch(t *testing.T) {
+func TestAsMembershipDeltaMatchesApplyPatch(t *testing.T) {
 	rt := GroupResourceType()
 	base := `{"displayName":"G","members":[{"value":"a","display":"A"},{"value":"b"},{"value":"c"}]}`
 	patches := []string{
@@ -53,7 +53,7 @@ func TestGroupDeltaMatchesApplyPatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, ok := GroupDelta(req.Operations, Options{})
+		d, ok := AsMembershipDelta(req.Operations, Options{})
 		if !ok {
 			t.Errorf("%s: not taken by the fast path", body)
 			continue
@@ -71,7 +71,7 @@ func TestGroupDeltaMatchesApplyPatch(t *testing.T) {
 	}
 }
 
-func TestGroupDeltaDeclines(t *testing.T) {
+func TestAsMembershipDeltaDeclines(t *testing.T) {
 	for _, body := range []string{
 		`{"Operations":[]}`,
 		`{"Operations":[{"op":"replace","path":"members","value":[{"value":"x"}]}]}`,
@@ -88,19 +88,19 @@ func TestGroupDeltaDeclines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, ok := GroupDelta(req.Operations, Options{}); ok {
+		if d, ok := AsMembershipDelta(req.Operations, Options{}); ok {
 			t.Errorf("%s: taken by the fast path as %+v", body, d)
 		}
 	}
 	req, _ := DecodePatch([]byte(`{"Operations":[{"op":"Add","path":"members","value":[{"value":"x"}]}]}`), Options{})
-	if _, ok := GroupDelta(req.Operations, Options{Strict: true}); ok {
+	if _, ok := AsMembershipDelta(req.Operations, Options{Strict: true}); ok {
 		t.Errorf("strict mode took a capitalised op")
 	}
 }
 
-func TestGroupDeltaOrder(t *testing.T) {
+func TestAsMembershipDeltaOrder(t *testing.T) {
 	req, _ := DecodePatch([]byte(`{"Operations":[{"op":"add","path":"members","value":[{"value":"b"},{"value":"a"},{"value":"b","display":"B"}]}]}`), Options{})
-	d, ok := GroupDelta(req.Operations, Options{})
+	d, ok := AsMembershipDelta(req.Operations, Options{})
 	if !ok {
 		t.Fatal("not taken")
 	}
