@@ -105,7 +105,7 @@ func (s *Service) ReplaceGroup(ctx context.Context, t Target, body map[string]an
 // withMembers.
 //
 // Membership pushes and renames, the PATCHes identity providers send most
-// (scim.MembershipDelta recognises them), touch only the members they
+// (scim.AsMembershipDelta recognises them), touch only the members they
 // name, so they cost the same in a group of ten members and of a hundred
 // thousand; any other PATCH is applied to the whole group.
 func (s *Service) PatchGroup(ctx context.Context, t Target, req *scim.PatchRequest, withMembers bool) (*Group, error) {
