@@ -4,112 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/client"
 )
-
-// RunscopeExport is a test exported from BlazeMeter API Monitoring
-// (formerly Runscope) as JSON, the format of Okta's SCIM suites. Fields the
-// runner does not use (trigger_url, exported_at, auth, form, ...) are not
-// kept.
-type RunscopeExport struct {
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Steps       []RunscopeStep `json:"steps"`
-}
-
-// RunscopeStep is one step of an export: a request or a pause.
-type RunscopeStep struct {
-	// Type is "request" or "pause"; other types are reported as skipped.
-	Type    string `json:"step_type"`
-	Skipped bool   `json:"skipped"`
-	// Note is the test's name, e.g. "Required Test: Test Users endpoint".
-	Note string `json:"note"`
-	// Duration is the length of a pause, in seconds.
-	Duration float64 `json:"duration"`
-
-	Method  string                  `json:"method"`
-	URL     string                  `json:"url"`
-	Headers map[string]HeaderValues `json:"headers"`
-	Body    string                  `json:"body"`
-
-	Assertions    []RunscopeAssertion `json:"assertions"`
-	Variables     []RunscopeVariable  `json:"variables"`
-	Scripts       []string            `json:"scripts"`
-	BeforeScripts []string            `json:"before_scripts"`
-}
-
-// HeaderValues are the values of one header. Exports write them either as
-// an array of strings or as a plain string; both decode to a slice.
-type HeaderValues []string
-
-// UnmarshalJSON accepts a string, an array of strings or null.
-func (h *HeaderValues) UnmarshalJSON(b []byte) error {
-	if string(bytes.TrimSpace(b)) == "null" {
-		*h = nil
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*h = HeaderValues{s}
-		return nil
-	}
-	var ss []string
-	if err := json.Unmarshal(b, &ss); err != nil {
-		return fmt.Errorf("header value must be a string or an array of strings: %s", b)
-	}
-	*h = ss
-	return nil
-}
-
-// RunscopeAssertion checks one thing about an answer.
-type RunscopeAssertion struct {
-	// Source is what is checked: response_status, response_json,
-	// response_time (milliseconds), response_headers, response_text or
-	// response_size.
-	Source string `json:"source"`
-	// Property is a JSON path for response_json (e.g.
-	// "Resources[0].name.familyName") or a header name for
-	// response_headers.
-	Property string `json:"property"`
-	// Comparison is equal, not_equal, equal_number, empty, not_empty,
-	// contains, does_not_contain, has_value, has_key, is_null, is_a_number,
-	// is_less_than, is_less_than_or_equal, is_greater_than or
-	// is_greater_than_or_equal.
-	Comparison string `json:"comparison"`
-	// Value is the expected value: a JSON string, number or null. Strings
-	// may hold {{variables}}.
-	Value json.RawMessage `json:"value"`
-}
-
-// RunscopeVariable saves part of an answer in a variable for later steps.
-type RunscopeVariable struct {
-	Source   string `json:"source"`
-	Name     string `json:"name"`
-	Property string `json:"property"`
-}
-
-// ParseRunscope decodes an export.
-func ParseRunscope(data []byte) (*RunscopeExport, error) {
-	var e RunscopeExport
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("decode Runscope export: %w", err)
-	}
-	if len(e.Steps) == 0 {
-		return nil, fmt.Errorf("Runscope export %q has no steps", e.Name)
-	}
-	return &e, nil
-}
 
 // RunscopeOptions configure RunRunscope.
 type RunscopeOptions struct {
@@ -236,33 +139,6 @@ func (r *runscopeRun) pause(ctx context.Context, d time.Duration) error {
 		return r.opts.Pause(ctx, d)
 	}
 	return Sleep(ctx, d)
-}
-
-// Sleep waits for d, or until ctx is done, whose error it then returns:
-// the pause of a Runscope step, as RunRunscope takes it unless
-// RunscopeOptions.Pause says otherwise.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// ownTransport returns rt, or when it is nil a clone of
-// http.DefaultTransport that the caller owns (and closes the idle
-// connections of when done).
-func ownTransport(rt http.RoundTripper) (http.RoundTripper, bool) {
-	if rt != nil {
-		return rt, false
-	}
-	return http.DefaultTransport.(*http.Transport).Clone(), true
 }
 
 // request runs one request step.
@@ -479,53 +355,6 @@ func noteSeverity(note string) Severity {
 	}
 }
 
-// headerTransport sends every request with header's values replacing the
-// request's own.
-type headerTransport struct {
-	base   http.RoundTripper
-	header http.Header
-}
-
-func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	for name, values := range t.header {
-		switch name {
-		case "Host":
-			req.Host = values[0]
-		case "Content-Length":
-			// The transport computes it from the body.
-		default:
-			req.Header[name] = values
-		}
-	}
-	return t.base.RoundTrip(req)
-}
-
-var varPattern = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
-
-// substituter replaces {{name}} with variables and remembers the names it
-// could not resolve, which are left as they were.
-type substituter struct {
-	vars    map[string]string
-	missing []string
-}
-
-func (s *substituter) replace(in string) string {
-	if !strings.Contains(in, "{{") {
-		return in
-	}
-	return varPattern.ReplaceAllStringFunc(in, func(tok string) string {
-		name := strings.TrimSpace(tok[2 : len(tok)-2])
-		if v, ok := s.vars[name]; ok {
-			return v
-		}
-		if !slices.Contains(s.missing, name) {
-			s.missing = append(s.missing, name)
-		}
-		return tok
-	})
-}
-
 // rawText is an assertion value as text: a string unquoted, null as "",
 // anything else (a number) as written.
 func rawText(v json.RawMessage) string {
@@ -539,50 +368,3 @@ func rawText(v json.RawMessage) string {
 	}
 	return string(v)
 }
-
-// redactor hides secrets (the Authorization values) in report text.
-type redactor struct{ secrets []string }
-
-// minSecret is the shortest string redacted: shorter ones would mangle
-// the report and protect nothing.
-const minSecret = 4
-
-func newRedactor(urlForm func(string) string, auths ...string) redactor {
-	var r redactor
-	add := func(s string) {
-		s = strings.TrimSpace(s)
-		if len(s) < minSecret {
-			return
-		}
-		// As written, and as it would appear in a URL or a quoted string.
-		quoted := strconv.Quote(s)
-		forms := []string{s, url.PathEscape(s), url.QueryEscape(s), quoted[1 : len(quoted)-1]}
-		if urlForm != nil {
-			forms = append(forms, urlForm(s))
-		}
-		for _, v := range forms {
-			if !slices.Contains(r.secrets, v) {
-				r.secrets = append(r.secrets, v)
-			}
-		}
-	}
-	for _, a := range auths {
-		add(a)
-		// "Bearer <token>", "SSWS <token>": the token alone may show up too.
-		if _, tok, ok := strings.Cut(strings.TrimSpace(a), " "); ok {
-			add(tok)
-		}
-	}
-	// Longest first, so that a whole header value goes before its token.
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	return r
-}
-
-func (r redactor) apply(s string) string {
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, "[REDACTED]")
-	}
-	return s
-}
-
-var errNotJSON = errors.New("the body is not JSON")
