@@ -156,7 +156,7 @@ func runRecord(ctx context.Context, opts *recordOptions) error {
 	} else {
 		out := opts.g.IO.Out
 		fmt.Fprintf(out, "Wrote %s\n", path)
-		fmt.Fprintf(out, "Replay it with:\n  kacescim test --url %s --token \"$KEY\" --scenarios %s\n", upstream, opts.Out)
+		fmt.Fprintf(out, "Replay it with:\n  kacescim test --url %s --key \"$KEY\" --scenarios %s\n", upstream, opts.Out)
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("the proxy stopped: %w", serveErr)

@@ -840,7 +840,7 @@ var brokenServers = []brokenServer{
 // --- the harness ---
 
 func TestBrokenServers(t *testing.T) {
-	catalog := bkCheckCatalog(conformance.BuiltinScenarios())
+	catalog := bkCheckCatalog(builtinScenarios(t))
 	t.Run("control: the good server", func(t *testing.T) {
 		t.Parallel()
 		res := bkRun(t, nil, func(*conformance.Scenario) bool { return true })
@@ -1019,7 +1019,7 @@ func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conform
 	if err != nil {
 		t.Fatal(err)
 	}
-	scenarios := slices.DeleteFunc(conformance.BuiltinScenarios(), func(s *conformance.Scenario) bool { return !needs(s) })
+	scenarios := slices.DeleteFunc(builtinScenarios(t), func(s *conformance.Scenario) bool { return !needs(s) })
 	res := conformance.Run(ctx, scenarios, conformance.Options{
 		BaseURL:   ts.URL + server.SCIMPrefix,
 		Token:     fx.Key,

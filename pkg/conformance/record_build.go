@@ -84,7 +84,7 @@ type builder struct {
 	left     []string   // what was left out, for the description
 	upstream string     // base URL without a trailing slash
 	host     string
-	red      redactor
+	red      Redactor
 
 	// values maps a recorded value to its variable; valueOrder keeps the
 	// order they were found in.
@@ -332,7 +332,7 @@ func (b *builder) addValue(stem, lit string) {
 	name := fmt.Sprintf("%s%d", stem, b.counters[stem])
 	b.values[lit] = name
 	b.valueOrder = append(b.valueOrder, lit)
-	b.vars[name] = recordedValuePrefix + b.red.apply(lit)
+	b.vars[name] = recordedValuePrefix + b.red.Redact(lit)
 }
 
 // findVersions finds, for each If-Match or If-None-Match value a request

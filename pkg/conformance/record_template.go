@@ -30,7 +30,7 @@ func (b *builder) headers(i int, ex Exchange) map[string]string {
 		default:
 			v = b.substitute(v)
 		}
-		out[k] = b.red.apply(v)
+		out[k] = b.red.Redact(v)
 	}
 	if len(out) == 0 {
 		return nil
@@ -86,15 +86,15 @@ func (b *builder) pathTemplate(p string) string {
 			segs[k] = "{{" + name + "|urlpath}}"
 		}
 	}
-	out := b.red.apply(strings.Join(segs, "/"))
+	out := b.red.Redact(strings.Join(segs, "/"))
 	sep := "?"
 	for _, q := range queryParts(p) {
 		if secretHeaderName.MatchString(q.key) {
 			continue // ?access_token=...: the replay authenticates its own way
 		}
-		out += sep + escapeQueryLiteral(b.red.apply(q.key))
+		out += sep + escapeQueryLiteral(b.red.Redact(q.key))
 		if q.hasValue {
-			v := b.red.apply(q.value)
+			v := b.red.Redact(q.value)
 			if !slices.ContainsFunc(plainParams, func(p string) bool { return strings.EqualFold(p, q.key) }) {
 				v = b.substitute(v)
 			}
@@ -148,7 +148,7 @@ const minRawID = 8
 // captured ids by their variables: a whole string, a quoted one (a filter
 // in a query or a PATCH path), and ids inside URLs.
 func (b *builder) substitute(s string) string {
-	s = b.red.apply(s)
+	s = b.red.Redact(s)
 	ts := b.tokens()
 	for _, t := range ts {
 		if s == t.lit {
@@ -182,7 +182,7 @@ func (b *builder) substituteBody(v any) any {
 	case jsonObject:
 		out := make(jsonObject, len(x))
 		for k, m := range x {
-			out[k] = jsonMember{Key: b.red.apply(m.Key), Value: b.substituteBody(m.Value)}
+			out[k] = jsonMember{Key: b.red.Redact(m.Key), Value: b.substituteBody(m.Value)}
 		}
 		return out
 	}

@@ -98,15 +98,40 @@ func redactRawPasswords(s string) string {
 	return rawPassword.ReplaceAllString(s, "${1}${4}"+PasswordPlaceholder+"${3}${6}")
 }
 
-// redactor hides secrets (the Authorization values) in report text.
-type redactor struct{ secrets []string }
+// A Redactor hides secrets (keys, tokens, Authorization values) in text
+// that is shown or written: reports, notes, errors. Each secret is hidden
+// as written, as it would appear in a URL or a quoted string, and, for
+// "Bearer <token>" or "SSWS <token>", the token alone too. The runners
+// make one for their key; a command adds what it knows of (an admin
+// token) and passes everything it prints through the same one. The zero
+// value hides nothing.
+type Redactor struct {
+	secrets []string
+	// urlForm, when set, is one more form of a secret: how the client
+	// writes it into a request URL.
+	urlForm func(string) string
+}
 
 // minSecret is the shortest string redacted: shorter ones would mangle
 // the report and protect nothing.
 const minSecret = 4
 
-func newRedactor(urlForm func(string) string, auths ...string) redactor {
-	var r redactor
+// NewRedactor returns a Redactor hiding secrets; blank and very short
+// ones (under 4 characters) are ignored.
+func NewRedactor(secrets ...string) *Redactor {
+	r := &Redactor{}
+	r.Add(secrets...)
+	return r
+}
+
+func newRedactor(urlForm func(string) string, auths ...string) Redactor {
+	r := Redactor{urlForm: urlForm}
+	r.Add(auths...)
+	return r
+}
+
+// Add hides more secrets.
+func (r *Redactor) Add(secrets ...string) {
 	add := func(s string) {
 		s = strings.TrimSpace(s)
 		if len(s) < minSecret {
@@ -115,8 +140,8 @@ func newRedactor(urlForm func(string) string, auths ...string) redactor {
 		// As written, and as it would appear in a URL or a quoted string.
 		quoted := strconv.Quote(s)
 		forms := []string{s, url.PathEscape(s), url.QueryEscape(s), quoted[1 : len(quoted)-1]}
-		if urlForm != nil {
-			forms = append(forms, urlForm(s))
+		if r.urlForm != nil {
+			forms = append(forms, r.urlForm(s))
 		}
 		for _, v := range forms {
 			if !slices.Contains(r.secrets, v) {
@@ -124,7 +149,7 @@ func newRedactor(urlForm func(string) string, auths ...string) redactor {
 			}
 		}
 	}
-	for _, a := range auths {
+	for _, a := range secrets {
 		add(a)
 		// "Bearer <token>", "SSWS <token>": the token alone may show up too.
 		if _, tok, ok := strings.Cut(strings.TrimSpace(a), " "); ok {
@@ -133,24 +158,27 @@ func newRedactor(urlForm func(string) string, auths ...string) redactor {
 	}
 	// Longest first, so that a whole header value goes before its token.
 	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	return r
 }
 
-func (r redactor) apply(s string) string {
+// Redact returns s with every secret replaced by [REDACTED].
+func (r *Redactor) Redact(s string) string {
+	if r == nil {
+		return s
+	}
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, "[REDACTED]")
 	}
 	return s
 }
 
-func (t *Transcript) redact(r redactor) {
-	t.Request = r.apply(t.Request)
-	t.RequestBody = r.apply(t.RequestBody)
-	t.Response = r.apply(t.Response)
+func (t *Transcript) redact(r *Redactor) {
+	t.Request = r.Redact(t.Request)
+	t.RequestBody = r.Redact(t.RequestBody)
+	t.Response = r.Redact(t.Response)
 	for i := range t.RequestHeaders {
-		t.RequestHeaders[i] = r.apply(t.RequestHeaders[i])
+		t.RequestHeaders[i] = r.Redact(t.RequestHeaders[i])
 	}
 	for i := range t.ResponseHeaders {
-		t.ResponseHeaders[i] = r.apply(t.ResponseHeaders[i])
+		t.ResponseHeaders[i] = r.Redact(t.ResponseHeaders[i])
 	}
 }

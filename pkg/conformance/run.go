@@ -133,7 +133,7 @@ type runner struct {
 	ownsTrans bool
 	caps      map[Capability]bool
 	capWhy    map[Capability]string
-	red       redactor
+	red       Redactor
 }
 
 func newRunner(opts Options) *runner {
@@ -167,13 +167,18 @@ func (r *runner) client(header http.Header) *client.SCIM {
 
 // matches reports whether a check of suite is selected by one of patterns.
 func (r *runner) matches(patterns []string, suite, name string) bool {
-	return MatchCheck(patterns, suite, name)
+	return matchCheck(patterns, suite, name)
 }
 
-// MatchCheck reports whether the check name of suite is selected by one of
-// patterns, as Options.Only and Options.Skip select: the name or
-// "suite/name", exactly or as a path.Match pattern, case-insensitively.
-func MatchCheck(patterns []string, suite, name string) bool {
+// reasonSkipOption is the note of a check that Options.Skip or
+// RunscopeOptions.Skip (the CLI's --skip) left out.
+const reasonSkipOption = "skipped by --skip"
+
+// matchCheck reports whether the check name of suite is selected by one of
+// patterns, as Only and Skip of Options and RunscopeOptions select: the
+// name or "suite/name", exactly or as a path.Match pattern,
+// case-insensitively.
+func matchCheck(patterns []string, suite, name string) bool {
 	name = strings.ToLower(name)
 	full := strings.ToLower(suite) + "/" + name
 	for _, p := range patterns {

@@ -38,6 +38,14 @@ type RunscopeOptions struct {
 	// http.DefaultTransport. Set TLS settings (a private CA, or skipping
 	// verification for a test server) here.
 	Transport http.RoundTripper
+	// Only, when not empty, reports just the checks whose names match one
+	// of its patterns, as Options.Only selects; the other steps still
+	// run, unreported, to set up state and variables.
+	Only []string
+	// Skip lists patterns of request steps not to send, as Options.Skip
+	// selects; they are reported as skipped, and so are the steps that
+	// need the variables they would have set.
+	Skip []string
 	// ClientOptions configure the SCIM client used for each request, e.g.
 	// client.WithTimeout. The runner installs its own transport over
 	// Transport to send each step's headers exactly as the export has
@@ -68,12 +76,14 @@ const (
 // spaces and quotes in URLs are percent-encoded. Post-response JavaScript
 // is not run, except Okta's own Groups script, which is evaluated natively.
 //
-// Steps marked skipped in the export, and steps whose URL is not under
-// BaseURL (calls to an Okta org), are reported as skipped. Once ctx is done
+// Steps marked skipped in the export, steps opts.Skip names, and steps
+// whose URL is not under BaseURL (calls to an Okta org), are reported as
+// skipped; with opts.Only, only the checks it names are reported. Once ctx is done
 // or Pause fails, the steps left fail with "not run".
 func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptions) *Report {
 	r := newRunscopeRun(opts)
 	defer r.close()
+	r.suite = export.Name
 	rep := &Report{Suite: export.Name}
 	for _, step := range export.Steps {
 		switch step.Type {
@@ -86,11 +96,11 @@ func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptio
 				r.stopped = err
 			}
 		case "request":
-			rep.Checks = append(rep.Checks, r.request(ctx, step))
+			r.add(rep, r.request(ctx, step))
 		default:
 			c := Check{Name: stepName(step), Severity: noteSeverity(step.Note), Status: StatusSkip}
 			c.Notes = []string{fmt.Sprintf("step type %q is not supported", step.Type)}
-			rep.Checks = append(rep.Checks, c)
+			r.add(rep, c)
 		}
 	}
 	return rep
@@ -99,6 +109,7 @@ func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptio
 // runscopeRun is the state of one RunRunscope call.
 type runscopeRun struct {
 	opts      RunscopeOptions
+	suite     string // the export's name
 	base      string
 	vars      map[string]string
 	transport http.RoundTripper
@@ -128,6 +139,14 @@ func newRunscopeRun(opts RunscopeOptions) *runscopeRun {
 	return r
 }
 
+// add reports c unless RunscopeOptions.Only leaves it out.
+func (r *runscopeRun) add(rep *Report, c Check) {
+	if len(r.opts.Only) > 0 && !matchCheck(r.opts.Only, r.suite, c.Name) {
+		return
+	}
+	rep.Checks = append(rep.Checks, c)
+}
+
 func (r *runscopeRun) close() {
 	if r.ownsTrans {
 		r.transport.(*http.Transport).CloseIdleConnections()
@@ -147,14 +166,14 @@ func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
 	p := r.prepare(step)
 	skip := func(reason string) Check {
 		r.outputsSkipped(step)
-		c.Notes = append(c.Notes, p.red.apply(reason))
+		c.Notes = append(c.Notes, p.red.Redact(reason))
 		return c
 	}
 	fail := func(failures ...string) Check {
 		r.outputsUnset(step, c.Name)
 		c.Status = StatusFail
 		for _, f := range failures {
-			c.Failures = append(c.Failures, p.red.apply(f))
+			c.Failures = append(c.Failures, p.red.Redact(f))
 		}
 		return c
 	}
@@ -162,6 +181,8 @@ func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
 	switch {
 	case step.Skipped:
 		return skip(reasonSkipped)
+	case len(r.opts.Skip) > 0 && matchCheck(r.opts.Skip, r.suite, c.Name):
+		return skip(reasonSkipOption)
 	case !r.underBase(p.target):
 		return skip(reasonOutsideBase)
 	}
@@ -189,7 +210,7 @@ func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
 		return skip(fmt.Sprintf("needs %s, set by a skipped step", strings.Join(skipped, ", ")))
 	}
 
-	c.Request = &Request{Method: p.method, URL: p.client.URL(p.red.apply(p.target))}
+	c.Request = &Request{Method: p.method, URL: p.client.URL(p.red.Redact(p.target))}
 	start := time.Now()
 	resp, err := p.client.Do(ctx, p.method, p.target, p.body)
 	c.Duration = time.Since(start)
@@ -211,7 +232,7 @@ type preparedStep struct {
 	expected       []string // the assertions' values
 	missing        []string // variables that were not set
 	client         *client.SCIM
-	red            redactor
+	red            Redactor
 }
 
 func (r *runscopeRun) prepare(step RunscopeStep) *preparedStep {
@@ -249,7 +270,7 @@ func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *a
 	judged := len(step.Assertions) > 0
 	for i, a := range step.Assertions {
 		if msg := ans.assert(a, p.expected[i]); msg != "" {
-			c.Failures = append(c.Failures, p.red.apply(msg))
+			c.Failures = append(c.Failures, p.red.Redact(msg))
 		}
 	}
 	for _, v := range step.Variables {
@@ -259,7 +280,7 @@ func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *a
 		val, err := ans.extract(v)
 		if err != nil {
 			r.unsetBy[v.Name] = c.Name
-			c.Notes = append(c.Notes, p.red.apply(fmt.Sprintf("variable %s not set: %v", v.Name, err)))
+			c.Notes = append(c.Notes, p.red.Redact(fmt.Sprintf("variable %s not set: %v", v.Name, err)))
 			continue
 		}
 		r.vars[v.Name] = val
@@ -284,7 +305,7 @@ func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *a
 		}
 		judged = true
 		for _, msg := range script(ans) {
-			c.Failures = append(c.Failures, p.red.apply("script: "+msg))
+			c.Failures = append(c.Failures, p.red.Redact("script: "+msg))
 		}
 	}
 

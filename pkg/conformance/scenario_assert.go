@@ -94,7 +94,7 @@ func assertElapsed(ans *answer, expected any) string {
 // holds, otherwise what was expected and what came.
 func (sr *scenarioRun) assert(ans *answer, a Assertion, expected any) string {
 	if a.Op == opFasterThan {
-		return sr.red.apply(assertElapsed(ans, expected))
+		return sr.red.Redact(assertElapsed(ans, expected))
 	}
 	var (
 		label   string
@@ -138,7 +138,7 @@ func (sr *scenarioRun) assert(ans *answer, a Assertion, expected any) string {
 	if !present && problem != "" {
 		got = problem
 	}
-	return sr.red.apply(fmt.Sprintf("%s %s: expected %s, got %s", label, a.Op, want, got))
+	return sr.red.Redact(fmt.Sprintf("%s %s: expected %s, got %s", label, a.Op, want, got))
 }
 
 // judge applies op to v (present says whether there is a value at all).

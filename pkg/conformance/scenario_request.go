@@ -140,7 +140,7 @@ func (sr *scenarioRun) transcript(p *prepared, resp *client.Response) *Transcrip
 			t.ResponseHeaders = append(t.ResponseHeaders, k+": "+v)
 		}
 	}
-	t.redact(sr.red)
+	t.redact(&sr.red)
 	return t
 }
 

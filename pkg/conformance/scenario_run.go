@@ -83,7 +83,7 @@ func (sr *scenarioRun) add(rep *Report, c Check) {
 }
 
 func (sr *scenarioRun) skipCheck(st Step, name, why string) Check {
-	return Check{Name: name, Severity: sr.severity(st, name), Source: sr.source(st, name), Status: StatusSkip, Notes: []string{sr.red.apply(why)}}
+	return Check{Name: name, Severity: sr.severity(st, name), Source: sr.source(st, name), Status: StatusSkip, Notes: []string{sr.red.Redact(why)}}
 }
 
 func (sr *scenarioRun) severity(st Step, name string) Severity {
@@ -148,7 +148,7 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 		return skipAll(fmt.Sprintf("needs %s: %s", c, why))
 	}
 	if len(sr.opts.Skip) > 0 && sr.matches(sr.opts.Skip, sr.s.Suite, st.Name) {
-		return skipAll("skipped by --skip")
+		return skipAll(reasonSkipOption)
 	}
 	for _, name := range st.After {
 		switch sr.status[name] {
@@ -175,14 +175,14 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	}
 
 	main := Check{Name: st.Name, Severity: sr.severity(st, st.Name), Source: sr.source(st, st.Name), Status: StatusPass}
-	main.Request = &Request{Method: p.method, URL: sr.red.apply(p.client.URL(p.target))}
+	main.Request = &Request{Method: p.method, URL: sr.red.Redact(p.client.URL(p.target))}
 	start := time.Now()
 	resp, err := p.client.Do(ctx, p.method, p.target, p.body)
 	main.Duration = time.Since(start)
 	if err != nil {
 		sr.markUnset(st)
 		main.Status = StatusFail
-		main.Failures = []string{sr.red.apply("no answer: " + err.Error())}
+		main.Failures = []string{sr.red.Redact("no answer: " + err.Error())}
 		out := []Check{main}
 		for _, n := range names[1:] {
 			out = append(out, sr.skipCheck(st, n, "the request got no answer"))
@@ -397,7 +397,7 @@ func (sr *scenarioRun) directory(ctx context.Context, st Step, stepFailed bool) 
 	if len(c.Failures) > 0 {
 		c.Status = StatusFail
 		for i := range c.Failures {
-			c.Failures[i] = sr.red.apply(c.Failures[i])
+			c.Failures[i] = sr.red.Redact(c.Failures[i])
 		}
 	}
 	return c
@@ -412,7 +412,7 @@ func (sr *scenarioRun) cleanup(ctx context.Context) []string {
 		if len(missing) > 0 {
 			continue // what it removes was never created
 		}
-		what := fmt.Sprintf("%s: %s %s", sr.s.Name, p.method, sr.red.apply(p.target))
+		what := fmt.Sprintf("%s: %s %s", sr.s.Name, p.method, sr.red.Redact(p.target))
 		if sr.opts.Keep {
 			left = append(left, what+" (kept)")
 			continue
@@ -423,7 +423,7 @@ func (sr *scenarioRun) cleanup(ctx context.Context) []string {
 		cancel()
 		switch {
 		case err != nil:
-			left = append(left, what+": "+sr.red.apply(err.Error()))
+			left = append(left, what+": "+sr.red.Redact(err.Error()))
 		case resp.Status >= 300 && resp.Status != http.StatusNotFound:
 			left = append(left, fmt.Sprintf("%s: HTTP %d%s", what, resp.Status, errorDetail(newAnswer(resp, 0))))
 		}
