@@ -24,8 +24,9 @@ import (
 
 // The tester must find real faults, and each where it is meant to: every
 // entry of brokenServers is the real kacescim server behind a middleware
-// that injects one classic bug from interop-quirks.md (or one RFC 7644
-// rule broken), and TestBrokenServers runs every built-in suite against it
+// that injects one classic bug (a way real SCIM servers have broken Okta
+// or Entra ID provisioning, or one RFC 7644 rule broken), and
+// TestBrokenServers runs every built-in suite against it
 // and asserts the exact set of checks that fail.
 //
 // A broken server's table entry lists
@@ -53,8 +54,8 @@ import (
 // KACESCIM_BROKEN_ALL=1 runs every scenario against every broken server.
 type brokenServer struct {
 	name string
-	// source is the interop-quirks.md row or the RFC section the bug
-	// breaks.
+	// source is what the bug breaks: the identity provider's behaviour
+	// it trips over, or the RFC section.
 	source     string
 	mw         func(next http.Handler) http.Handler
 	fail       []string

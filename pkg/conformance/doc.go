@@ -9,25 +9,22 @@
 //
 // The package holds three tools that share one report:
 //
-//   - The scenario runner. A Scenario is data, a JSON file of SCIM
-//     requests and what a conforming server answers;
-//     BuiltinScenarios are the suites Okta, Microsoft Entra ID and RFC
-//     7644 define, and LoadScenarios reads more from a directory. Run
-//     discovers what the server supports, runs each
-//     scenario's steps and judges
-//     their answers. With a Fixture, a
-//     throw-away provider on a kacescim server, it also checks the
-//     directory user each step produced.
-//   - Runscope replay. RunRunscope replays a BlazeMeter/Runscope export
-//     , such as Okta's own SPEC test (OktaSPECTest),
-//     with that format's assertions.
-//   - The recorder. A Recorder is a reverse proxy that keeps
-//     the exchanges between an identity provider and a SCIM server;
-//     BuildScenario turns them into a replayable scenario without secrets
-//     ,
-//     and MarshalScenario writes it as a person would.
+//   - The scenario runner. A Scenario is data: a JSON file of SCIM
+//     requests and what a conforming server answers. BuiltinScenarios are
+//     the suites of Okta, Microsoft Entra ID and RFC 7644, and
+//     LoadScenarios reads more from a directory. Run finds out what the
+//     server supports, runs each scenario's steps and judges the answers;
+//     with a Fixture, a throw-away provider on a kacescim server, it also
+//     checks the directory user each step produced.
+//   - Runscope replay. RunRunscope replays a BlazeMeter (formerly
+//     Runscope) export such as OktaSPECTest, Okta's own SPEC test, with
+//     that format's assertions; SeedUser makes the one user it needs.
+//   - The recorder. A Recorder is a reverse proxy that keeps the exchanges
+//     between an identity provider and a SCIM server; BuildScenario turns
+//     them into a scenario that replays them without their secrets, and
+//     MarshalScenario writes it as a person would.
 //
-// Both runners report a Result of Reports of Checks, written
-// as text, JSON or JUnit XML. Secrets (the key, Authorization
-// headers) are redacted from every report.
+// Both runners return a Result of Reports of Checks, written as text, JSON
+// or JUnit XML. A Redactor keeps keys and Authorization values out of
+// every report, note and scenario file.
 package conformance

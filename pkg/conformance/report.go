@@ -45,7 +45,7 @@ type Check struct {
 	Name     string   `json:"name"`
 	Severity Severity `json:"severity"`
 	// Source is the document section the check comes from, e.g. "RFC 7644
-	// §3.4.2.2" or "okta-traffic.md: Create a user".
+	// §3.4.2.2" or the identity provider's documentation it follows.
 	Source string `json:"source,omitempty"`
 	// Scenario names the scenario the check is part of.
 	Scenario string `json:"scenario,omitempty"`
