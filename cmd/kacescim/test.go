@@ -351,7 +351,7 @@ func (r *testRun) loadScenarios() ([]*conformance.Scenario, []string, error) {
 	if !needBuiltin {
 		return own, suites, nil
 	}
-	builtin, err := conformance.BuiltinScenarios()
+	builtin, err := conformance.LoadBuiltinScenarios()
 	if err != nil {
 		return nil, nil, err
 	}

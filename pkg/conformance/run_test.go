@@ -440,7 +440,7 @@ func TestLoadScenariosDuplicateNamesAndSuites(t *testing.T) {
 }
 
 func TestBuiltinScenariosLoad(t *testing.T) {
-	s, err := BuiltinScenarios()
+	s, err := LoadBuiltinScenarios()
 	if err != nil {
 		t.Fatal(err)
 	}
