@@ -156,7 +156,7 @@ func runRecord(ctx context.Context, opts *recordOptions) error {
 	} else {
 		out := opts.g.IO.Out
 		fmt.Fprintf(out, "Wrote %s\n", path)
-		fmt.Fprintf(out, "Replay it with:\n  kacescim test --url %s --token \"$KEY\" --scenarios %s\n", upstream, opts.Out)
+		fmt.Fprintf(out, "Replay it with:\n  kacescim test --url %s --key \"$KEY\" --scenarios %s\n", upstream, opts.Out)
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("the proxy stopped: %w", serveErr)
@@ -167,17 +167,7 @@ func runRecord(ctx context.Context, opts *recordOptions) error {
 // exchangeLine is one exchange for the log: method, path and status,
 // never a header. A key sent in the query is hidden.
 func exchangeLine(ex conformance.Exchange) string {
-	p := ex.Path
-	for _, a := range ex.RequestHeader.Values("Authorization") {
-		a = strings.TrimSpace(a)
-		if _, tok, ok := strings.Cut(a, " "); ok {
-			a = tok
-		}
-		if len(a) >= 4 {
-			p = strings.ReplaceAll(p, a, "[REDACTED]")
-			p = strings.ReplaceAll(p, url.QueryEscape(a), "[REDACTED]")
-		}
-	}
+	p := conformance.NewRedactor(ex.RequestHeader.Values("Authorization")...).Redact(ex.Path)
 	line := fmt.Sprintf("%s %s %d", ex.Method, p, ex.Status)
 	if ex.Truncated {
 		line += " (too large to record)"

@@ -68,7 +68,7 @@ func TestRecordCommand(t *testing.T) {
 	}
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
 	w := regexp.MustCompile(`Wrote (\S+)`).FindStringSubmatch(out.String())
-	if w == nil || !strings.Contains(out.String(), "kacescim test --url "+upstream+` --token "$KEY" --scenarios `+dir) {
+	if w == nil || !strings.Contains(out.String(), "kacescim test --url "+upstream+` --key "$KEY" --scenarios `+dir) {
 		t.Fatalf("stdout:\n%s", out)
 	}
 	if filepath.Dir(w[1]) != dir || !strings.HasPrefix(filepath.Base(w[1]), "cli-recorded-00001-") {

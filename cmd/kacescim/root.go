@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,13 +179,20 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	if err := errors.Join(errs...); err != nil {
 		return usageErr(err.Error())
 	}
-	switch g.Output {
-	case "text", "json":
-	default:
-		return usageErr(fmt.Sprintf("unknown output format %q: use text or json", g.Output))
+	formats := []string{"text", "json"}
+	if a := cmd.Annotations[outputsAnnotation]; a != "" {
+		formats = strings.Split(a, ",")
+	}
+	if !slices.Contains(formats, g.Output) {
+		last := len(formats) - 1
+		return usageErr(fmt.Sprintf("unknown output format %q: use %s or %s", g.Output, strings.Join(formats[:last], ", "), formats[last]))
 	}
 	return nil
 }
+
+// outputsAnnotation, on a command, lists the --output formats it takes
+// when they are not just text and json: `test` also writes JUnit XML.
+const outputsAnnotation = "kacescim-outputs"
 
 // defaultConfigFile is $XDG_CONFIG_HOME/kacescim/config.yaml, or "" when
 // there is no config directory.

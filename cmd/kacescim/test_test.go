@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
 	"github.com/kacescim/kacescim/pkg/server/servertest"
@@ -302,6 +303,23 @@ func TestTestCommandScenariosDir(t *testing.T) {
 	if !strings.Contains(r.stdout, "PASS  Users list is a ListResponse") {
 		t.Errorf("report:\n%s", r.stdout)
 	}
+	// --key is the flag's name; --token, its old name, is a hidden alias
+	// that wins; KACESCIM_KEY stands in for --key.
+	r = runCLI(t, false, "test", "--url", s.base, "--key", s.key, "--scenarios", dir)
+	if r.code != exitOK || lastLine(r.stdout) != "1 passed, 0 failed, 0 skipped" {
+		t.Fatalf("--key: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, false, "test", "--url", s.base, "--key", "kcs_wrong", "--token", s.key, "--scenarios", dir)
+	if r.code != exitOK {
+		t.Fatalf("--token does not win over --key: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Setenv("KACESCIM_KEY", s.key)
+	r = runCLI(t, false, "test", "--url", s.base, "--scenarios", dir)
+	if r.code != exitOK {
+		t.Fatalf("KACESCIM_KEY: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Setenv("KACESCIM_KEY", "")
+
 	// The directory's suites are valid --suite names.
 	r = runCLI(t, false, "test", "--url", s.base, "--token", s.key, "--scenarios", dir, "--suite", "custom")
 	if r.code != exitOK {
@@ -338,7 +356,9 @@ func TestTestCommandRunscope(t *testing.T) {
 	isolateEnv(t)
 	s := startTestServer(t, t.TempDir(), "adm-secret-0123456789")
 	// The SPEC test's precondition: at least one user exists.
-	servertest.SeedUser(t, s.base, s.key)
+	if err := conformance.SeedUser(context.Background(), client.NewSCIM(s.base, s.key), ""); err != nil {
+		t.Fatal(err)
+	}
 	export := filepath.Join("..", "..", "testdata", "okta", "Okta-SCIM-20-SPEC-Test.json")
 
 	for _, tc := range []struct {
@@ -502,7 +522,7 @@ func TestTestCommandUsage(t *testing.T) {
 		{"no-pause", []string{"--no-pause"}, "only with --runscope: --no-pause"},
 		{"timeout", []string{"--timeout", "0s"}, "--timeout 0s: must be more than 0"},
 		{"bad key", []string{"--token", "kcs_not-a-real-key-0123456789"}, "refused the key (HTTP 401)"},
-		{"no key", []string{"--token", ""}, "no key: give the identity provider's key with --token"},
+		{"no key", []string{"--token", ""}, "no key: give the identity provider's key with --key"},
 		{"unreachable", []string{"--url", closed.URL + "/scim/v2"}, "Error: cannot reach " + closed.URL + "/scim/v2"},
 		{"bad url", []string{"--url", "scim.example.com"}, `--url "scim.example.com": give the SCIM base URL`},
 		{"args", []string{"extra"}, "takes no arguments"},

@@ -1,11 +1,15 @@
 package conformance
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strings"
+
+	"github.com/kacescim/kacescim/pkg/client"
 )
 
 // oktaSPECJSON is Okta's "Okta SCIM 2.0 SPEC Test" export, unmodified
@@ -106,4 +110,31 @@ func groupsScript(emptyOK bool) scriptFunc {
 		}
 		return nil
 	}
+}
+
+// SeedUserName is the userName SeedUser gives when asked for none.
+const SeedUserName = "seed.user@example.com"
+
+// SeedUser creates, through c, one active user whose userName and work
+// email are userName (SeedUserName when empty): the precondition of Okta's
+// SPEC test, whose first steps read /Users?count=1 and take that user's
+// id, userName and name for the steps after.
+func SeedUser(ctx context.Context, c *client.SCIM, userName string) error {
+	if userName == "" {
+		userName = SeedUserName
+	}
+	resp, err := c.DoJSON(ctx, http.MethodPost, "/Users", map[string]any{
+		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"userName": userName,
+		"name":     map[string]string{"givenName": "Seed", "familyName": "User"},
+		"emails":   []map[string]any{{"value": userName, "type": "work", "primary": true}},
+		"active":   true,
+	})
+	if err != nil {
+		return fmt.Errorf("create the user the export needs: %w", err)
+	}
+	if resp.Status != http.StatusCreated {
+		return fmt.Errorf("create the user the export needs: HTTP %d", resp.Status)
+	}
+	return nil
 }

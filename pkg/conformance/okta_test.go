@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 	"github.com/kacescim/kacescim/pkg/server"
 	"github.com/kacescim/kacescim/pkg/server/servertest"
@@ -27,7 +28,9 @@ func TestOktaSPECAgainstKacescim(t *testing.T) {
 	key := servertest.AddProvider(t, srv, "okta")
 	base := ts.URL + server.SCIMPrefix
 	// The SPEC test's precondition: at least one user exists.
-	servertest.SeedUser(t, base, key)
+	if err := conformance.SeedUser(ctx, client.NewSCIM(base, key), ""); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct{ name, auth string }{
 		{"bearer", "Bearer " + key},

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,11 +11,8 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/conformance"
+	"github.com/kacescim/kacescim/pkg/golden"
 )
-
-// updateOutput rewrites the golden files of the report writers:
-// go test ./pkg/conformance -run TestWrite -update-output
-var updateOutput = flag.Bool("update-output", false, "rewrite testdata/output/*.golden")
 
 // sampleResult has one check of every kind the writers render: passed,
 // failed MUST, failed SHOULD and MAY (WARN), skipped, with a transcript,
@@ -60,25 +55,11 @@ func sampleResult() *conformance.Result {
 	}
 }
 
+// outputGolden compares got with testdata/output/name; go test
+// ./pkg/conformance -run TestWrite -update rewrites the files.
 func outputGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "output", name)
-	if *updateOutput {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update-output to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update-output if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "output", name), got)
 }
 
 func TestWriteText(t *testing.T) {

@@ -1,11 +1,3 @@
-// Package conformance checks a SCIM 2.0 service provider from the outside,
-// the way an identity provider would. Like testing/fstest.TestFS it needs
-// no *testing.T: a run sends its requests, collects every failure instead
-// of stopping at the first, and returns a Report for the caller to judge,
-// print or serialise.
-//
-// It speaks HTTP through pkg/client only and never imports the server or
-// its storage, so it can test any SCIM server, kacescim or not.
 package conformance
 
 import (
@@ -53,7 +45,7 @@ type Check struct {
 	Name     string   `json:"name"`
 	Severity Severity `json:"severity"`
 	// Source is the document section the check comes from, e.g. "RFC 7644
-	// §3.4.2.2" or "okta-traffic.md: Create a user".
+	// §3.4.2.2" or the identity provider's documentation it follows.
 	Source string `json:"source,omitempty"`
 	// Scenario names the scenario the check is part of.
 	Scenario string `json:"scenario,omitempty"`
@@ -137,4 +129,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped\n", r.Passed(), r.Failed(), r.Skipped())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Transcript is one exchange in full, for --verbose, with the key
+// redacted.
+type Transcript struct {
+	Request         string   `json:"request"`
+	RequestHeaders  []string `json:"requestHeaders,omitempty"`
+	RequestBody     string   `json:"requestBody,omitempty"`
+	Status          int      `json:"status"`
+	ResponseHeaders []string `json:"responseHeaders,omitempty"`
+	Response        string   `json:"response,omitempty"`
 }

@@ -440,7 +440,10 @@ func TestLoadScenariosDuplicateNamesAndSuites(t *testing.T) {
 }
 
 func TestBuiltinScenariosLoad(t *testing.T) {
-	s := BuiltinScenarios()
+	s, err := LoadBuiltinScenarios()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(s) == 0 {
 		t.Fatal("no built-in scenarios")
 	}

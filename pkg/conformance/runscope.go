@@ -4,112 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/client"
 )
-
-// RunscopeExport is a test exported from BlazeMeter API Monitoring
-// (formerly Runscope) as JSON, the format of Okta's SCIM suites. Fields the
-// runner does not use (trigger_url, exported_at, auth, form, ...) are not
-// kept.
-type RunscopeExport struct {
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Steps       []RunscopeStep `json:"steps"`
-}
-
-// RunscopeStep is one step of an export: a request or a pause.
-type RunscopeStep struct {
-	// Type is "request" or "pause"; other types are reported as skipped.
-	Type    string `json:"step_type"`
-	Skipped bool   `json:"skipped"`
-	// Note is the test's name, e.g. "Required Test: Test Users endpoint".
-	Note string `json:"note"`
-	// Duration is the length of a pause, in seconds.
-	Duration float64 `json:"duration"`
-
-	Method  string                  `json:"method"`
-	URL     string                  `json:"url"`
-	Headers map[string]HeaderValues `json:"headers"`
-	Body    string                  `json:"body"`
-
-	Assertions    []RunscopeAssertion `json:"assertions"`
-	Variables     []RunscopeVariable  `json:"variables"`
-	Scripts       []string            `json:"scripts"`
-	BeforeScripts []string            `json:"before_scripts"`
-}
-
-// HeaderValues are the values of one header. Exports write them either as
-// an array of strings or as a plain string; both decode to a slice.
-type HeaderValues []string
-
-// UnmarshalJSON accepts a string, an array of strings or null.
-func (h *HeaderValues) UnmarshalJSON(b []byte) error {
-	if string(bytes.TrimSpace(b)) == "null" {
-		*h = nil
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*h = HeaderValues{s}
-		return nil
-	}
-	var ss []string
-	if err := json.Unmarshal(b, &ss); err != nil {
-		return fmt.Errorf("header value must be a string or an array of strings: %s", b)
-	}
-	*h = ss
-	return nil
-}
-
-// RunscopeAssertion checks one thing about an answer.
-type RunscopeAssertion struct {
-	// Source is what is checked: response_status, response_json,
-	// response_time (milliseconds), response_headers, response_text or
-	// response_size.
-	Source string `json:"source"`
-	// Property is a JSON path for response_json (e.g.
-	// "Resources[0].name.familyName") or a header name for
-	// response_headers.
-	Property string `json:"property"`
-	// Comparison is equal, not_equal, equal_number, empty, not_empty,
-	// contains, does_not_contain, has_value, has_key, is_null, is_a_number,
-	// is_less_than, is_less_than_or_equal, is_greater_than or
-	// is_greater_than_or_equal.
-	Comparison string `json:"comparison"`
-	// Value is the expected value: a JSON string, number or null. Strings
-	// may hold {{variables}}.
-	Value json.RawMessage `json:"value"`
-}
-
-// RunscopeVariable saves part of an answer in a variable for later steps.
-type RunscopeVariable struct {
-	Source   string `json:"source"`
-	Name     string `json:"name"`
-	Property string `json:"property"`
-}
-
-// ParseRunscope decodes an export.
-func ParseRunscope(data []byte) (*RunscopeExport, error) {
-	var e RunscopeExport
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("decode Runscope export: %w", err)
-	}
-	if len(e.Steps) == 0 {
-		return nil, fmt.Errorf("Runscope export %q has no steps", e.Name)
-	}
-	return &e, nil
-}
 
 // RunscopeOptions configure RunRunscope.
 type RunscopeOptions struct {
@@ -135,6 +38,14 @@ type RunscopeOptions struct {
 	// http.DefaultTransport. Set TLS settings (a private CA, or skipping
 	// verification for a test server) here.
 	Transport http.RoundTripper
+	// Only, when not empty, reports just the checks whose names match one
+	// of its patterns, as Options.Only selects; the other steps still
+	// run, unreported, to set up state and variables.
+	Only []string
+	// Skip lists patterns of request steps not to send, as Options.Skip
+	// selects; they are reported as skipped, and so are the steps that
+	// need the variables they would have set.
+	Skip []string
 	// ClientOptions configure the SCIM client used for each request, e.g.
 	// client.WithTimeout. The runner installs its own transport over
 	// Transport to send each step's headers exactly as the export has
@@ -165,12 +76,14 @@ const (
 // spaces and quotes in URLs are percent-encoded. Post-response JavaScript
 // is not run, except Okta's own Groups script, which is evaluated natively.
 //
-// Steps marked skipped in the export, and steps whose URL is not under
-// BaseURL (calls to an Okta org), are reported as skipped. Once ctx is done
+// Steps marked skipped in the export, steps opts.Skip names, and steps
+// whose URL is not under BaseURL (calls to an Okta org), are reported as
+// skipped; with opts.Only, only the checks it names are reported. Once ctx is done
 // or Pause fails, the steps left fail with "not run".
 func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptions) *Report {
 	r := newRunscopeRun(opts)
 	defer r.close()
+	r.suite = export.Name
 	rep := &Report{Suite: export.Name}
 	for _, step := range export.Steps {
 		switch step.Type {
@@ -183,11 +96,11 @@ func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptio
 				r.stopped = err
 			}
 		case "request":
-			rep.Checks = append(rep.Checks, r.request(ctx, step))
+			r.add(rep, r.request(ctx, step))
 		default:
 			c := Check{Name: stepName(step), Severity: noteSeverity(step.Note), Status: StatusSkip}
 			c.Notes = []string{fmt.Sprintf("step type %q is not supported", step.Type)}
-			rep.Checks = append(rep.Checks, c)
+			r.add(rep, c)
 		}
 	}
 	return rep
@@ -196,6 +109,7 @@ func RunRunscope(ctx context.Context, export *RunscopeExport, opts RunscopeOptio
 // runscopeRun is the state of one RunRunscope call.
 type runscopeRun struct {
 	opts      RunscopeOptions
+	suite     string // the export's name
 	base      string
 	vars      map[string]string
 	transport http.RoundTripper
@@ -225,6 +139,14 @@ func newRunscopeRun(opts RunscopeOptions) *runscopeRun {
 	return r
 }
 
+// add reports c unless RunscopeOptions.Only leaves it out.
+func (r *runscopeRun) add(rep *Report, c Check) {
+	if len(r.opts.Only) > 0 && !matchCheck(r.opts.Only, r.suite, c.Name) {
+		return
+	}
+	rep.Checks = append(rep.Checks, c)
+}
+
 func (r *runscopeRun) close() {
 	if r.ownsTrans {
 		r.transport.(*http.Transport).CloseIdleConnections()
@@ -238,47 +160,20 @@ func (r *runscopeRun) pause(ctx context.Context, d time.Duration) error {
 	return Sleep(ctx, d)
 }
 
-// Sleep waits for d, or until ctx is done, whose error it then returns:
-// the pause of a Runscope step, as RunRunscope takes it unless
-// RunscopeOptions.Pause says otherwise.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// ownTransport returns rt, or when it is nil a clone of
-// http.DefaultTransport that the caller owns (and closes the idle
-// connections of when done).
-func ownTransport(rt http.RoundTripper) (http.RoundTripper, bool) {
-	if rt != nil {
-		return rt, false
-	}
-	return http.DefaultTransport.(*http.Transport).Clone(), true
-}
-
 // request runs one request step.
 func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
 	c := Check{Name: stepName(step), Severity: noteSeverity(step.Note), Status: StatusSkip}
 	p := r.prepare(step)
 	skip := func(reason string) Check {
 		r.outputsSkipped(step)
-		c.Notes = append(c.Notes, p.red.apply(reason))
+		c.Notes = append(c.Notes, p.red.Redact(reason))
 		return c
 	}
 	fail := func(failures ...string) Check {
 		r.outputsUnset(step, c.Name)
 		c.Status = StatusFail
 		for _, f := range failures {
-			c.Failures = append(c.Failures, p.red.apply(f))
+			c.Failures = append(c.Failures, p.red.Redact(f))
 		}
 		return c
 	}
@@ -286,6 +181,8 @@ func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
 	switch {
 	case step.Skipped:
 		return skip(reasonSkipped)
+	case len(r.opts.Skip) > 0 && matchCheck(r.opts.Skip, r.suite, c.Name):
+		return skip(reasonSkipOption)
 	case !r.underBase(p.target):
 		return skip(reasonOutsideBase)
 	}
@@ -313,7 +210,7 @@ func (r *runscopeRun) request(ctx context.Context, step RunscopeStep) Check {
 		return skip(fmt.Sprintf("needs %s, set by a skipped step", strings.Join(skipped, ", ")))
 	}
 
-	c.Request = &Request{Method: p.method, URL: p.client.URL(p.red.apply(p.target))}
+	c.Request = &Request{Method: p.method, URL: p.client.URL(p.red.Redact(p.target))}
 	start := time.Now()
 	resp, err := p.client.Do(ctx, p.method, p.target, p.body)
 	c.Duration = time.Since(start)
@@ -335,7 +232,7 @@ type preparedStep struct {
 	expected       []string // the assertions' values
 	missing        []string // variables that were not set
 	client         *client.SCIM
-	red            redactor
+	red            Redactor
 }
 
 func (r *runscopeRun) prepare(step RunscopeStep) *preparedStep {
@@ -373,7 +270,7 @@ func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *a
 	judged := len(step.Assertions) > 0
 	for i, a := range step.Assertions {
 		if msg := ans.assert(a, p.expected[i]); msg != "" {
-			c.Failures = append(c.Failures, p.red.apply(msg))
+			c.Failures = append(c.Failures, p.red.Redact(msg))
 		}
 	}
 	for _, v := range step.Variables {
@@ -383,7 +280,7 @@ func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *a
 		val, err := ans.extract(v)
 		if err != nil {
 			r.unsetBy[v.Name] = c.Name
-			c.Notes = append(c.Notes, p.red.apply(fmt.Sprintf("variable %s not set: %v", v.Name, err)))
+			c.Notes = append(c.Notes, p.red.Redact(fmt.Sprintf("variable %s not set: %v", v.Name, err)))
 			continue
 		}
 		r.vars[v.Name] = val
@@ -408,7 +305,7 @@ func (r *runscopeRun) judge(c *Check, step RunscopeStep, p *preparedStep, ans *a
 		}
 		judged = true
 		for _, msg := range script(ans) {
-			c.Failures = append(c.Failures, p.red.apply("script: "+msg))
+			c.Failures = append(c.Failures, p.red.Redact("script: "+msg))
 		}
 	}
 
@@ -479,53 +376,6 @@ func noteSeverity(note string) Severity {
 	}
 }
 
-// headerTransport sends every request with header's values replacing the
-// request's own.
-type headerTransport struct {
-	base   http.RoundTripper
-	header http.Header
-}
-
-func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	for name, values := range t.header {
-		switch name {
-		case "Host":
-			req.Host = values[0]
-		case "Content-Length":
-			// The transport computes it from the body.
-		default:
-			req.Header[name] = values
-		}
-	}
-	return t.base.RoundTrip(req)
-}
-
-var varPattern = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
-
-// substituter replaces {{name}} with variables and remembers the names it
-// could not resolve, which are left as they were.
-type substituter struct {
-	vars    map[string]string
-	missing []string
-}
-
-func (s *substituter) replace(in string) string {
-	if !strings.Contains(in, "{{") {
-		return in
-	}
-	return varPattern.ReplaceAllStringFunc(in, func(tok string) string {
-		name := strings.TrimSpace(tok[2 : len(tok)-2])
-		if v, ok := s.vars[name]; ok {
-			return v
-		}
-		if !slices.Contains(s.missing, name) {
-			s.missing = append(s.missing, name)
-		}
-		return tok
-	})
-}
-
 // rawText is an assertion value as text: a string unquoted, null as "",
 // anything else (a number) as written.
 func rawText(v json.RawMessage) string {
@@ -539,50 +389,3 @@ func rawText(v json.RawMessage) string {
 	}
 	return string(v)
 }
-
-// redactor hides secrets (the Authorization values) in report text.
-type redactor struct{ secrets []string }
-
-// minSecret is the shortest string redacted: shorter ones would mangle
-// the report and protect nothing.
-const minSecret = 4
-
-func newRedactor(urlForm func(string) string, auths ...string) redactor {
-	var r redactor
-	add := func(s string) {
-		s = strings.TrimSpace(s)
-		if len(s) < minSecret {
-			return
-		}
-		// As written, and as it would appear in a URL or a quoted string.
-		quoted := strconv.Quote(s)
-		forms := []string{s, url.PathEscape(s), url.QueryEscape(s), quoted[1 : len(quoted)-1]}
-		if urlForm != nil {
-			forms = append(forms, urlForm(s))
-		}
-		for _, v := range forms {
-			if !slices.Contains(r.secrets, v) {
-				r.secrets = append(r.secrets, v)
-			}
-		}
-	}
-	for _, a := range auths {
-		add(a)
-		// "Bearer <token>", "SSWS <token>": the token alone may show up too.
-		if _, tok, ok := strings.Cut(strings.TrimSpace(a), " "); ok {
-			add(tok)
-		}
-	}
-	// Longest first, so that a whole header value goes before its token.
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	return r
-}
-
-func (r redactor) apply(s string) string {
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, "[REDACTED]")
-	}
-	return s
-}
-
-var errNotJSON = errors.New("the body is not JSON")

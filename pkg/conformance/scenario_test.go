@@ -36,7 +36,7 @@ func TestBuiltinSuitesAgainstKacescim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := conformance.Run(ctx, conformance.BuiltinScenarios(), conformance.Options{
+	res := conformance.Run(ctx, builtinScenarios(t), conformance.Options{
 		BaseURL:   env.base,
 		Token:     fx.Key,
 		Directory: fx.Directory(),
@@ -77,7 +77,7 @@ func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fx.Close(ctx) })
-	scenarios := conformance.BuiltinScenarios()
+	scenarios := builtinScenarios(t)
 	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, Directory: fx.Directory()})
 	if res.Capabilities[conformance.CapLenient] || !res.Capabilities[conformance.CapStrict] {
 		t.Fatalf("capabilities %v: the strict provider was not seen as strict", res.Capabilities)
@@ -104,4 +104,14 @@ func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
 	if len(res.Leftovers) > 0 {
 		t.Errorf("leftovers: %q", res.Leftovers)
 	}
+}
+
+// builtinScenarios is conformance.BuiltinScenarios for a test.
+func builtinScenarios(tb testing.TB) []*conformance.Scenario {
+	tb.Helper()
+	s, err := conformance.LoadBuiltinScenarios()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

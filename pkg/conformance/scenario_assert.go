@@ -4,48 +4,12 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 )
-
-// Transcript is one exchange in full, for --verbose, with the key
-// redacted.
-type Transcript struct {
-	Request         string   `json:"request"`
-	RequestHeaders  []string `json:"requestHeaders,omitempty"`
-	RequestBody     string   `json:"requestBody,omitempty"`
-	Status          int      `json:"status"`
-	ResponseHeaders []string `json:"responseHeaders,omitempty"`
-	Response        string   `json:"response,omitempty"`
-}
-
-func (t *Transcript) redact(r redactor) {
-	t.Request = r.apply(t.Request)
-	t.RequestBody = r.apply(t.RequestBody)
-	t.Response = r.apply(t.Response)
-	for i := range t.RequestHeaders {
-		t.RequestHeaders[i] = r.apply(t.RequestHeaders[i])
-	}
-	for i := range t.ResponseHeaders {
-		t.ResponseHeaders[i] = r.apply(t.ResponseHeaders[i])
-	}
-}
-
-// variable filters: "{{name|upper}}".
-var filters = map[string]func(string) string{
-	"upper":    strings.ToUpper,
-	"lower":    strings.ToLower,
-	"urlquery": url.QueryEscape,
-	"urlpath":  url.PathEscape,
-	"json": func(s string) string { // a JSON string's inside
-		q := strconv.Quote(s)
-		return q[1 : len(q)-1]
-	},
-}
 
 // opLike checks a value against a pattern the way has_element checks an
 // element: for an object, every key of the pattern is there with a like
@@ -75,41 +39,6 @@ func hasElements(v, patterns any) bool {
 		}
 	}
 	return true
-}
-
-// replaceFiltered is replace with filters ("{{name|upper}}") and, when
-// escape is not nil, escape applied to every value.
-func (s *substituter) replaceFiltered(in string, escape func(string) string) string {
-	if !strings.Contains(in, "{{") {
-		return in
-	}
-	return varPattern.ReplaceAllStringFunc(in, func(tok string) string {
-		name, filter, hasFilter := strings.Cut(strings.TrimSpace(tok[2:len(tok)-2]), "|")
-		name = strings.TrimSpace(name)
-		v, ok := s.vars[name]
-		if !ok {
-			s.miss(name)
-			return tok
-		}
-		if hasFilter {
-			f := filters[strings.TrimSpace(filter)]
-			if f == nil {
-				s.miss(name + "|" + filter)
-				return tok
-			}
-			v = f(v)
-		}
-		if escape != nil {
-			v = escape(v)
-		}
-		return v
-	})
-}
-
-func (s *substituter) miss(name string) {
-	if !slices.Contains(s.missing, name) {
-		s.missing = append(s.missing, name)
-	}
 }
 
 // lookupAll is lookup with "[*]": every element of an array, the rest of
@@ -165,7 +94,7 @@ func assertElapsed(ans *answer, expected any) string {
 // holds, otherwise what was expected and what came.
 func (sr *scenarioRun) assert(ans *answer, a Assertion, expected any) string {
 	if a.Op == opFasterThan {
-		return sr.red.apply(assertElapsed(ans, expected))
+		return sr.red.Redact(assertElapsed(ans, expected))
 	}
 	var (
 		label   string
@@ -209,7 +138,7 @@ func (sr *scenarioRun) assert(ans *answer, a Assertion, expected any) string {
 	if !present && problem != "" {
 		got = problem
 	}
-	return sr.red.apply(fmt.Sprintf("%s %s: expected %s, got %s", label, a.Op, want, got))
+	return sr.red.Redact(fmt.Sprintf("%s %s: expected %s, got %s", label, a.Op, want, got))
 }
 
 // judge applies op to v (present says whether there is a value at all).

@@ -11,13 +11,15 @@ import (
 	"github.com/kacescim/kacescim/pkg/client"
 )
 
-// MappingFields are the custom fields the brief's suggested mappings fill;
-// a Fixture creates those the server does not have yet.
+// MappingFields are the custom fields kacescim's suggested mappings fill
+// (an identity provider's manager, department, organisation, mobile
+// number and groups); a Fixture creates those the server does not have
+// yet.
 var MappingFields = []string{"Manager", "Department", "Organization", "Mobile", "Groups"}
 
 // Fixture is a throw-away provider on a kacescim server, made through its
 // admin API so that a run can check mapping outcomes: the provider has the
-// brief's suggested mappings, and the custom fields they fill exist.
+// server's suggested mappings, and the custom fields they fill exist.
 type Fixture struct {
 	// Provider is the provider's name; Key its security key.
 	Provider string
