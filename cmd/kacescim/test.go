@@ -351,7 +351,7 @@ func (r *testRun) loadScenarios() ([]*conformance.Scenario, []string, error) {
 	if !needBuiltin {
 		return own, suites, nil
 	}
-	builtin, err := conformance.LoadBuiltinScenarios()
+	builtin, err := conformance.BuiltinScenarios()
 	if err != nil {
 		return nil, nil, err
 	}

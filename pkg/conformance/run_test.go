@@ -440,7 +440,7 @@ func TestLoadScenariosDuplicateNamesAndSuites(t *testing.T) {
 }
 
 func TestBuiltinScenariosLoad(t *testing.T) {
-	s, err := LoadBuiltinScenarios()
+	s, err := BuiltinScenarios()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -444,23 +444,10 @@ func (d *DirectoryExpect) checkName(step string) string {
 //go:embed scenarios
 var builtinFS embed.FS
 
-// BuiltinScenarios is LoadBuiltinScenarios for callers that cannot fail:
-// it panics where that returns an error.
-//
-// Deprecated: use LoadBuiltinScenarios. This remains until the tests that
-// still call it (pkg/server's) move over.
-func BuiltinScenarios() []*Scenario {
-	s, err := LoadBuiltinScenarios()
-	if err != nil {
-		panic("conformance: " + err.Error())
-	}
-	return s
-}
-
-// LoadBuiltinScenarios returns the scenarios embedded in the binary, in
+// BuiltinScenarios returns the scenarios embedded in the binary, in
 // suite order (see Suites), each call a fresh copy. The error says which
 // embedded file does not parse: a build of a work in progress.
-func LoadBuiltinScenarios() ([]*Scenario, error) {
+func BuiltinScenarios() ([]*Scenario, error) {
 	s, err := LoadScenarios(builtinFS, "scenarios")
 	if err != nil {
 		return nil, fmt.Errorf("the built-in scenarios of this build cannot be read: %w", err)

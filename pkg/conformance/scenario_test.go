@@ -109,7 +109,7 @@ func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
 // builtinScenarios is conformance.BuiltinScenarios for a test.
 func builtinScenarios(tb testing.TB) []*conformance.Scenario {
 	tb.Helper()
-	s, err := conformance.LoadBuiltinScenarios()
+	s, err := conformance.BuiltinScenarios()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -405,7 +405,11 @@ func TestReplicasConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			rr := tc.transport()
-			res := conformance.Run(ctx, conformance.BuiltinScenarios(), conformance.Options{
+			scenarios, err := conformance.BuiltinScenarios()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := conformance.Run(ctx, scenarios, conformance.Options{
 				BaseURL:   rs.b.http.URL + server.SCIMPrefix,
 				Token:     fx.Key,
 				Directory: fx.Directory(),

@@ -7,14 +7,12 @@ package servertest
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/server"
 	"github.com/kacescim/kacescim/pkg/store"
@@ -91,20 +89,4 @@ func AddProvider(tb testing.TB, srv *server.Server, name string) string {
 		tb.Fatal(err)
 	}
 	return key
-}
-
-// SeedUser creates, through the SCIM API at base with key, the user
-// whose existence is the precondition of Okta's SPEC test.
-func SeedUser(tb testing.TB, base, key string) {
-	tb.Helper()
-	seed, err := client.NewSCIM(base, key).DoJSON(context.Background(), http.MethodPost, "/Users", map[string]any{
-		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
-		"userName": "seed.user@example.com",
-		"name":     map[string]string{"givenName": "Seed", "familyName": "User"},
-		"emails":   []map[string]any{{"value": "seed.user@example.com", "type": "work", "primary": true}},
-		"active":   true,
-	})
-	if err != nil || seed.Status != http.StatusCreated {
-		tb.Fatalf("seed user: %v %+v", err, seed)
-	}
 }
