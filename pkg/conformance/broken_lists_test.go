@@ -13,7 +13,7 @@ import (
 var brokenLists = []brokenServer{
 	{
 		name:   "empty list answered 404",
-		source: "interop-quirks.md row 14; row 23",
+		source: "docs/interop-quirks.md row 14; row 23",
 		mw: bkRewrite(bkIsList, func(r *http.Request, c *bkAnswer) {
 			if doc, ok := c.object(); ok && bkIsListResponse(doc) && bkText(doc["totalResults"]) == "0" {
 				c.scimError(http.StatusNotFound, "", "no resource matches the filter")
@@ -39,7 +39,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "totalResults written as a JSON string",
-		source: "RFC 7644 §3.4.2; okta-traffic.md §1.7, §3.6",
+		source: "RFC 7644 §3.4.2; docs/okta-traffic.md §1.7, §3.6",
 		mw: bkRewrite(bkIsGet, func(r *http.Request, c *bkAnswer) {
 			if doc, ok := c.object(); ok && bkIsListResponse(doc) {
 				doc["totalResults"] = bkText(doc["totalResults"])
@@ -57,7 +57,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "userName eq matched case-sensitively",
-		source: "interop-quirks.md row 18; RFC 7643 §4.1.1 (caseExact false)",
+		source: "docs/interop-quirks.md row 18; RFC 7643 §4.1.1 (caseExact false)",
 		mw:     bkCaseExactEq("Users", "userName", bkUserNameEq),
 		// okta-spec's "Username Case Sensitivity Check" asks with the
 		// userName in capitals but, like Okta's own SPEC test, asserts only
@@ -66,7 +66,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "excludedAttributes=members ignored on GET /Groups/{id}",
-		source: "interop-quirks.md row 19; RFC 7644 §3.4.2.5",
+		source: "docs/interop-quirks.md row 19; RFC 7644 §3.4.2.5",
 		mw: bkEditQuery(func(r *http.Request, q url.Values) {
 			if ep, id := bkResource(r); ep == "Groups" && id != "" {
 				q.Del("excludedAttributes")
@@ -79,7 +79,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "excludedAttributes=members ignored on GET /Groups (a list)",
-		source: "interop-quirks.md row 19; RFC 7644 §3.4.2.5",
+		source: "docs/interop-quirks.md row 19; RFC 7644 §3.4.2.5",
 		mw: bkEditQuery(func(r *http.Request, q url.Values) {
 			if ep, id := bkResource(r); ep == "Groups" && id == "" {
 				q.Del("excludedAttributes")
@@ -172,7 +172,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "count ignored on an unfiltered list (Okta's import)",
-		source: "okta-traffic.md §1.1, §1.7; RFC 7644 §3.4.2.4",
+		source: "docs/okta-traffic.md §1.1, §1.7; RFC 7644 §3.4.2.4",
 		mw: bkEditQuery(func(r *http.Request, q url.Values) {
 			if bkIsList(r) && q.Get("filter") == "" {
 				q.Del("count")
@@ -185,7 +185,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "order of a list without sortBy changes from page to page",
-		source: "okta-traffic.md §1.7 (\"consistently return the same ordering of results … regardless of which values are provided for the count and startIndex\")",
+		source: "docs/okta-traffic.md §1.7 (\"consistently return the same ordering of results … regardless of which values are provided for the count and startIndex\")",
 		mw: func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				q := r.URL.Query()
@@ -222,7 +222,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "filter on a URN-qualified extension attribute refused",
-		source: "interop-quirks.md row 26",
+		source: "docs/interop-quirks.md row 26",
 		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
 			if bkIsList(r) && strings.HasPrefix(strings.ToLower(r.URL.Query().Get("filter")), "urn:") {
 				return http.StatusBadRequest, "invalidFilter"
@@ -244,7 +244,7 @@ var brokenLists = []brokenServer{
 	},
 	{
 		name:   "group displayName eq matched case-sensitively",
-		source: "interop-quirks.md row 18 (\"and so must group displayName\")",
+		source: "docs/interop-quirks.md row 18 (\"and so must group displayName\")",
 		fail:   []string{"okta-groups/Group exists check: displayName eq in capitals finds the same group"},
 		mw:     bkCaseExactEq("Groups", "displayName", bkDisplayNameEq),
 	},

@@ -12,7 +12,7 @@ import (
 var brokenPatches = []brokenServer{
 	{
 		name:   "path-less PATCH add/replace answered 400 invalidSyntax",
-		source: "interop-quirks.md rows 3, 4, 5",
+		source: "docs/interop-quirks.md rows 3, 4, 5",
 		mw: bkRefuseOp("invalidSyntax", func(op map[string]any) bool {
 			_, has := op["path"]
 			return !has && !strings.EqualFold(bkText(op["op"]), "remove")
@@ -36,7 +36,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "filtered member remove silently ignored",
-		source: "interop-quirks.md row 7",
+		source: "docs/interop-quirks.md row 7",
 		mw:     bkDropOps("Groups", "remove", func(path string, _ bool) bool { return strings.HasPrefix(strings.ToLower(path), "members[") }),
 		// The SCIM view and the mapping view of the same leaver: both are
 		// meant to catch it.
@@ -47,7 +47,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "Entra's capitalised op refused",
-		source: "interop-quirks.md row 1",
+		source: "docs/interop-quirks.md row 1",
 		mw: bkRefuseOp("invalidSyntax", func(op map[string]any) bool {
 			o := bkText(op["op"])
 			return o != strings.ToLower(o)
@@ -57,7 +57,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "string booleans refused",
-		source: "interop-quirks.md row 2",
+		source: "docs/interop-quirks.md row 2",
 		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
 			isStringBool := func(v any) bool {
 				s, ok := v.(string)
@@ -84,7 +84,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "deactivating PATCH deletes the user",
-		source: "interop-quirks.md row 21",
+		source: "docs/interop-quirks.md row 21",
 		mw: bkIntercept(bkOn(http.MethodPatch, "Users", true), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
 			deactivates := false
 			for _, op := range bkPatchOps(r, bkReadBody(r)) {
@@ -119,7 +119,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "group member add answered 204 but not applied",
-		source: "interop-quirks.md row 1 (ory/polis#4070: group changes silently dropped); row 20",
+		source: "docs/interop-quirks.md row 1 (ory/polis#4070: group changes silently dropped); row 20",
 		mw:     bkDropOps("Groups", "add", func(path string, _ bool) bool { return strings.EqualFold(path, "members") }),
 		// The SCIM view and the mapping view of each add dropped.
 		fail: []string{
@@ -134,7 +134,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "remove members with a value wipes every member",
-		source: "interop-quirks.md row 6",
+		source: "docs/interop-quirks.md row 6",
 		mw: bkEditPatch(func(r *http.Request, ops []map[string]any) []map[string]any {
 			if ep, _ := bkResource(r); ep != "Groups" {
 				return ops
@@ -154,13 +154,13 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "remove without a path answered 204",
-		source: "interop-quirks.md row 34; RFC 7644 §3.5.2.2",
+		source: "docs/interop-quirks.md row 34; RFC 7644 §3.5.2.2",
 		mw:     bkDropOps("", "remove", func(_ string, has bool) bool { return !has }),
 		fail:   []string{"rfc7644/PATCH remove without a path is 400 noTarget"},
 	},
 	{
 		name:   `"$ref": null in members refused`,
-		source: "interop-quirks.md row 13",
+		source: "docs/interop-quirks.md row 13",
 		mw: bkRefuseOp("invalidValue", func(op map[string]any) bool {
 			members, _ := op["value"].([]any)
 			return slices.ContainsFunc(members, func(m any) bool {
@@ -178,7 +178,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "value-path replace ignored",
-		source: "interop-quirks.md row 8; RFC 7644 §3.5.2.3",
+		source: "docs/interop-quirks.md row 8; RFC 7644 §3.5.2.3",
 		mw:     bkDropOps("", "replace", func(path string, _ bool) bool { return strings.HasPrefix(strings.ToLower(path), "emails[") }),
 		// Entra's dialect and the RFC each have their check; a server that
 		// ignores value paths in a replace does not find that one matches
@@ -192,7 +192,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "replace whose filter matches nothing answered 204",
-		source: "interop-quirks.md row 9; RFC 7644 §3.5.2.3",
+		source: "docs/interop-quirks.md row 9; RFC 7644 §3.5.2.3",
 		mw: bkRewrite(bkIsPatch, func(r *http.Request, c *bkAnswer) {
 			if doc, ok := c.object(); ok && c.status == http.StatusBadRequest && doc["scimType"] == "noTarget" {
 				c.status, c.body = http.StatusNoContent, nil
@@ -226,7 +226,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "PATCH with empty Operations refused",
-		source: "interop-quirks.md row 11 (the MS SCIM Validator sends it)",
+		source: "docs/interop-quirks.md row 11 (the MS SCIM Validator sends it)",
 		fail:   []string{"entra/Entra PATCH: an empty Operations list is a no-op (200 or 204)"},
 		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
 			if r.Method == http.MethodPatch && len(bkPatchOps(r, body)) == 0 {
@@ -237,7 +237,7 @@ var brokenPatches = []brokenServer{
 	},
 	{
 		name:   "group membership PATCH answered 200 with every member",
-		source: "interop-quirks.md row 20 (group PATCH should return 204)",
+		source: "docs/interop-quirks.md row 20 (group PATCH should return 204)",
 		// The other group PATCH steps accept 200 or 204 and judge no body:
 		// the member add, the PATCH Entra sends most, is the check.
 		fail: []string{"entra/Group PATCH answers without the member list (204)"},

@@ -14,7 +14,7 @@ import (
 var brokenResources = []brokenServer{
 	{
 		name:   "401 answered in plain text",
-		source: "interop-quirks.md row 25",
+		source: "docs/interop-quirks.md row 25",
 		mw: bkRewrite(bkAll, func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusUnauthorized {
 				c.header = http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "Www-Authenticate": {"Bearer"}}
@@ -29,7 +29,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "duplicate userName answered 201 with a new id",
-		source: "interop-quirks.md row 16; RFC 7644 §3.3",
+		source: "docs/interop-quirks.md row 16; RFC 7644 §3.3",
 		mw: bkIntercept(bkOn(http.MethodPost, "Users", false), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
 			body := bkReadBody(r)
 			c := bkServe(next, r)
@@ -54,7 +54,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "group create answered 201 with an empty body",
-		source: "RFC 7644 §3.3 (the 201 holds the resource); okta-traffic.md §2",
+		source: "RFC 7644 §3.3 (the 201 holds the resource); docs/okta-traffic.md §2",
 		mw: bkRewrite(bkOn(http.MethodPost, "Groups", false), func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusCreated {
 				c.header.Del("Content-Type")
@@ -77,7 +77,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "unknown user id answered 200 with an empty object",
-		source: "interop-quirks.md row 15; RFC 7644 §3.12",
+		source: "docs/interop-quirks.md row 15; RFC 7644 §3.12",
 		mw: bkRewrite(bkOn(http.MethodGet, "Users", true), func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusNotFound {
 				c.status = http.StatusOK
@@ -92,7 +92,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "unknown group id answered 500",
-		source: "interop-quirks.md row 15; RFC 7644 §3.12",
+		source: "docs/interop-quirks.md row 15; RFC 7644 §3.12",
 		mw: bkRewrite(bkOn(http.MethodGet, "Groups", true), func(r *http.Request, c *bkAnswer) {
 			if c.status == http.StatusNotFound {
 				c.scimError(http.StatusInternalServerError, "", "sql: no rows in result set")
@@ -129,7 +129,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "answers in application/json instead of application/scim+json",
-		source: "RFC 7644 §3.1, §8.1; interop-quirks.md row 24",
+		source: "RFC 7644 §3.1, §8.1; docs/interop-quirks.md row 24",
 		mw: bkRewrite(bkAll, func(r *http.Request, c *bkAnswer) {
 			if strings.Contains(c.header.Get("Content-Type"), "scim+json") {
 				c.header.Set("Content-Type", "application/json; charset=utf-8")
@@ -145,7 +145,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "password echoed back",
-		source: "RFC 7643 §4.1.1 (returned: never); interop-quirks.md row 30",
+		source: "RFC 7643 §4.1.1 (returned: never); docs/interop-quirks.md row 30",
 		mw: bkIntercept(func(r *http.Request) bool {
 			ep, _ := bkResource(r)
 			return ep == "Users" && (r.Method == http.MethodPost || r.Method == http.MethodPut)
@@ -166,7 +166,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "PUT merges instead of replacing",
-		source: "RFC 7644 §3.5.1; interop-quirks.md row 22",
+		source: "RFC 7644 §3.5.1; docs/interop-quirks.md row 22",
 		mw: bkIntercept(bkOn(http.MethodPut, "Users", true), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
 			var sent map[string]any
 			_ = json.Unmarshal(bkReadBody(r), &sent)
@@ -189,7 +189,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "/Schemas says userName is caseExact",
-		source: "RFC 7643 §8.7.1; interop-quirks.md row 18",
+		source: "RFC 7643 §8.7.1; docs/interop-quirks.md row 18",
 		mw: bkRewrite(func(r *http.Request) bool { return strings.HasPrefix(bkRel(r), "/Schemas") }, func(r *http.Request, c *bkAnswer) {
 			doc, ok := c.object()
 			if !ok {
@@ -218,7 +218,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "error status a JSON number",
-		source: "RFC 7644 §3.12 (status: a JSON string); interop-quirks.md row 15",
+		source: "RFC 7644 §3.12 (status: a JSON string); docs/interop-quirks.md row 15",
 		mw: bkRewrite(bkAll, func(r *http.Request, c *bkAnswer) {
 			if doc, ok := c.object(); ok && c.status >= 400 {
 				if n, err := strconv.Atoi(bkText(doc["status"])); err == nil {
@@ -232,7 +232,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "request in application/json refused with 415",
-		source: "interop-quirks.md row 24; RFC 7644 §3.8",
+		source: "docs/interop-quirks.md row 24; RFC 7644 §3.8",
 		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
 			if len(body) > 0 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 				return http.StatusUnsupportedMediaType, ""
@@ -255,7 +255,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "userName uniqueness case-sensitive",
-		source: "interop-quirks.md row 18 (\"case-insensitive comparison and uniqueness\"); RFC 7643 §4.1.1",
+		source: "docs/interop-quirks.md row 18 (\"case-insensitive comparison and uniqueness\"); RFC 7643 §4.1.1",
 		fail:   []string{"okta-lifecycle/Assign again in capitals: a userName differing only in case is 409"},
 		mw: bkIntercept(bkOn(http.MethodPost, "Users", false), func(next http.Handler, w http.ResponseWriter, r *http.Request) {
 			body := bkReadBody(r)
@@ -273,7 +273,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "Microsoft's group schema URI refused",
-		source: "interop-quirks.md row 12",
+		source: "docs/interop-quirks.md row 12",
 		mw: bkRefuse(func(r *http.Request, body []byte) (int, string) {
 			if ep, _ := bkResource(r); ep != "Groups" || r.Method != http.MethodPost {
 				return 0, ""
@@ -292,7 +292,7 @@ var brokenResources = []brokenServer{
 	},
 	{
 		name:   "group delete answered 204 but not applied",
-		source: "RFC 7644 §3.6; okta-traffic.md §2 (unlink and delete)",
+		source: "RFC 7644 §3.6; docs/okta-traffic.md §2 (unlink and delete)",
 		mw: bkIntercept(bkOn(http.MethodDelete, "Groups", true), func(_ http.Handler, w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		}),

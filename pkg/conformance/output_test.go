@@ -23,7 +23,7 @@ func sampleResult() *conformance.Result {
 	return &conformance.Result{
 		Reports: []*conformance.Report{
 			{Suite: "okta-lifecycle", Checks: []conformance.Check{
-				{Name: "Test API Credentials: GET /Users?startIndex=1&count=2", Severity: conformance.SeverityMust, Source: "okta-traffic.md §1.1",
+				{Name: "Test API Credentials: GET /Users?startIndex=1&count=2", Severity: conformance.SeverityMust, Source: "docs/okta-traffic.md §1.1",
 					Scenario: "User lifecycle", Status: conformance.StatusPass, Request: get, Duration: 1200 * time.Microsecond,
 					Transcript: &conformance.Transcript{
 						Request:         "GET http://127.0.0.1:8080/scim/v2/Users?startIndex=1&count=2",
@@ -32,7 +32,7 @@ func sampleResult() *conformance.Result {
 						ResponseHeaders: []string{"Content-Type: application/scim+json"},
 						Response:        "{\"totalResults\":0,\"Resources\":[]}",
 					}},
-				{Name: "Assign: create (201)", Severity: conformance.SeverityMust, Source: "okta-traffic.md §1.2", Scenario: "User lifecycle",
+				{Name: "Assign: create (201)", Severity: conformance.SeverityMust, Source: "docs/okta-traffic.md §1.2", Scenario: "User lifecycle",
 					Status: conformance.StatusFail, Request: post, Duration: 3 * time.Millisecond,
 					Failures: []string{`status: expected 201, got 400 (invalidValue: "active" must be a boolean)`}},
 				{Name: "Assign: create: directory user", Severity: conformance.SeverityMust, Source: "brief: mappings", Scenario: "User lifecycle",
@@ -73,7 +73,7 @@ func TestWriteText(t *testing.T) {
 	if last := lines[len(lines)-1]; last != "2 passed, 3 failed, 2 skipped" {
 		t.Errorf("last line %q", last)
 	}
-	for _, want := range []string{"WARN  Import: stable order (SHOULD)", "FAIL  Assign: create (201)", "source: okta-traffic.md §1.2",
+	for _, want := range []string{"WARN  Import: stable order (SHOULD)", "FAIL  Assign: create (201)", "source: docs/okta-traffic.md §1.2",
 		"SKIP  Create Okta user", "note: needs a live Okta org", "> Authorization: Bearer [REDACTED]", "DELETE /Users/2819c223 (kept)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
@@ -207,7 +207,7 @@ func TestWriteJUnit(t *testing.T) {
 		}
 	}
 	if f := s.Cases[1].Failure; f == nil || f.Type != "MUST" || !strings.HasPrefix(f.Message, "status: expected 201, got 400") ||
-		!strings.Contains(f.Text, "source: okta-traffic.md §1.2") {
+		!strings.Contains(f.Text, "source: docs/okta-traffic.md §1.2") {
 		t.Errorf("MUST failure: %+v", f)
 	}
 	if f := s.Cases[3].Failure; f == nil || f.Type != "SHOULD" || !strings.HasPrefix(f.Message, "SHOULD: ") {

@@ -195,7 +195,7 @@ func (e *scimEnv) createUser(userName string) string {
 }
 
 // TestOktaSPEC replays every required step of Okta's SCIM 2.0 SPEC test
-// (peer-suites/Okta-SCIM-20-SPEC-Test.json) with its headers and assertions.
+// (testdata/okta/Okta-SCIM-20-SPEC-Test.json) with its headers and assertions.
 func TestOktaSPEC(t *testing.T) {
 	e := newSCIMEnv(t)
 	e.createUser("seed.user@example.com") // PREP: at least one user first
