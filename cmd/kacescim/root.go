@@ -102,7 +102,7 @@ wins over the config file.`,
 		NewCmdUsers(g),
 		NewCmdLogs(g),
 		NewCmdSCIM(g),
-		NewCmdTest(g, nil),
+		NewCmdTest(g),
 		NewCmdRecord(g, nil),
 		NewCmdVersion(g),
 	)

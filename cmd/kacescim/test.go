@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -60,7 +59,7 @@ const (
 )
 
 // NewCmdTest returns `kacescim test`, the conformance tester.
-func NewCmdTest(g *globalOptions, runF func(context.Context, *testOptions) error) *cobra.Command {
+func NewCmdTest(g *globalOptions) *cobra.Command {
 	opts := &testOptions{g: g}
 	cmd := &cobra.Command{
 		Use:   "test",
@@ -112,9 +111,6 @@ on the command line or a server that cannot be reached or refuses the key.`,
 		Args:        noArgs,
 		Annotations: map[string]string{outputsAnnotation: testOutputText + "," + testOutputJSON + "," + testOutputJUnit},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runTest(cmd.Context(), opts, cmd.Flags().Changed("pause-scale"))
 		},
 	}
@@ -310,41 +306,14 @@ func (r *testRun) loadScenarios() ([]*conformance.Scenario, []string, error) {
 	var own []*conformance.Scenario
 	var dirSuites []string
 	if r.ScenariosDir != "" {
-		info, err := os.Stat(r.ScenariosDir)
-		if err != nil || !info.IsDir() {
-			return nil, nil, usageErr(fmt.Sprintf("--scenarios %s: not a directory", r.ScenariosDir))
-		}
-		if own, err = conformance.LoadScenarios(os.DirFS(r.ScenariosDir), "."); err != nil {
-			return nil, nil, usageErr(fmt.Sprintf("--scenarios %s: %v", r.ScenariosDir, err))
-		}
-		abs, _ := filepath.Abs(r.ScenariosDir)
-		for _, s := range own {
-			if s.Suite == "." || s.Suite == "" {
-				// A file directly in DIR: its folder is DIR itself.
-				s.Suite = filepath.Base(abs)
-			}
-			if !slices.Contains(dirSuites, s.Suite) {
-				dirSuites = append(dirSuites, s.Suite)
-			}
+		var err error
+		if own, dirSuites, err = conformance.LoadScenarioDir(r.ScenariosDir); err != nil {
+			return nil, nil, usageErr("--scenarios " + err.Error())
 		}
 	}
-	valid := slices.Clone(conformance.Suites)
-	for _, s := range dirSuites {
-		if !slices.Contains(valid, s) {
-			valid = append(valid, s)
-		}
-	}
-	suites := dirSuites
-	if len(r.Suites) > 0 {
-		suites = nil
-		for _, s := range r.Suites {
-			s = strings.TrimSpace(s)
-			i := slices.IndexFunc(valid, func(v string) bool { return strings.EqualFold(v, s) })
-			if i < 0 {
-				return nil, nil, usageErr(fmt.Sprintf("unknown suite %q: the suites are %s", s, strings.Join(valid, ", ")))
-			}
-			suites = append(suites, valid[i])
-		}
+	suites, err := conformance.SelectSuites(r.Suites, dirSuites)
+	if err != nil {
+		return nil, nil, usageErr(err.Error())
 	}
 	// The built-in scenarios are read only when a suite of theirs runs.
 	needBuiltin := r.ScenariosDir == "" || slices.ContainsFunc(suites, func(s string) bool { return slices.Contains(conformance.Suites, s) })

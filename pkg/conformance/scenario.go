@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -440,27 +439,3 @@ func (d *DirectoryExpect) checkName(step string) string {
 	}
 	return step + ": directory user"
 }
-
-//go:embed scenarios
-var builtinFS embed.FS
-
-// BuiltinScenarios returns the scenarios embedded in the binary, in
-// suite order (see Suites), each call a fresh copy. The error says which
-// embedded file does not parse: a build of a work in progress.
-func BuiltinScenarios() ([]*Scenario, error) {
-	s, err := LoadScenarios(builtinFS, "scenarios")
-	if err != nil {
-		return nil, fmt.Errorf("the built-in scenarios of this build cannot be read: %w", err)
-	}
-	order := func(suite string) int {
-		if i := slices.Index(Suites, suite); i >= 0 {
-			return i
-		}
-		return len(Suites)
-	}
-	slices.SortStableFunc(s, func(a, b *Scenario) int { return order(a.Suite) - order(b.Suite) })
-	return s, nil
-}
-
-// Suites are the built-in suites, in the order they run.
-var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644"}
