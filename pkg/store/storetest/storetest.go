@@ -34,7 +34,6 @@ import (
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/scim"
 )
 
 // Run runs the suite. open must return a new, empty store each time it is
@@ -1416,9 +1415,8 @@ func testInvalidFilters(t *testing.T, s directory.Store) {
 	}
 	check := func(t *testing.T, err error) {
 		t.Helper()
-		se, ok := scim.AsError(err)
-		if !ok || se.Status != 400 || se.ScimType != scim.TypeInvalidFilter || se.Detail == "" {
-			t.Errorf("got %v (%T), want a *scim.Error 400 invalidFilter", err, err)
+		if directory.ErrorCode(err) != directory.EBADFILTER || directory.ErrorMessage(err) == "" {
+			t.Errorf("got %v (%T), want a *directory.Error %s with a message", err, err, directory.EBADFILTER)
 		}
 	}
 	for _, f := range userCases {
