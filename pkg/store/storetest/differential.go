@@ -388,6 +388,9 @@ func genProvider(tb testing.TB, s directory.Store, name string) *directory.Provi
 	return p
 }
 
+// idSet is a set of resource ids.
+type idSet map[string]bool
+
 func subset(a, b idSet) bool {
 	for id := range a {
 		if !b[id] {
