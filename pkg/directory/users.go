@@ -45,7 +45,9 @@ type GroupRef struct {
 // Query selects a page of users or groups.
 type Query struct {
 	// Filter is a parsed SCIM filter; nil selects everything. A store
-	// returns EBADFILTER for a filter it cannot evaluate.
+	// returns EBADFILTER for a filter it cannot evaluate (an unknown
+	// attribute, a value of the wrong type) and the *scim.Error 400 tooMany
+	// of scim.CheckFilterLimits for one larger than those limits.
 	Filter filter.Expression
 	// StartIndex is 1-based; values below 1 are treated as 1.
 	StartIndex int

@@ -1,4 +1,19 @@
-// Package store opens the directory.Store a data-source name names.
+// Package store opens the directory.Store a data-source name names. Below
+// it are the backends and what they share:
+//
+//   - sqlite, the embedded store, one file and no server (the default);
+//   - postgres, for several replicas sharing one database;
+//   - storetest, the suite and the filter checks every backend passes;
+//   - internal/sqlfilter, the translation of SCIM filters, sorting and
+//     paging into SQL over a small dialect interface;
+//   - internal/storeerr, the errors of the Store contract, into which each
+//     backend's errors.go translates its driver's errors, once;
+//   - internal/record, the stored forms of resources and fields;
+//   - internal/dbschema, the embedded migration files.
+//
+// Every backend answers with *directory.Error codes, EBADFILTER for a
+// filter it cannot evaluate among them; only a filter beyond
+// scim.CheckFilterLimits is that function's *scim.Error 400 tooMany.
 package store
 
 import (

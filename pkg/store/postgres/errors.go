@@ -29,7 +29,8 @@ const (
 // dbError turns an error from pgx or the server into the error the Store
 // contract promises. It is the one place that knows the driver's errors:
 //
-//   - nil, *directory.Error and *scim.Error pass through;
+//   - nil, *directory.Error and *scim.Error (scim.CheckFilterLimits'
+//     tooMany) pass through;
 //   - pgx.ErrNoRows becomes ENOTFOUND;
 //   - a unique violation becomes ECONFLICT with a message naming the value
 //     that is taken, told apart by the constraint's name;

@@ -77,8 +77,6 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{pool: pool, users: userSchema(), groups: groupSchema()}, nil
 }
 
-// Close closes the connection pool, waiting for the connections in use to
-// be released.
 // Ping checks that the server answers on a pooled connection.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
@@ -87,6 +85,8 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Close closes the connection pool, waiting for the connections in use to
+// be released.
 func (db *DB) Close() error {
 	db.pool.Close()
 	return nil

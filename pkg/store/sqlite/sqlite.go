@@ -103,7 +103,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both connection pools.
 // Ping checks that the database answers a query on a reading connection.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
@@ -113,6 +112,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Close closes both connection pools.
 func (db *DB) Close() error {
 	var errs []error
 	if db.r != nil {

@@ -52,8 +52,9 @@ func diffSizes() (users, groups, userFilters, groupFilters int) {
 // server renders: thousands of generated users (and groups) in one
 // provider, the same number of generated filters over every operator,
 // attribute kind and combination, each run through FindUsers (FindGroups)
-// and through Match on every document. Both refusing the filter with
-// invalidFilter is agreement; one refusing it is a failure. A second
+// and through Match on every document. Both refusing the filter (Match
+// with a 400 invalidFilter, the store with EBADFILTER) is agreement; one
+// refusing it is a failure. A second
 // provider holds twins of the users and groups, which no filter may
 // return.
 //
@@ -258,8 +259,7 @@ func runDifferential(t *testing.T, seed uint64, gen *filterGen, n int, rt *scim.
 			fail("%s: scim.ParseFilter refused a generated filter: %v", o.filter, o.goErr)
 		case o.goErr != nil || o.sqlErr != nil:
 			gse, _ := scim.AsError(o.goErr)
-			sse, _ := scim.AsError(o.sqlErr)
-			if gse == nil || sse == nil || gse.ScimType != scim.TypeInvalidFilter || sse.ScimType != scim.TypeInvalidFilter || gse.Status != 400 || sse.Status != 400 {
+			if gse == nil || gse.ScimType != scim.TypeInvalidFilter || gse.Status != 400 || directory.ErrorCode(o.sqlErr) != directory.EBADFILTER {
 				fail("%s:\n\tMatch error: %v\n\tSQL error:   %v", o.filter, o.goErr, o.sqlErr)
 				continue
 			}
@@ -387,6 +387,9 @@ func genProvider(tb testing.TB, s directory.Store, name string) *directory.Provi
 	}
 	return p
 }
+
+// idSet is a set of resource ids.
+type idSet map[string]bool
 
 func subset(a, b idSet) bool {
 	for id := range a {

@@ -26,11 +26,11 @@ import (
 // generator of FilterDifferential, plus every user and group body of the
 // seed corpus in testdata/seeds) and twins of some of them in a second
 // provider. For each filter that scim.ParseFilter accepts, FindUsers and
-// FindGroups must answer with a page or a *scim.Error 400 (any other error
-// is a 500 for the identity provider), never with another provider's
-// resources; and the page must hold exactly the resources scim.Match
-// accepts in the documents the server renders, or both must refuse the
-// filter. The seed filters are testdata/seeds/filters.txt, found from the
+// FindGroups must answer with a page or an EBADFILTER *directory.Error
+// (the server's 400 invalidFilter; any other error is a 500 for the
+// identity provider), never with another provider's resources; and the
+// page must hold exactly the resources scim.Match accepts in the documents
+// the server renders, or both must refuse the filter. The seed filters are testdata/seeds/filters.txt, found from the
 // working directory up (a test runs in its package's directory).
 //
 // open must return a new, empty store and close it when tb ends. A
@@ -222,8 +222,8 @@ func (fx *fuzzFixture) check(t *testing.T, raw, kind string, rt *scim.ResourceTy
 	t.Helper()
 	sqlSet, sqlErr := storeSide()
 	if sqlErr != nil {
-		if se, ok := scim.AsError(sqlErr); !ok || se.Status != 400 {
-			t.Fatalf("%s %q: the store answers %v, which the server turns into a 500: it must be a page or a *scim.Error 400", kind, raw, sqlErr)
+		if directory.ErrorCode(sqlErr) != directory.EBADFILTER {
+			t.Fatalf("%s %q: the store answers %v, which the server turns into a 500: it must be a page or a *directory.Error %s", kind, raw, sqlErr, directory.EBADFILTER)
 		}
 	}
 	expr, _ := scim.ParseFilter(raw)

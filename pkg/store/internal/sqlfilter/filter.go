@@ -2,13 +2,12 @@ package sqlfilter
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/scim2/filter-parser/v2"
 
-	"github.com/kacescim/kacescim/pkg/scim"
+	"github.com/kacescim/kacescim/pkg/directory"
 )
 
 // Dialect is what a backend's SQL says its own way. Its methods are given
@@ -92,9 +91,10 @@ func (a *Args) Bind(v any) string {
 	return a.d.Placeholder(len(a.list))
 }
 
-// invalidFilter is the error for a filter the store cannot evaluate.
+// invalidFilter is the error for a filter the store cannot evaluate: an
+// EBADFILTER, which the server answers with 400 invalidFilter.
 func invalidFilter(format string, args ...any) error {
-	return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidFilter, format, args...)
+	return directory.Errorf(directory.EBADFILTER, format, args...)
 }
 
 // translator builds the condition of one filter.

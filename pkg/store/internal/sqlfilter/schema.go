@@ -16,7 +16,7 @@
 // other known attribute is read from the JSON resource, multi-valued ones
 // through one row per value in an EXISTS, and compared case-insensitively
 // unless the attribute is caseExact. An attribute that is not in the tables
-// (or cannot be compared, like password) is an invalidFilter error, never a
+// (or cannot be compared, like password) is an EBADFILTER error, never a
 // silently wrong answer.
 //
 // The rules are scim.Match's, which evaluates a filter on one document in

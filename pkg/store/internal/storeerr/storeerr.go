@@ -23,7 +23,8 @@ type Subject struct {
 }
 
 // Common is the part of translating a driver error that does not depend
-// on the driver: nil, *directory.Error and *scim.Error pass through, an
+// on the driver: nil, *directory.Error and *scim.Error (the 400 tooMany of
+// scim.CheckFilterLimits, the one a store returns) pass through, an
 // error that is noRows (the driver's "no rows in result set") becomes
 // NotFound(s), an ended context passes through. ok is false when err is
 // none of these and the driver's own codes must tell what it is.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -8,6 +9,55 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/directory"
 )
+
+func testUserOptimisticLocking(t *testing.T, s directory.Store) {
+	c := ctx(t)
+	p := newProvider(t, s, "p")
+	u := newUser(t, s, p.ID, "alice")
+	first, err := s.FindUserByID(c, p.ID, u.ID)
+	must(t, err)
+	second, err := s.FindUserByID(c, p.ID, u.ID)
+	must(t, err)
+
+	first.DisplayName = "first"
+	must(t, s.UpdateUser(c, first))
+	second.DisplayName = "second"
+	err = s.UpdateUser(c, second)
+	wantCode(t, err, directory.ESTALE)
+	if second.Version != 1 {
+		t.Errorf("Version after a stale update = %d, want 1", second.Version)
+	}
+	got, err := s.FindUserByID(c, p.ID, u.ID)
+	must(t, err)
+	if got.DisplayName != "first" || got.Version != 2 {
+		t.Errorf("after a stale update: displayName %q version %d", got.DisplayName, got.Version)
+	}
+	// Re-read and retry works.
+	got.DisplayName = "second"
+	must(t, s.UpdateUser(c, got))
+	if got.Version != 3 {
+		t.Errorf("Version = %d, want 3", got.Version)
+	}
+}
+
+func testGroupOptimisticLocking(t *testing.T, s directory.Store) {
+	c := ctx(t)
+	p := newProvider(t, s, "p")
+	alice := newUser(t, s, p.ID, "alice")
+	bob := newUser(t, s, p.ID, "bob")
+	newGroup(t, s, p.ID, "team", alice)
+	all, _, err := s.FindGroups(c, p.ID, directory.Query{Count: 1, WithMembers: true})
+	must(t, err)
+	first := all[0]
+	second := *first
+	second.Members = slices.Clone(first.Members)
+
+	first.Members = append(first.Members, directory.Member{Value: bob.ID})
+	must(t, s.UpdateGroup(c, first))
+	second.Members = nil
+	wantCode(t, s.UpdateGroup(c, &second), directory.ESTALE)
+	checkMembers(t, s, first, directory.Member{Value: alice.ID, Display: "alice"}, directory.Member{Value: bob.ID})
+}
 
 // testConditionalWrites checks the writes that carry If-Match (RFC 7644
 // §3.14) to the store: DeleteUser and DeleteGroup with ifVersion, and
