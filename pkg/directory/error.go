@@ -18,6 +18,7 @@ const (
 	ESTALE        = "stale"        // the row changed since it was read (optimistic locking)
 	EBADFILTER    = "bad_filter"   // a SCIM filter the store cannot evaluate (unknown attribute, wrong type)
 	EPRECONDITION = "precondition" // the client's If-Match names no current version of the resource
+	ETOOMANY      = "too_many"     // a filter beyond scim.CheckFilterLimits (too many comparisons, too deep)
 )
 
 // Error is the domain error. Message is safe to show to the caller.

@@ -10,10 +10,9 @@ import (
 // lookup the identity provider makes on each request (key hash, id,
 // userName, externalId, displayName) is served by an index.
 //
-// Errors are *Error values with the codes in error.go (EBADFILTER for a
-// filter the store cannot evaluate), except a filter beyond
-// scim.CheckFilterLimits, which is that function's *scim.Error 400
-// tooMany: no code says tooMany.
+// Errors are *Error values with the codes in error.go: EBADFILTER for a
+// filter the store cannot evaluate, ETOOMANY for one beyond
+// scim.CheckFilterLimits.
 type Store interface {
 	// CreateProvider inserts p; ECONFLICT if the name is taken
 	// (case-insensitively).

@@ -46,8 +46,8 @@ type GroupRef struct {
 type Query struct {
 	// Filter is a parsed SCIM filter; nil selects everything. A store
 	// returns EBADFILTER for a filter it cannot evaluate (an unknown
-	// attribute, a value of the wrong type) and the *scim.Error 400 tooMany
-	// of scim.CheckFilterLimits for one larger than those limits.
+	// attribute, a value of the wrong type) and ETOOMANY for one beyond
+	// scim.CheckFilterLimits.
 	Filter filter.Expression
 	// StartIndex is 1-based; values below 1 are treated as 1.
 	StartIndex int

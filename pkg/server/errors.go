@@ -37,6 +37,7 @@ var errorTable = map[string]struct {
 	directory.EFORBIDDEN:    {http.StatusForbidden, ""},
 	directory.ESTALE:        {http.StatusConflict, ""},
 	directory.EPRECONDITION: {http.StatusPreconditionFailed, ""}, // RFC 7644 §3.14 gives it no scimType
+	directory.ETOOMANY:      {http.StatusBadRequest, scim.TypeTooMany},
 }
 
 // toSCIMError converts any error into the *scim.Error the client sees,

@@ -137,7 +137,9 @@ func (s *Server) searchAll(w http.ResponseWriter, r *http.Request, p *directory.
 		v.Set("startIndex", strconv.Itoa(max(paging.StartIndex-total, 1)))
 		v.Set("count", strconv.Itoa(paging.Count-len(resources)))
 		l, err := runList(t.list, listRequest(r, t.endpoint, v), p)
-		if se, ok := scim.AsError(err); ok && se.ScimType == scim.TypeInvalidFilter {
+		if directory.ErrorCode(err) == directory.EBADFILTER {
+			// The filter names what this type does not have: the other
+			// type may still answer it.
 			if filterErr == nil {
 				filterErr = err
 			}

@@ -11,9 +11,9 @@
 //   - internal/record, the stored forms of resources and fields;
 //   - internal/dbschema, the embedded migration files.
 //
-// Every backend answers with *directory.Error codes, EBADFILTER for a
-// filter it cannot evaluate among them; only a filter beyond
-// scim.CheckFilterLimits is that function's *scim.Error 400 tooMany.
+// Every backend answers with *directory.Error codes: EBADFILTER for a
+// filter it cannot evaluate and ETOOMANY for one beyond
+// scim.CheckFilterLimits among them.
 package store
 
 import (

@@ -29,8 +29,7 @@ const (
 // dbError turns an error from pgx or the server into the error the Store
 // contract promises. It is the one place that knows the driver's errors:
 //
-//   - nil, *directory.Error and *scim.Error (scim.CheckFilterLimits'
-//     tooMany) pass through;
+//   - nil and *directory.Error pass through;
 //   - pgx.ErrNoRows becomes ENOTFOUND;
 //   - a unique violation becomes ECONFLICT with a message naming the value
 //     that is taken, told apart by the constraint's name;

@@ -14,7 +14,7 @@ import (
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
-// TestFilterTooMany: the store refuses, with 400 tooMany, a filter beyond
+// TestFilterTooMany: the store refuses, with ETOOMANY, a filter beyond
 // scim.MaxFilterComparisons or scim.MaxFilterDepth even when it did not
 // come through scim.ParseFilter.
 func TestFilterTooMany(t *testing.T) {

@@ -22,8 +22,7 @@ type subject = storeerr.Subject
 // Store contract promises. It is the one place that knows the driver's
 // errors:
 //
-//   - nil, *directory.Error and *scim.Error (scim.CheckFilterLimits'
-//     tooMany) pass through;
+//   - nil and *directory.Error pass through;
 //   - sql.ErrNoRows becomes ENOTFOUND;
 //   - a UNIQUE (or PRIMARY KEY) constraint violation becomes ECONFLICT with
 //     a message naming the value that is taken;

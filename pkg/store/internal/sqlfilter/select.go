@@ -28,7 +28,8 @@ func Select(d Dialect, filters, sorts *Schema, providerID string, q directory.Qu
 	where := filters.Ref + ".provider_id = " + args.Bind(providerID)
 	if q.Filter != nil {
 		if err := scim.CheckFilterLimits(q.Filter); err != nil {
-			return nil, err
+			se, _ := scim.AsError(err)
+			return nil, directory.Errorf(directory.ETOOMANY, "%s", se.Detail)
 		}
 		t := &translator{s: filters, d: d, args: args}
 		cond, err := t.expr(q.Filter, nil)

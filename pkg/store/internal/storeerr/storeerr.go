@@ -11,7 +11,6 @@ import (
 	"errors"
 
 	"github.com/kacescim/kacescim/pkg/directory"
-	"github.com/kacescim/kacescim/pkg/scim"
 )
 
 // Subject names the row a statement reads or writes, for the messages of
@@ -23,8 +22,7 @@ type Subject struct {
 }
 
 // Common is the part of translating a driver error that does not depend
-// on the driver: nil, *directory.Error and *scim.Error (the 400 tooMany of
-// scim.CheckFilterLimits, the one a store returns) pass through, an
+// on the driver: nil and *directory.Error pass through, an
 // error that is noRows (the driver's "no rows in result set") becomes
 // NotFound(s), an ended context passes through. ok is false when err is
 // none of these and the driver's own codes must tell what it is.
@@ -33,8 +31,7 @@ func Common(err, noRows error, s Subject) (out error, ok bool) {
 		return nil, true
 	}
 	var de *directory.Error
-	var se *scim.Error
-	if errors.As(err, &de) || errors.As(err, &se) {
+	if errors.As(err, &de) {
 		return err, true
 	}
 	if errors.Is(err, noRows) {
