@@ -22,3 +22,5 @@
 // scimType (a malformed PATCH, an immutable attribute); pkg/server maps
 // both to HTTP statuses in one place.
 package directory
+
+

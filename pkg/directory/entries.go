@@ -6,10 +6,35 @@ import (
 	"time"
 )
 
-// DirectoryUsers lists directory users as the admin sees them. A filter on
+// Entry is the directory's record of one SCIM user, what the
+// administrator sees as a directory user: its fields as the provider's
+// mappings derive them (the Groups field from its memberships).
+type Entry struct {
+	ProviderID   string
+	ProviderName string
+	UserID       string // the SCIM id
+	Fields       map[string]any
+	Updated      time.Time
+}
+
+// EntryQuery selects directory users for the admin.
+type EntryQuery struct {
+	ProviderID string // "" for every provider
+	Disabled   *bool  // nil for both
+	// Field and Value select users whose field equals value
+	// (case-insensitively); Field "" selects all.
+	Field, Value string
+	// InGroup selects members of the group with this displayName
+	// (case-insensitively): how a filter on the Groups field is answered.
+	InGroup    string
+	StartIndex int // 1-based
+	Count      int
+}
+
+// Entries lists the directory entries as the admin sees them. A filter on
 // a field that a provider's Groups mapping fills selects the members of
 // the group with that name.
-func (s *Service) DirectoryUsers(ctx context.Context, providerName string, q DirectoryQuery) ([]*DirectoryUser, int, error) {
+func (s *Service) Entries(ctx context.Context, providerName string, q EntryQuery) ([]*Entry, int, error) {
 	mappers := newMapperCache(s)
 	if providerName != "" {
 		p, err := s.Provider(ctx, providerName)
@@ -31,11 +56,11 @@ func (s *Service) DirectoryUsers(ctx context.Context, providerName string, q Dir
 			q.InGroup, q.Field, q.Value = q.Value, "", ""
 		}
 	}
-	users, total, err := s.Store.FindDirectoryUsers(ctx, q)
+	users, total, err := s.Store.FindEntries(ctx, q)
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]*DirectoryUser, len(users))
+	out := make([]*Entry, len(users))
 	for i, u := range users {
 		if out[i], err = mappers.view(ctx, u); err != nil {
 			return nil, 0, err
@@ -57,9 +82,10 @@ func isGroupsFieldAnywhere(ctx context.Context, s *Service, mappers *mapperCache
 	return false
 }
 
-// DirectoryUser returns one directory user by SCIM id or Email.
-func (s *Service) DirectoryUser(ctx context.Context, key string) (*DirectoryUser, error) {
-	u, err := s.Store.FindDirectoryUser(ctx, strings.TrimSpace(key))
+// Entry returns the directory entry of the user whose SCIM id or Email
+// (case-insensitively) is key.
+func (s *Service) Entry(ctx context.Context, key string) (*Entry, error) {
+	u, err := s.Store.FindEntry(ctx, strings.TrimSpace(key))
 	if err != nil {
 		return nil, err
 	}
@@ -93,34 +119,10 @@ func (c *mapperCache) get(ctx context.Context, providerID string) (*Mapper, stri
 	return m, p.Name, nil
 }
 
-func (c *mapperCache) view(ctx context.Context, u *User) (*DirectoryUser, error) {
+func (c *mapperCache) view(ctx context.Context, u *User) (*Entry, error) {
 	m, name, err := c.get(ctx, u.ProviderID)
 	if err != nil {
 		return nil, err
 	}
-	return &DirectoryUser{ProviderID: u.ProviderID, ProviderName: name, UserID: u.ID, Fields: m.Fields(u), Updated: u.LastModified}, nil
-}
-
-// DirectoryUser is the directory's record of one SCIM user: its fields as
-// the provider's mappings derive them.
-type DirectoryUser struct {
-	ProviderID   string
-	ProviderName string
-	UserID       string // the SCIM id
-	Fields       map[string]any
-	Updated      time.Time
-}
-
-// DirectoryQuery selects directory users for the admin.
-type DirectoryQuery struct {
-	ProviderID string // "" for every provider
-	Disabled   *bool  // nil for both
-	// Field and Value select users whose field equals value
-	// (case-insensitively); Field "" selects all.
-	Field, Value string
-	// InGroup selects members of the group with this displayName
-	// (case-insensitively): how a filter on the Groups field is answered.
-	InGroup    string
-	StartIndex int // 1-based
-	Count      int
+	return &Entry{ProviderID: u.ProviderID, ProviderName: name, UserID: u.ID, Fields: m.Fields(u), Updated: u.LastModified}, nil
 }

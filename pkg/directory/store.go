@@ -115,14 +115,14 @@ type FieldStore interface {
 	// users changed. Nothing is written if derive or any write fails.
 	ReplaceMappings(ctx context.Context, providerID string, mappings []*Mapping, derive func(u *User) (map[string]any, error)) (changed int, err error)
 
-	// FindDirectoryUsers returns one page of users (with Fields and
+	// FindEntries returns one page of users (with Fields and
 	// Groups) across providers, ordered by provider name then creation,
 	// and the total that match.
-	FindDirectoryUsers(ctx context.Context, q DirectoryQuery) ([]*User, int, error)
-	// FindDirectoryUser returns the user whose SCIM id or Email field
+	FindEntries(ctx context.Context, q EntryQuery) ([]*User, int, error)
+	// FindEntry returns the user whose SCIM id or Email field
 	// (case-insensitively) is key; ENOTFOUND if none, ECONFLICT if the
 	// email matches users of several providers.
-	FindDirectoryUser(ctx context.Context, key string) (*User, error)
+	FindEntry(ctx context.Context, key string) (*User, error)
 }
 
 // LogStore keeps the provisioning log. Store embeds it.

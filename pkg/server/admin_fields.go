@@ -61,7 +61,7 @@ func directoryMappings(ms []adminapi.Mapping) []directory.Mapping {
 	return out
 }
 
-func adminDirectoryUser(du *directory.DirectoryUser) adminapi.DirectoryUser {
+func adminDirectoryUser(du *directory.Entry) adminapi.DirectoryUser {
 	fields := du.Fields
 	if fields == nil {
 		fields = map[string]any{}
@@ -183,7 +183,7 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	infoFrom(r.Context()).provider = provider
-	users, total, err := s.dir.DirectoryUsers(r.Context(), provider, q)
+	users, total, err := s.dir.Entries(r.Context(), provider, q)
 	if err != nil {
 		return err
 	}
@@ -197,9 +197,9 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 // directoryQuery reads the query of GET /admin/v1/users: provider,
 // disabled=true|false, field and value (together), startIndex (1-based,
 // values below 1 mean 1) and count (default 100, at most 1000).
-func directoryQuery(r *http.Request) (directory.DirectoryQuery, string, error) {
+func directoryQuery(r *http.Request) (directory.EntryQuery, string, error) {
 	v := r.URL.Query()
-	q := directory.DirectoryQuery{StartIndex: 1, Count: defaultAdminPageSize}
+	q := directory.EntryQuery{StartIndex: 1, Count: defaultAdminPageSize}
 	if d := v.Get("disabled"); d != "" {
 		b, err := strconv.ParseBool(d)
 		if err != nil {
@@ -232,7 +232,7 @@ func directoryQuery(r *http.Request) (directory.DirectoryQuery, string, error) {
 }
 
 func (s *Server) adminGetUser(w http.ResponseWriter, r *http.Request) error {
-	du, err := s.dir.DirectoryUser(r.Context(), r.PathValue("key"))
+	du, err := s.dir.Entry(r.Context(), r.PathValue("key"))
 	if err != nil {
 		return err
 	}

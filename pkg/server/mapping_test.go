@@ -27,7 +27,7 @@ func setupBriefMappings(t testing.TB, e *scimEnv) {
 
 func (e *scimEnv) fields(key string) map[string]any {
 	e.t.Helper()
-	du, err := e.srv.Directory().DirectoryUser(context.Background(), key)
+	du, err := e.srv.Directory().Entry(context.Background(), key)
 	if err != nil {
 		e.t.Fatalf("DirectoryUser(%s): %v", key, err)
 	}

@@ -292,10 +292,10 @@ func rederive(ctx context.Context, tx pgx.Tx, providerID string, derive func(u *
 	}
 }
 
-// directorySelection is the SQL of FindDirectoryUsers: the query of the
+// directorySelection is the SQL of FindEntries: the query of the
 // total, the query of a page (its last two parameters are LIMIT and
 // OFFSET) and the arguments both share.
-func directorySelection(q directory.DirectoryQuery) (countQ, pageQ string, args []any) {
+func directorySelection(q directory.EntryQuery) (countQ, pageQ string, args []any) {
 	var conds []string
 	bind := func(v any) string {
 		args = append(args, v)
@@ -344,13 +344,13 @@ func directorySelection(q directory.DirectoryQuery) (countQ, pageQ string, args 
 	return countQ, pageQ, args
 }
 
-// FindDirectoryUsers returns one page of users (with Fields and Groups)
+// FindEntries returns one page of users (with Fields and Groups)
 // across providers, ordered by provider name then creation, and the total
 // that match q. Field and Value match a field (its name and its value
 // both case-insensitively; a boolean as "true"/"false", a number as it
 // is written in JSON); InGroup matches the members of the groups of that
 // displayName, whatever their provider.
-func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery) ([]*directory.User, int, error) {
+func (db *DB) FindEntries(ctx context.Context, q directory.EntryQuery) ([]*directory.User, int, error) {
 	countQ, pageQ, args := directorySelection(q)
 	limit, offset := sqlfilter.Page(q.StartIndex, q.Count)
 
@@ -385,7 +385,7 @@ func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery
 	return users, int(total), nil
 }
 
-// The lookups of FindDirectoryUser, each served by an index of users
+// The lookups of FindEntry, each served by an index of users
 // (users_id, users_email_key). A few rows are enough to name the providers
 // of a conflict.
 const (
@@ -395,12 +395,12 @@ const (
 		WHERE r.email_key = $1 ORDER BY p.name_key, r.seq LIMIT 10`
 )
 
-// FindDirectoryUser returns the user (with Fields and Groups) whose SCIM
+// FindEntry returns the user (with Fields and Groups) whose SCIM
 // id is key, whatever its provider, or else the one whose Email field is
 // key case-insensitively. ENOTFOUND if there is none; ECONFLICT, naming
 // the providers, if the id or the email belongs to users of several
 // providers.
-func (db *DB) FindDirectoryUser(ctx context.Context, key string) (*directory.User, error) {
+func (db *DB) FindEntry(ctx context.Context, key string) (*directory.User, error) {
 	if key == "" {
 		return nil, directory.Errorf(directory.ENOTFOUND, "no directory user has an empty id or email")
 	}

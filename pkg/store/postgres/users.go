@@ -309,7 +309,7 @@ func foldValue(v any) any {
 // field name lower-cased, mapping to the list of the texts of the fields
 // of that name, lower-cased (a string as is, a boolean as "true" or
 // "false", a number as JSON writes it; null fields are left out).
-// FindDirectoryUsers matches a field and value with one containment test
+// FindEntries matches a field and value with one containment test
 // on it.
 func fieldsKey(fields map[string]any) (string, error) {
 	if len(fields) == 0 {

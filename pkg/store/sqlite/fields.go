@@ -290,15 +290,15 @@ func rederive(ctx context.Context, h handle, providerID string, derive func(u *d
 }
 
 // fieldText is the text of a directory-user field in a row of
-// json_each(u.fields) aliased f, as FindDirectoryUsers compares it: a
+// json_each(u.fields) aliased f, as FindEntries compares it: a
 // string as is, a number in its JSON spelling, a boolean as "true" or
 // "false", NULL for null.
 const fieldText = `CASE f.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(f.value AS TEXT) END`
 
-// directorySelection is the SQL of FindDirectoryUsers: the query of the
+// directorySelection is the SQL of FindEntries: the query of the
 // total, the query of a page (its last two parameters are LIMIT and
 // OFFSET) and the arguments both share.
-func directorySelection(q directory.DirectoryQuery) (countQ, pageQ string, args []any) {
+func directorySelection(q directory.EntryQuery) (countQ, pageQ string, args []any) {
 	var conds []string
 	if q.ProviderID != "" {
 		conds, args = append(conds, "u.provider_id = ?"), append(args, q.ProviderID)
@@ -342,13 +342,13 @@ func directorySelection(q directory.DirectoryQuery) (countQ, pageQ string, args 
 	return countQ, pageQ, args
 }
 
-// FindDirectoryUsers returns one page of users (with Fields and Groups)
+// FindEntries returns one page of users (with Fields and Groups)
 // across providers, ordered by provider name then creation, and the total
 // that match q. Field and Value match a field (its name and its value
 // both case-insensitively; a boolean as "true"/"false", a number as it
 // is written in JSON); InGroup matches the members of the groups of that
 // displayName, whatever their provider.
-func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery) ([]*directory.User, int, error) {
+func (db *DB) FindEntries(ctx context.Context, q directory.EntryQuery) ([]*directory.User, int, error) {
 	countQ, pageQ, args := directorySelection(q)
 	limit, offset := sqlfilter.Page(q.StartIndex, q.Count)
 
@@ -383,7 +383,7 @@ func (db *DB) FindDirectoryUsers(ctx context.Context, q directory.DirectoryQuery
 	return users, total, nil
 }
 
-// The lookups of FindDirectoryUser, each served by an index of users
+// The lookups of FindEntry, each served by an index of users
 // (users_id, users_email_key). A few rows are enough to name the providers
 // of a conflict.
 var (
@@ -393,12 +393,12 @@ var (
 		WHERE u.email_key = ? ORDER BY p.name_key, u.seq LIMIT 10`
 )
 
-// FindDirectoryUser returns the user (with Fields and Groups) whose SCIM
+// FindEntry returns the user (with Fields and Groups) whose SCIM
 // id is key, whatever its provider, or else the one whose Email field is
 // key case-insensitively. ENOTFOUND if there is none; ECONFLICT, naming
 // the providers, if the id or the email belongs to users of several
 // providers.
-func (db *DB) FindDirectoryUser(ctx context.Context, key string) (*directory.User, error) {
+func (db *DB) FindEntry(ctx context.Context, key string) (*directory.User, error) {
 	if key == "" {
 		return nil, directory.Errorf(directory.ENOTFOUND, "no directory user has an empty id or email")
 	}

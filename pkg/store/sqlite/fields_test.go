@@ -53,8 +53,8 @@ func TestFieldQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	yes := true
-	page := func(q directory.DirectoryQuery) string { _, pq, _ := directorySelection(q); return pq }
-	count := func(q directory.DirectoryQuery) string { cq, _, _ := directorySelection(q); return cq }
+	page := func(q directory.EntryQuery) string { _, pq, _ := directorySelection(q); return pq }
+	count := func(q directory.EntryQuery) string { cq, _, _ := directorySelection(q); return cq }
 	for _, tc := range []struct {
 		name, query string
 		want        []string // steps the plan must have
@@ -66,12 +66,12 @@ func TestFieldQueryPlans(t *testing.T) {
 		{"provider mappings", providerMappings, []string{"(provider_id=?)"}, true},
 		{"rederive chunk", rederiveNext, []string{"users_provider_seq (provider_id=? AND seq>?)"}, true},
 		{"rederive write", `UPDATE users SET fields = ?, email_key = ? WHERE seq = ?`, []string{"INTEGER PRIMARY KEY (rowid=?)"}, true},
-		{"directory page", page(directory.DirectoryQuery{}), []string{"users_provider_seq (provider_id=?)"}, true},
-		{"directory page of a provider", page(directory.DirectoryQuery{ProviderID: "x"}), []string{"users_provider_seq (provider_id=?)"}, true},
-		{"directory total of a provider", count(directory.DirectoryQuery{ProviderID: "x"}), []string{"providers"}, true},
-		{"members of a group", page(directory.DirectoryQuery{InGroup: "x"}), []string{"INTEGER PRIMARY KEY (rowid=?)", "(group_seq=?)"}, false},
-		{"members of a group: total", count(directory.DirectoryQuery{InGroup: "x"}), []string{"INTEGER PRIMARY KEY (rowid=?)", "(group_seq=?)"}, false},
-		{"members of a provider's group", page(directory.DirectoryQuery{ProviderID: "x", InGroup: "x", Disabled: &yes}),
+		{"directory page", page(directory.EntryQuery{}), []string{"users_provider_seq (provider_id=?)"}, true},
+		{"directory page of a provider", page(directory.EntryQuery{ProviderID: "x"}), []string{"users_provider_seq (provider_id=?)"}, true},
+		{"directory total of a provider", count(directory.EntryQuery{ProviderID: "x"}), []string{"providers"}, true},
+		{"members of a group", page(directory.EntryQuery{InGroup: "x"}), []string{"INTEGER PRIMARY KEY (rowid=?)", "(group_seq=?)"}, false},
+		{"members of a group: total", count(directory.EntryQuery{InGroup: "x"}), []string{"INTEGER PRIMARY KEY (rowid=?)", "(group_seq=?)"}, false},
+		{"members of a provider's group", page(directory.EntryQuery{ProviderID: "x", InGroup: "x", Disabled: &yes}),
 			[]string{"(provider_id=? AND display_name_key=?)", "(group_seq=?)"}, true},
 	} {
 		got := explain(t, db, tc.query)
@@ -183,7 +183,7 @@ func TestReplaceMappingsDerivePanics(t *testing.T) {
 	if ms, err := db.FindMappings(ctx, p.ID); err != nil || len(ms) != 0 {
 		t.Errorf("mappings after a panic: %v, %v", ms, err)
 	}
-	users, _, err := db.FindDirectoryUsers(ctx, directory.DirectoryQuery{Field: "x", Value: "1", Count: 10})
+	users, _, err := db.FindEntries(ctx, directory.EntryQuery{Field: "x", Value: "1", Count: 10})
 	if err != nil || len(users) != 0 {
 		t.Errorf("users written by a panicking derive: %d, %v", len(users), err)
 	}
@@ -276,11 +276,11 @@ func TestMigrateFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	u, err := db.FindDirectoryUser(ctx, "u1")
+	u, err := db.FindEntry(ctx, "u1")
 	if err != nil || u.Fields == nil || len(u.Fields) != 0 || u.UserName != "Alice@Example.com" {
 		t.Fatalf("old user: %+v, %v", u, err)
 	}
-	if _, err := db.FindDirectoryUser(ctx, "alice@example.com"); directory.ErrorCode(err) != directory.ENOTFOUND {
+	if _, err := db.FindEntry(ctx, "alice@example.com"); directory.ErrorCode(err) != directory.ENOTFOUND {
 		t.Errorf("by email before re-deriving: %v", err)
 	}
 	n, err := db.ReplaceMappings(ctx, "p1", nil, func(u *directory.User) (map[string]any, error) {
@@ -289,7 +289,7 @@ func TestMigrateFields(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("re-derive: %d, %v", n, err)
 	}
-	if u, err := db.FindDirectoryUser(ctx, "ALICE@example.com"); err != nil || u.ID != "u1" || u.Version != 3 {
+	if u, err := db.FindEntry(ctx, "ALICE@example.com"); err != nil || u.ID != "u1" || u.Version != 3 {
 		t.Errorf("by email after re-deriving: %+v, %v", u, err)
 	}
 }

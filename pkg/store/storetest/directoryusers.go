@@ -64,39 +64,39 @@ func testDirectoryUsers(t *testing.T, s directory.Store) {
 	all := []string{"dave", "erin", "alice", "bob", "carol"} // Entra's users, then okta's, each in creation order
 	cases := []struct {
 		name  string
-		q     directory.DirectoryQuery
+		q     directory.EntryQuery
 		want  []string
 		total int
 	}{
-		{"all", directory.DirectoryQuery{StartIndex: 1, Count: 100}, all, 5},
-		{"provider", directory.DirectoryQuery{ProviderID: f.okta.ID, Count: 100}, []string{"alice", "bob", "carol"}, 3},
-		{"unknown provider", directory.DirectoryQuery{ProviderID: uuid.NewString(), Count: 100}, nil, 0},
-		{"disabled", directory.DirectoryQuery{Disabled: &yes, Count: 100}, []string{"erin", "bob"}, 2},
-		{"enabled", directory.DirectoryQuery{Disabled: &no, Count: 100}, []string{"dave", "alice", "carol"}, 3},
-		{"field any case", directory.DirectoryQuery{Field: "department", Value: "R&d", Count: 100}, []string{"dave", "alice", "carol"}, 3},
-		{"field", directory.DirectoryQuery{Field: "Department", Value: "SALES", Count: 100}, []string{"bob"}, 1},
-		{"boolean field", directory.DirectoryQuery{Field: directory.FieldDisabled, Value: "TRUE", Count: 100}, []string{"erin", "bob"}, 2},
-		{"boolean field false", directory.DirectoryQuery{Field: "disabled", Value: "false", Count: 100}, []string{"dave", "alice", "carol"}, 3},
-		{"number field", directory.DirectoryQuery{Field: "Level", Value: "7", Count: 100}, []string{"carol"}, 1},
-		{"email", directory.DirectoryQuery{Field: directory.FieldEmail, Value: "BOB@example.COM", Count: 100}, []string{"bob"}, 1},
-		{"no such field", directory.DirectoryQuery{Field: "Nosuch", Value: "x", Count: 100}, nil, 0},
-		{"no such value", directory.DirectoryQuery{Field: "Department", Value: "R", Count: 100}, nil, 0},
-		{"in group", directory.DirectoryQuery{InGroup: "ENGINEERING", Count: 100}, []string{"dave", "alice", "carol"}, 3},
-		{"in group of provider", directory.DirectoryQuery{ProviderID: f.okta.ID, InGroup: "engineering", Count: 100}, []string{"alice", "carol"}, 2},
-		{"in no group", directory.DirectoryQuery{InGroup: "nosuch", Count: 100}, nil, 0},
-		{"combined", directory.DirectoryQuery{ProviderID: f.okta.ID, Disabled: &no, Field: "Department", Value: "r&d", Count: 100}, []string{"alice", "carol"}, 2},
-		{"combined with group", directory.DirectoryQuery{Disabled: &yes, InGroup: "sales", Count: 100}, []string{"bob"}, 1},
-		{"page", directory.DirectoryQuery{StartIndex: 2, Count: 2}, []string{"erin", "alice"}, 5},
-		{"last page", directory.DirectoryQuery{StartIndex: 5, Count: 2}, []string{"carol"}, 5},
-		{"past the end", directory.DirectoryQuery{StartIndex: 6, Count: 2}, nil, 5},
-		{"count 0", directory.DirectoryQuery{StartIndex: 1, Count: 0}, nil, 5},
-		{"start 0", directory.DirectoryQuery{StartIndex: 0, Count: 1}, []string{"dave"}, 5},
-		{"filtered page", directory.DirectoryQuery{Disabled: &no, StartIndex: 2, Count: 1}, []string{"alice"}, 3},
-		{"provider page", directory.DirectoryQuery{ProviderID: f.okta.ID, StartIndex: 3, Count: 5}, []string{"carol"}, 3},
+		{"all", directory.EntryQuery{StartIndex: 1, Count: 100}, all, 5},
+		{"provider", directory.EntryQuery{ProviderID: f.okta.ID, Count: 100}, []string{"alice", "bob", "carol"}, 3},
+		{"unknown provider", directory.EntryQuery{ProviderID: uuid.NewString(), Count: 100}, nil, 0},
+		{"disabled", directory.EntryQuery{Disabled: &yes, Count: 100}, []string{"erin", "bob"}, 2},
+		{"enabled", directory.EntryQuery{Disabled: &no, Count: 100}, []string{"dave", "alice", "carol"}, 3},
+		{"field any case", directory.EntryQuery{Field: "department", Value: "R&d", Count: 100}, []string{"dave", "alice", "carol"}, 3},
+		{"field", directory.EntryQuery{Field: "Department", Value: "SALES", Count: 100}, []string{"bob"}, 1},
+		{"boolean field", directory.EntryQuery{Field: directory.FieldDisabled, Value: "TRUE", Count: 100}, []string{"erin", "bob"}, 2},
+		{"boolean field false", directory.EntryQuery{Field: "disabled", Value: "false", Count: 100}, []string{"dave", "alice", "carol"}, 3},
+		{"number field", directory.EntryQuery{Field: "Level", Value: "7", Count: 100}, []string{"carol"}, 1},
+		{"email", directory.EntryQuery{Field: directory.FieldEmail, Value: "BOB@example.COM", Count: 100}, []string{"bob"}, 1},
+		{"no such field", directory.EntryQuery{Field: "Nosuch", Value: "x", Count: 100}, nil, 0},
+		{"no such value", directory.EntryQuery{Field: "Department", Value: "R", Count: 100}, nil, 0},
+		{"in group", directory.EntryQuery{InGroup: "ENGINEERING", Count: 100}, []string{"dave", "alice", "carol"}, 3},
+		{"in group of provider", directory.EntryQuery{ProviderID: f.okta.ID, InGroup: "engineering", Count: 100}, []string{"alice", "carol"}, 2},
+		{"in no group", directory.EntryQuery{InGroup: "nosuch", Count: 100}, nil, 0},
+		{"combined", directory.EntryQuery{ProviderID: f.okta.ID, Disabled: &no, Field: "Department", Value: "r&d", Count: 100}, []string{"alice", "carol"}, 2},
+		{"combined with group", directory.EntryQuery{Disabled: &yes, InGroup: "sales", Count: 100}, []string{"bob"}, 1},
+		{"page", directory.EntryQuery{StartIndex: 2, Count: 2}, []string{"erin", "alice"}, 5},
+		{"last page", directory.EntryQuery{StartIndex: 5, Count: 2}, []string{"carol"}, 5},
+		{"past the end", directory.EntryQuery{StartIndex: 6, Count: 2}, nil, 5},
+		{"count 0", directory.EntryQuery{StartIndex: 1, Count: 0}, nil, 5},
+		{"start 0", directory.EntryQuery{StartIndex: 0, Count: 1}, []string{"dave"}, 5},
+		{"filtered page", directory.EntryQuery{Disabled: &no, StartIndex: 2, Count: 1}, []string{"alice"}, 3},
+		{"provider page", directory.EntryQuery{ProviderID: f.okta.ID, StartIndex: 3, Count: 5}, []string{"carol"}, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			users, total, err := s.FindDirectoryUsers(ctx(t), tc.q)
+			users, total, err := s.FindEntries(ctx(t), tc.q)
 			must(t, err)
 			var got []string
 			for _, u := range users {
@@ -109,7 +109,7 @@ func testDirectoryUsers(t *testing.T, s directory.Store) {
 	}
 
 	// Users come with their provider, fields and groups.
-	users, _, err := s.FindDirectoryUsers(ctx(t), directory.DirectoryQuery{Count: 100})
+	users, _, err := s.FindEntries(ctx(t), directory.EntryQuery{Count: 100})
 	must(t, err)
 	groups := map[string]int{"alice": 1, "bob": 1, "carol": 1, "dave": 1, "erin": 0}
 	for _, u := range users {
@@ -132,16 +132,16 @@ func testDirectoryUser(t *testing.T, s directory.Store) {
 
 	check := func(key string, want *directory.User) {
 		t.Helper()
-		got, err := s.FindDirectoryUser(c, key)
+		got, err := s.FindEntry(c, key)
 		if err != nil {
-			t.Errorf("FindDirectoryUser(%q): %v", key, err)
+			t.Errorf("FindEntry(%q): %v", key, err)
 			return
 		}
 		if got.ID != want.ID || got.ProviderID != want.ProviderID || got.UserName != want.UserName {
-			t.Errorf("FindDirectoryUser(%q) = %s of %s, want %s of %s", key, got.UserName, got.ProviderID, want.UserName, want.ProviderID)
+			t.Errorf("FindEntry(%q) = %s of %s, want %s of %s", key, got.UserName, got.ProviderID, want.UserName, want.ProviderID)
 		}
 	}
-	got, err := s.FindDirectoryUser(c, alice.ID)
+	got, err := s.FindEntry(c, alice.ID)
 	must(t, err)
 	checkUser(t, got, alice)
 	if g := groupRefs(got.Groups); len(g) != 1 || !strings.HasSuffix(g[0], "=Engineering") {
@@ -154,13 +154,13 @@ func testDirectoryUser(t *testing.T, s directory.Store) {
 	check("erin@example.COM", f.users["erin"])
 
 	for _, key := range []string{"nobody", "", "alice", "alice@example"} {
-		_, err := s.FindDirectoryUser(c, key)
+		_, err := s.FindEntry(c, key)
 		wantCode(t, err, directory.ENOTFOUND)
 	}
 
 	// The same email under two providers.
 	fieldUser(t, s, f.entra.ID, "alice", true, map[string]any{directory.FieldEmail: "ALICE@example.com"})
-	_, err = s.FindDirectoryUser(c, "alice@example.com")
+	_, err = s.FindEntry(c, "alice@example.com")
 	wantCode(t, err, directory.ECONFLICT)
 	if msg := directory.ErrorMessage(err); !strings.Contains(msg, "okta") || !strings.Contains(msg, "Entra") {
 		t.Errorf("message %q does not name both providers", msg)
@@ -171,7 +171,7 @@ func testDirectoryUser(t *testing.T, s directory.Store) {
 	twin := user(f.entra.ID, "twin")
 	twin.ID = alice.ID
 	must(t, s.CreateUser(c, twin))
-	_, err = s.FindDirectoryUser(c, alice.ID)
+	_, err = s.FindEntry(c, alice.ID)
 	wantCode(t, err, directory.ECONFLICT)
 	if msg := directory.ErrorMessage(err); !strings.Contains(msg, "okta") || !strings.Contains(msg, "Entra") {
 		t.Errorf("message %q does not name both providers", msg)
@@ -182,7 +182,7 @@ func testDirectoryUser(t *testing.T, s directory.Store) {
 	must(t, err)
 	bob.Fields = map[string]any{directory.FieldEmail: "Robert@Example.org"}
 	must(t, s.UpdateUser(c, bob))
-	_, err = s.FindDirectoryUser(c, "bob@example.com")
+	_, err = s.FindEntry(c, "bob@example.com")
 	wantCode(t, err, directory.ENOTFOUND)
 	check("robert@example.ORG", bob)
 	// ... and ReplaceMappings.
@@ -194,7 +194,7 @@ func testDirectoryUser(t *testing.T, s directory.Store) {
 		return fs, nil
 	})
 	must(t, err)
-	_, err = s.FindDirectoryUser(c, "robert@example.org")
+	_, err = s.FindEntry(c, "robert@example.org")
 	wantCode(t, err, directory.ENOTFOUND)
 	check("BOBBY@example.org", bob)
 
@@ -203,10 +203,10 @@ func testDirectoryUser(t *testing.T, s directory.Store) {
 	check("åsa@example.com", asa)
 	plain := fieldUser(t, s, f.okta.ID, "plain", true, nil)
 	check(plain.ID, plain)
-	_, err = s.FindDirectoryUser(c, "plain")
+	_, err = s.FindEntry(c, "plain")
 	wantCode(t, err, directory.ENOTFOUND)
 
 	must(t, s.DeleteUser(c, f.okta.ID, asa.ID))
-	_, err = s.FindDirectoryUser(c, "åsa@example.com")
+	_, err = s.FindEntry(c, "åsa@example.com")
 	wantCode(t, err, directory.ENOTFOUND)
 }

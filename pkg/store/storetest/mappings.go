@@ -257,7 +257,7 @@ func testReplaceMappingsRollsBack(t *testing.T, s directory.Store) {
 				t.Errorf("%s: Version = %d", u.UserName, got.Version)
 			}
 		}
-		got, err := s.FindDirectoryUser(c, users[0].ID)
+		got, err := s.FindEntry(c, users[0].ID)
 		must(t, err)
 		checkFields(t, got, users[0].Fields)
 	}
@@ -284,7 +284,7 @@ func testReplaceMappingsRollsBack(t *testing.T, s directory.Store) {
 		t.Errorf("derive called %d times after failing on the 3rd", calls)
 	}
 	check()
-	_, err = s.FindDirectoryUser(c, "changed-user0")
+	_, err = s.FindEntry(c, "changed-user0")
 	wantCode(t, err, directory.ENOTFOUND)
 
 	// A domain error keeps its code.
