@@ -507,13 +507,10 @@ func (s *Service) Preview(ctx context.Context, providerName string, body map[str
 	if err != nil {
 		return nil, Errorf(EINVALID, "%s", scimDetail(err))
 	}
-	u := &User{ID: "(assigned by the server)", Active: true, Resource: doc}
+	u := &User{ID: "(assigned by the server)", Resource: doc}
 	u.UserName, _ = doc["userName"].(string)
 	u.DisplayName, _ = doc["displayName"].(string)
 	u.ExternalID, _ = doc["externalId"].(string)
-	if a, ok := doc["active"].(bool); ok {
-		u.Active = a
-	}
 	if id, ok := body["id"].(string); ok && id != "" {
 		u.ID = id
 	}

@@ -38,13 +38,10 @@ func user(t *testing.T, m *directory.Mapper, body string) *directory.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &directory.User{ID: "scim-id-1", Active: true, Resource: doc}
+	u := &directory.User{ID: "scim-id-1", Resource: doc}
 	u.UserName, _ = doc["userName"].(string)
 	u.DisplayName, _ = doc["displayName"].(string)
 	u.ExternalID, _ = doc["externalId"].(string)
-	if a, ok := doc["active"].(bool); ok {
-		u.Active = a
-	}
 	delete(doc, "externalId")
 	return u
 }
@@ -179,7 +176,7 @@ func TestGroupsField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &directory.User{ID: "x", UserName: "u", Active: true, Fields: map[string]any{"Email": "u"},
+	u := &directory.User{ID: "x", UserName: "u", Fields: map[string]any{"Email": "u"},
 		Groups: []directory.GroupRef{{ID: "2", DisplayName: "sales"}, {ID: "1", DisplayName: "Engineering"}, {ID: "3", DisplayName: "Admins"}}}
 	if got := m.Fields(u)["Groups"]; got != "Admins,Engineering,sales" {
 		t.Errorf("Groups = %q", got)

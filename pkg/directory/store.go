@@ -36,7 +36,9 @@ type Store interface {
 	// CreateUser inserts u (ID, Created, LastModified set by the caller,
 	// Version set to 1 by the store) and counts it in SyncedUsers;
 	// ECONFLICT if the provider already has the userName
-	// (case-insensitively).
+	// (case-insensitively). The store indexes u.Active() (for the
+	// admin's disabled filter) with the other indexed copies; it is
+	// never read back: the resource is its only source.
 	CreateUser(ctx context.Context, u *User) error
 	// FindUserByID returns the provider's user with its Groups; ENOTFOUND
 	// if none.

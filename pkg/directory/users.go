@@ -14,16 +14,17 @@ import (
 // User is a SCIM User a provider owns. Resource is the document as the
 // identity provider wrote it, without the attributes the server computes
 // (id, meta, groups), without password, which is never kept, and without
-// externalId, which is kept in its field. UserName, DisplayName and
-// Active are indexed copies of the resource's attributes the store keeps
-// for lookups.
+// externalId, which is kept in its field. UserName and DisplayName are
+// indexed copies of the resource's attributes the store keeps for
+// lookups; whether the user is active is the resource's "active" alone
+// (Active), which the store indexes too and the required mapping
+// active → Disabled derives the Disabled field from.
 type User struct {
 	ProviderID  string
 	ID          string
 	UserName    string
 	ExternalID  string
 	DisplayName string
-	Active      bool
 	Resource    map[string]any
 	// Fields are the directory-user fields the provider's mappings derive
 	// from Resource (all but the Groups field, which is read from the
@@ -34,6 +35,15 @@ type User struct {
 	Created      time.Time
 	LastModified time.Time
 	Version      int64 // incremented by every update; UpdateUser checks it
+}
+
+// Active reports whether the user is active: the resource's "active",
+// true when it has none (a user an identity provider creates without it
+// is meant to work; RFC 7643 §4.1.1 leaves the default to the service
+// provider).
+func (u *User) Active() bool {
+	active, ok := u.Resource["active"].(bool)
+	return active || !ok
 }
 
 // GroupRef names a group a user belongs to.
@@ -157,7 +167,7 @@ func (s *Service) ReplaceUser(ctx context.Context, t Target, body map[string]any
 			return err
 		}
 		if _, ok := d["active"]; !ok {
-			d["active"] = u.Active
+			d["active"] = u.Active()
 		}
 		if err := scim.KeepImmutable(rt, userDoc(u), d); err != nil {
 			return err
@@ -248,7 +258,6 @@ func userFromDoc(u *User, doc map[string]any) error {
 	u.UserName = name
 	u.ExternalID, _ = doc["externalId"].(string)
 	u.DisplayName, _ = doc["displayName"].(string)
-	u.Active = doc["active"].(bool)
 	delete(doc, "externalId") // kept in its column, rendered from there
 	u.Resource = doc
 	return nil

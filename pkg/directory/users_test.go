@@ -117,8 +117,8 @@ func TestCreateUserRules(t *testing.T) {
 	if u.ID == "" || u.Version != 1 || !u.Created.Equal(u.LastModified) || u.Created.IsZero() {
 		t.Fatalf("created %+v: want an id, version 1, created = lastModified from the clock", u)
 	}
-	if !u.Active || u.Resource["active"] != true {
-		t.Errorf("a user created without active is active: Active %v, resource %v", u.Active, u.Resource["active"])
+	if !u.Active() || u.Resource["active"] != true {
+		t.Errorf("a user created without active is active: Active %v, resource %v", u.Active(), u.Resource["active"])
 	}
 	if _, ok := u.Resource["externalId"]; ok || u.ExternalID != "00u1" {
 		t.Errorf("externalId %q, in resource %v: kept beside the resource", u.ExternalID, u.Resource["externalId"])
@@ -158,8 +158,8 @@ func TestCreateUserDialect(t *testing.T) {
 	e := newSCIMEnv(t)
 	body := map[string]any{"userName": "sam@example.com", "active": "False"}
 	u := e.createUser(e.p, body)
-	if u.Active || u.Fields[directory.FieldDisabled] != true {
-		t.Errorf(`lenient provider, active "False": Active %v, Disabled %v; want inactive, Disabled`, u.Active, u.Fields[directory.FieldDisabled])
+	if u.Active() || u.Fields[directory.FieldDisabled] != true {
+		t.Errorf(`lenient provider, active "False": Active %v, Disabled %v; want inactive, Disabled`, u.Active(), u.Fields[directory.FieldDisabled])
 	}
 	strict := e.provider("strict", true)
 	_, err := e.dir.CreateUser(e.ctx, strict, map[string]any{"userName": "sam@example.com", "active": "False"})
@@ -178,12 +178,12 @@ func TestReplaceUserKeepsActive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Active || got.Fields[directory.FieldDisabled] != true || got.Fields[directory.FieldName] != "Jane Roe" {
-		t.Errorf("PUT without active: Active %v, fields %v; want still disabled, renamed", got.Active, got.Fields)
+	if got.Active() || got.Fields[directory.FieldDisabled] != true || got.Fields[directory.FieldName] != "Jane Roe" {
+		t.Errorf("PUT without active: Active %v, fields %v; want still disabled, renamed", got.Active(), got.Fields)
 	}
 	body["active"] = true
-	if got, err = e.dir.ReplaceUser(e.ctx, e.target(u.ID), body); err != nil || !got.Active || got.Fields[directory.FieldDisabled] != false {
-		t.Errorf("PUT with active true: %v, Active %v, fields %v", err, got.Active, got.Fields)
+	if got, err = e.dir.ReplaceUser(e.ctx, e.target(u.ID), body); err != nil || !got.Active() || got.Fields[directory.FieldDisabled] != false {
+		t.Errorf("PUT with active true: %v, Active %v, fields %v", err, got.Active(), got.Fields)
 	}
 	if got.Version != 4 || !got.LastModified.After(u.LastModified) {
 		t.Errorf("version %d, lastModified %v (created %v): want 4, later", got.Version, got.LastModified, u.LastModified)
@@ -198,11 +198,11 @@ func TestPatchUserRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Active || got.Fields[directory.FieldDisabled] != true || got.Version != 2 {
-		t.Errorf("deactivated: Active %v, Disabled %v, version %d", got.Active, got.Fields[directory.FieldDisabled], got.Version)
+	if got.Active() || got.Fields[directory.FieldDisabled] != true || got.Version != 2 {
+		t.Errorf("deactivated: Active %v, Disabled %v, version %d", got.Active(), got.Fields[directory.FieldDisabled], got.Version)
 	}
-	if stored := e.findUser(u.ID); stored.Active || stored.Fields[directory.FieldDisabled] != true {
-		t.Errorf("stored: Active %v, Disabled %v", stored.Active, stored.Fields[directory.FieldDisabled])
+	if stored := e.findUser(u.ID); stored.Active() || stored.Fields[directory.FieldDisabled] != true {
+		t.Errorf("stored: Active %v, Disabled %v", stored.Active(), stored.Fields[directory.FieldDisabled])
 	}
 
 	// A password sync is refused and writes nothing.
@@ -238,8 +238,8 @@ func TestUserIfMatch(t *testing.T) {
 	_, err = e.dir.ReplaceUser(e.ctx, e.target(u.ID, `W/"2", W/"3"`), jane())
 	wantCode(t, err, directory.EPRECONDITION)
 	wantCode(t, e.dir.DeleteUser(e.ctx, e.target(u.ID, `"9"`)), directory.EPRECONDITION)
-	if stored := e.findUser(u.ID); stored.Version != 1 || !stored.Active {
-		t.Fatalf("after refused conditional writes: version %d, active %v", stored.Version, stored.Active)
+	if stored := e.findUser(u.ID); stored.Version != 1 || !stored.Active() {
+		t.Fatalf("after refused conditional writes: version %d, active %v", stored.Version, stored.Active())
 	}
 
 	if got, err := e.dir.PatchUser(e.ctx, e.target(u.ID, `W/"1"`), deactivate); err != nil || got.Version != 2 {

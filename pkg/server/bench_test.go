@@ -32,7 +32,7 @@ func seedUsers(b testing.TB, e *scimEnv, n int) []string {
 	for i := range n {
 		name := fmt.Sprintf("seed%07d@example.com", i)
 		u := &directory.User{ProviderID: p.ID, ID: uuid.NewString(), UserName: name, ExternalID: fmt.Sprintf("00u%07d", i),
-			DisplayName: "Seed User", Active: true, Created: now, LastModified: now,
+			DisplayName: "Seed User", Created: now, LastModified: now,
 			Resource: map[string]any{"userName": name, "displayName": "Seed User", "active": true,
 				"name":   map[string]any{"givenName": "Seed", "familyName": "User"},
 				"emails": []any{map[string]any{"value": name, "type": "work", "primary": true}}}}

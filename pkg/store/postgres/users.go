@@ -22,7 +22,7 @@ const userGroups = `(SELECT coalesce(jsonb_agg(jsonb_build_array(g.id, g.display
 
 // userColumns is what scanUser reads, in order, from the users table
 // aliased r.
-const userColumns = `r.seq, r.id, r.user_name, r.external_id, r.display_name, r.active, r.resource, r.fields,
+const userColumns = `r.seq, r.id, r.user_name, r.external_id, r.display_name, r.resource, r.fields,
 	r.created, r.last_modified, r.version, ` + userGroups
 
 // scanUser reads the columns pre point to, then userColumns; it also
@@ -34,7 +34,7 @@ func scanUser(row pgx.Row, pre ...any) (*directory.User, int64, []byte, error) {
 		seq                      int64
 		resource, fields, groups []byte
 	)
-	dest := append(pre, &seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.Active, &resource, &fields,
+	dest := append(pre, &seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &resource, &fields,
 		&u.Created, &u.LastModified, &u.Version, &groups)
 	if err := row.Scan(dest...); err != nil {
 		return nil, 0, nil, err
@@ -110,7 +110,7 @@ const createUser = `WITH ins AS (
 
 func createUserArgs(u *directory.User, r userRow) []any {
 	return []any{u.ProviderID, u.ID, strings.ToLower(u.ID), u.UserName, strings.ToLower(u.UserName), u.ExternalID,
-		u.DisplayName, strings.ToLower(u.DisplayName), u.Active, r.resource, r.search, r.fields, r.fieldsKey, r.emailKey,
+		u.DisplayName, strings.ToLower(u.DisplayName), u.Active(), r.resource, r.search, r.fields, r.fieldsKey, r.emailKey,
 		ms(u.Created), ms(u.LastModified)}
 }
 
@@ -207,7 +207,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		WHERE provider_id = $13 AND id = $14 AND version = $15`
 	s := subject{Kind: "user", ID: u.ID, Name: u.UserName}
 	n, err := db.exec(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID, u.DisplayName,
-		strings.ToLower(u.DisplayName), u.Active, r.resource, r.search, r.fields, r.fieldsKey, r.emailKey,
+		strings.ToLower(u.DisplayName), u.Active(), r.resource, r.search, r.fields, r.fieldsKey, r.emailKey,
 		ms(u.LastModified), u.ProviderID, u.ID, u.Version)
 	if err != nil {
 		return dbError(err, s)

@@ -39,7 +39,7 @@ func TestStore(t *testing.T) {
 func testUser(providerID, userName string) *directory.User {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return &directory.User{
-		ProviderID: providerID, ID: uuid.NewString(), UserName: userName, Active: true,
+		ProviderID: providerID, ID: uuid.NewString(), UserName: userName,
 		ExternalID: "ext-" + userName, DisplayName: "User " + userName,
 		Resource: map[string]any{"userName": userName, "name": map[string]any{"familyName": userName}},
 		Fields: map[string]any{directory.FieldEmail: userName, directory.FieldName: "User " + userName,

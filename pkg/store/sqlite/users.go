@@ -15,7 +15,7 @@ import (
 )
 
 // userColumns is what scanUser reads, in order.
-const userColumns = `seq, id, user_name, external_id, display_name, active, resource, fields, created, last_modified, version`
+const userColumns = `seq, id, user_name, external_id, display_name, resource, fields, created, last_modified, version`
 
 // userColumnsU is userColumns of the users table aliased as u, preceded by
 // its provider_id: what queries across providers read.
@@ -39,7 +39,7 @@ func scanUserRow(row scanner, pre ...any) (*directory.User, int64, string, error
 		resource, fields  string
 		created, modified int64
 	)
-	dest := append(pre, &seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.Active, &resource, &fields, &created, &modified, &u.Version)
+	dest := append(pre, &seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &resource, &fields, &created, &modified, &u.Version)
 	if err := row.Scan(dest...); err != nil {
 		return nil, 0, "", err
 	}
@@ -86,7 +86,7 @@ func createUser(ctx context.Context, h handle, u *directory.User) error {
 		return err
 	}
 	_, err = h.ExecContext(ctx, insert, u.ProviderID, u.ID, u.UserName, strings.ToLower(u.UserName),
-		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, record.EmailKey(u.Fields),
+		u.ExternalID, u.DisplayName, strings.ToLower(u.DisplayName), u.Active(), resource, fields, record.EmailKey(u.Fields),
 		toMS(u.Created), toMS(u.LastModified))
 	return dbError(err, subject{Kind: "user", ID: u.ID, Name: u.UserName})
 }
@@ -236,7 +236,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 	s := subject{Kind: "user", ID: u.ID, Name: u.UserName}
 	err = db.write(ctx, func(h handle) error {
 		res, err := h.ExecContext(ctx, update, u.UserName, strings.ToLower(u.UserName), u.ExternalID,
-			u.DisplayName, strings.ToLower(u.DisplayName), u.Active, resource, fields, record.EmailKey(u.Fields), toMS(u.LastModified),
+			u.DisplayName, strings.ToLower(u.DisplayName), u.Active(), resource, fields, record.EmailKey(u.Fields), toMS(u.LastModified),
 			u.ProviderID, u.ID, u.Version)
 		if err != nil {
 			return dbError(err, s)

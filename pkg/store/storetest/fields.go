@@ -41,7 +41,7 @@ func newField(t *testing.T, s directory.Store, name string) *directory.CustomFie
 func fieldUser(t *testing.T, s directory.Store, providerID, userName string, active bool, fields map[string]any) *directory.User {
 	t.Helper()
 	u := user(providerID, userName)
-	u.Active = active
+	u.Resource["active"] = active
 	u.Fields = fields
 	must(t, s.CreateUser(ctx(t), u))
 	return u

@@ -54,13 +54,13 @@ func newFilterFixture(t *testing.T, s directory.Store) *filterFixture {
 		}},
 	}
 	for i, sp := range specs {
-		res := map[string]any{"userName": sp.userName}
+		res := map[string]any{"userName": sp.userName, "active": sp.active}
 		for k, v := range sp.resource {
 			res[k] = v
 		}
 		u := &directory.User{
 			ProviderID: f.p.ID, ID: "id-" + sp.short, UserName: sp.userName, ExternalID: sp.externalID,
-			DisplayName: sp.displayName, Active: sp.active, Resource: res,
+			DisplayName: sp.displayName, Resource: res,
 			Created: t0.Add(time.Duration(i) * time.Minute), LastModified: t0.Add(time.Duration(i)*time.Minute + time.Hour),
 		}
 		must(t, s.CreateUser(c, u))

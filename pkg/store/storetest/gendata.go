@@ -245,7 +245,6 @@ func userFromBody(rt *scim.ResourceType, providerID, id string, body map[string]
 	u.UserName, _ = doc["userName"].(string)
 	u.ExternalID, _ = doc["externalId"].(string)
 	u.DisplayName, _ = doc["displayName"].(string)
-	u.Active = doc["active"].(bool)
 	delete(doc, "externalId")
 	u.Resource = doc
 	return u, nil

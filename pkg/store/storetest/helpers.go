@@ -41,7 +41,7 @@ func MustParse(tb testing.TB, f string) filter.Expression {
 func BenchUser(providerID string, i int, at time.Time) *directory.User {
 	userName := fmt.Sprintf("user%07d@example.com", i)
 	return &directory.User{
-		ProviderID: providerID, ID: uuid.NewString(), UserName: userName, Active: i%10 != 0,
+		ProviderID: providerID, ID: uuid.NewString(), UserName: userName,
 		ExternalID: fmt.Sprintf("ext-%07d", i), DisplayName: fmt.Sprintf("User %07d", i),
 		Resource: map[string]any{
 			"userName":    userName,

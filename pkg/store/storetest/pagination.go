@@ -26,7 +26,7 @@ func testUsersPagination(t *testing.T, s directory.Store) {
 		// Names out of alphabetical order: the order is creation order.
 		name := fmt.Sprintf("user%02d", (i*7)%25)
 		u := user(p.ID, name)
-		u.Active = i%2 == 0
+		u.Resource["active"] = i%2 == 0
 		u.Created = t0.Add(time.Duration(i) * time.Second)
 		must(t, s.CreateUser(c, u))
 		all = append(all, name)

@@ -143,7 +143,7 @@ func testSortUsers(t *testing.T, s directory.Store) {
 	}
 	for i, f := range fixture {
 		u := user(p.ID, f.userName)
-		u.DisplayName, u.ExternalID, u.Active = f.displayName, f.externalID, f.active
+		u.DisplayName, u.ExternalID, u.Resource["active"] = f.displayName, f.externalID, f.active
 		u.Created = t0.Add(time.Duration(f.created) * time.Second)
 		u.LastModified = t0.Add(time.Duration(f.modified) * time.Second)
 		if f.familyName != nil {

@@ -97,8 +97,8 @@ func newProvider(t *testing.T, s directory.Store, name string) *directory.Provid
 
 func user(providerID, userName string) *directory.User {
 	return &directory.User{
-		ProviderID: providerID, ID: uuid.NewString(), UserName: userName, Active: true,
-		Resource: map[string]any{"userName": userName}, Created: t0, LastModified: t0,
+		ProviderID: providerID, ID: uuid.NewString(), UserName: userName,
+		Resource: map[string]any{"userName": userName, "active": true}, Created: t0, LastModified: t0,
 	}
 }
 
@@ -160,7 +160,7 @@ func checkProvider(t *testing.T, got, want *directory.Provider) {
 func checkUser(t *testing.T, got, want *directory.User) {
 	t.Helper()
 	if got.ProviderID != want.ProviderID || got.ID != want.ID || got.UserName != want.UserName ||
-		got.ExternalID != want.ExternalID || got.DisplayName != want.DisplayName || got.Active != want.Active ||
+		got.ExternalID != want.ExternalID || got.DisplayName != want.DisplayName || got.Active() != want.Active() ||
 		got.Version != want.Version {
 		t.Errorf("user = %+v, want %+v", got, want)
 	}

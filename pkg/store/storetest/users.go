@@ -15,9 +15,10 @@ func testUsers(t *testing.T, s directory.Store) {
 	p := newProvider(t, s, "okta")
 	u := &directory.User{
 		ProviderID: p.ID, ID: uuid.NewString(), UserName: "Bjensen@Example.com", ExternalID: "00u1",
-		DisplayName: "Babs Jensen", Active: true,
+		DisplayName: "Babs Jensen",
 		Resource: map[string]any{
 			"userName": "Bjensen@Example.com",
+			"active":   true,
 			"name":     map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
 			"emails":   []any{map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true}},
 		},
@@ -39,8 +40,7 @@ func testUsers(t *testing.T, s directory.Store) {
 	upd.UserName = "babs@example.com"
 	upd.ExternalID = "00u1-b"
 	upd.DisplayName = "Babs"
-	upd.Active = false
-	upd.Resource = map[string]any{"userName": "babs@example.com", "title": "Tour Guide"}
+	upd.Resource = map[string]any{"userName": "babs@example.com", "title": "Tour Guide", "active": false}
 	upd.LastModified = t0.Add(time.Minute)
 	must(t, s.UpdateUser(c, &upd))
 	if upd.Version != 2 {
