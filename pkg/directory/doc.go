@@ -22,5 +22,3 @@
 // scimType (a malformed PATCH, an immutable attribute); pkg/server maps
 // both to HTTP statuses in one place.
 package directory
-
-
