@@ -397,3 +397,33 @@ func TestReport(t *testing.T) {
 type errWriter struct{}
 
 func (errWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestRunscopeOnlySkip: the library selects the checks of a replay, as the
+// scenario runner does: Skip sends nothing for the steps it names, and
+// Only reports just the checks it names.
+func TestRunscopeOnlySkip(t *testing.T) {
+	srv := newCannedServer(t, map[string]canned{
+		"GET /scim/v2/Users":  {200, `{"totalResults":0,"Resources":[]}`},
+		"GET /scim/v2/Groups": {200, `{"totalResults":0,"Resources":[]}`},
+	})
+	e := parse(t, `{"name":"select","steps":[
+		{"step_type":"request","note":"List users","method":"GET","url":"{{SCIMBaseURL}}/Users",
+		 "assertions":[{"source":"response_status","comparison":"equal_number","value":"200"}]},
+		{"step_type":"request","note":"List groups","method":"GET","url":"{{SCIMBaseURL}}/Groups",
+		 "assertions":[{"source":"response_status","comparison":"equal_number","value":"200"}]}
+	]}`)
+	base := srv.URL + "/scim/v2"
+
+	rep, _ := run(t, e, conformance.RunscopeOptions{BaseURL: base, Skip: []string{"list GROUPS"}})
+	if len(rep.Checks) != 2 || rep.Checks[0].Status != conformance.StatusPass || rep.Checks[1].Status != conformance.StatusSkip {
+		t.Fatalf("Skip: checks %+v, want List users passed and List groups skipped", rep.Checks)
+	}
+	if n := len(srv.requests()); n != 1 {
+		t.Errorf("Skip: %d requests reached the server, want 1", n)
+	}
+
+	rep, _ = run(t, e, conformance.RunscopeOptions{BaseURL: base, Only: []string{"List g*"}})
+	if len(rep.Checks) != 1 || rep.Checks[0].Name != "List groups" || rep.Checks[0].Status != conformance.StatusPass {
+		t.Errorf("Only: checks %+v, want List groups alone, passed", rep.Checks)
+	}
+}
