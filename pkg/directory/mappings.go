@@ -266,31 +266,38 @@ func (m *Mapper) Optional() []*Mapping {
 // mapping (active → Disabled), whose field is the boolean negation: true
 // only when the attribute is false.
 func (m *Mapper) Derive(u *User) map[string]any {
-	// The attributes the server keeps outside the resource can be mapped
-	// too: id (to the GUID field) and externalId.
-	doc := make(map[string]any, len(u.Resource)+2)
-	for k, v := range u.Resource {
-		doc[k] = v
-	}
-	doc["id"] = u.ID
+	// The attributes the server keeps beside the resource can be mapped
+	// too: externalId here, id in fill.
+	doc := u.Resource
 	if u.ExternalID != "" {
+		doc = make(map[string]any, len(u.Resource)+1)
+		for k, v := range u.Resource {
+			doc[k] = v
+		}
 		doc["externalId"] = u.ExternalID
 	}
 	fields := make(map[string]any, 4+len(m.optional))
 	for _, c := range required() {
-		c.fill(fields, doc)
+		c.fill(fields, u, doc)
 	}
 	for _, c := range m.optional {
 		if c.path != nil {
-			c.fill(fields, doc)
+			c.fill(fields, u, doc)
 		}
 	}
 	return fields
 }
 
-// fill sets c's field from doc, or leaves it out when doc has no value
-// for it.
-func (c compiledMapping) fill(fields, doc map[string]any) {
+// fill sets c's field from doc, the resource of u, or leaves it out when
+// doc has no value for it.
+func (c compiledMapping) fill(fields map[string]any, u *User, doc map[string]any) {
+	if c.path.URN == "" && c.path.Sub == nil && c.path.Attr.Name == "id" {
+		// The server's id, kept beside the resource, not in it.
+		if u.ID != "" {
+			fields[c.Field] = u.ID
+		}
+		return
+	}
 	values := c.path.Values(doc)
 	if c.Inverted {
 		b, ok := firstValue(values).(bool)
