@@ -142,10 +142,11 @@ func bkStepHas(st conformance.Step, name string) bool {
 			return true
 		}
 	}
-	if d := st.Directory; d != nil {
-		return d.Check == name || d.Check == "" && st.Name+": directory user" == name
+	if d := st.Directory; d != nil && (d.Check == name || d.Check == "" && st.Name+": directory user" == name) {
+		return true
 	}
-	return false
+	state, ok := conformance.ModelCheckName(st)
+	return ok && state == name
 }
 
 // bkJudge compares a run against a broken server with what its table
@@ -257,6 +258,7 @@ func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conform
 		BaseURL:   ts.URL + server.SCIMPrefix,
 		Token:     fx.Key,
 		Directory: fx.Directory(),
+		State:     true,
 	})
 	if err := fx.Close(ctx); err != nil {
 		t.Error(err)
@@ -311,6 +313,9 @@ func bkCheckCatalog(scenarios []*conformance.Scenario) *bkCatalog {
 					name = st.Name + ": directory user"
 				}
 				names = append(names, s.Suite+"/"+name)
+			}
+			if state, ok := conformance.ModelCheckName(st); ok {
+				names = append(names, s.Suite+"/"+state)
 			}
 			for _, n := range names {
 				c.steps[n] = main

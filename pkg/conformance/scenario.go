@@ -413,6 +413,9 @@ func (s *Scenario) checkNames() []string {
 	var names []string
 	for _, st := range s.Steps {
 		names = append(names, stepCheckNames(st)...)
+		if n, ok := modelCheckName(st); ok {
+			names = append(names, n)
+		}
 	}
 	return names
 }

@@ -25,6 +25,9 @@ type scenarioRun struct {
 	skipped map[string]bool
 	// status is the status of each step's own check, for After.
 	status map[string]Status
+	// model is what the resources the scenario created must hold (see
+	// model.go).
+	model stateModel
 }
 
 func (r *runner) scenario(s *Scenario) *scenarioRun {
@@ -36,6 +39,7 @@ func (r *runner) scenario(s *Scenario) *scenarioRun {
 		unset:    map[string]string{},
 		skipped:  map[string]bool{},
 		status:   map[string]Status{},
+		model:    stateModel{},
 	}
 	sr.vars["rand"] = randomHex(5)
 	sr.vars["uuid"] = randomUUID()
@@ -181,6 +185,7 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	main.Duration = time.Since(start)
 	if err != nil {
 		sr.markUnset(st)
+		delete(sr.model, modelKey(p.target)) // what the server did is unknown
 		main.Status = StatusFail
 		main.Failures = []string{sr.red.Redact("no answer: " + err.Error())}
 		out := []Check{main}
@@ -253,6 +258,9 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	}
 	if st.Directory != nil {
 		out = append(out, sr.directory(ctx, st, stepFailed))
+	}
+	if c := sr.modelStep(ctx, st, p, ans, wrongStatus, &out[0]); c != nil {
+		out = append(out, *c)
 	}
 	return out
 }

@@ -1,0 +1,308 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/kacescim/kacescim/pkg/scim"
+)
+
+// The resource model: for every user and group a scenario creates, the
+// runner keeps the representation the requests it sent must have produced
+// (RFC 7644 semantics, as pkg/scim applies them in its lenient dialect),
+// and after every successful write compares the write's answer and a
+// read-back of the resource with it: the "<step>: state" checks.
+
+// modelWrite is what a step does to a resource the model can follow.
+type modelWrite int
+
+const (
+	modelNone modelWrite = iota
+	modelCreate
+	modelReplace
+	modelPatch
+	modelDelete
+)
+
+// modelStateSuffix ends the name of a step's state check.
+const modelStateSuffix = ": state"
+
+// modelWriteOf classifies st by its method and path, before it is sent:
+// POST /Users or /Groups creates, PUT, PATCH and DELETE of /Users/{id} or
+// /Groups/{id} replace, patch and delete. A step whose expected statuses
+// are all errors writes nothing.
+func modelWriteOf(st Step) modelWrite {
+	if _, ok := modelEndpoint(st.Path); !ok || !expectsSuccess(st.Expect.Status) {
+		return modelNone
+	}
+	_, id := splitResourcePath(st.Path)
+	switch m := strings.ToUpper(st.Method); {
+	case m == http.MethodPost && id == "":
+		return modelCreate
+	case m == http.MethodPut && id != "":
+		return modelReplace
+	case m == http.MethodPatch && id != "":
+		return modelPatch
+	case m == http.MethodDelete && id != "":
+		return modelDelete
+	}
+	return modelNone
+}
+
+// modelCheckName is the name of st's state check, when it can have one.
+func modelCheckName(st Step) (string, bool) {
+	switch modelWriteOf(st) {
+	case modelCreate, modelReplace, modelPatch:
+		return st.Name + modelStateSuffix, true
+	}
+	return "", false
+}
+
+func expectsSuccess(want Statuses) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, s := range want {
+		if s >= 200 && s < 300 {
+			return true
+		}
+	}
+	return false
+}
+
+// splitResourcePath splits "/Users/{id}?q" into "Users" and "{id}"; a
+// deeper path has no id the model follows.
+func splitResourcePath(p string) (endpoint, id string) {
+	p, _, _ = strings.Cut(p, "?")
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	switch len(parts) {
+	case 1:
+		return parts[0], ""
+	case 2:
+		return parts[0], parts[1]
+	}
+	return "", "\x00"
+}
+
+// modelEndpoint is the resource type of the endpoint path p writes to.
+func modelEndpoint(p string) (*scim.ResourceType, bool) {
+	ep, id := splitResourcePath(p)
+	if id == "\x00" {
+		return nil, false
+	}
+	switch {
+	case strings.EqualFold(ep, "Users"):
+		return scim.UserResourceType(), true
+	case strings.EqualFold(ep, "Groups"):
+		return scim.GroupResourceType(), true
+	}
+	return nil, false
+}
+
+// modelOpts is the dialect the model applies requests in: the lenient
+// one, which accepts what the identity providers send.
+var modelOpts = scim.Options{}
+
+// modelResource is what one resource must hold.
+type modelResource struct {
+	rt  *scim.ResourceType
+	loc string // "/Users/{id}"
+	// doc is the expected representation in scim.Normalize's canonical
+	// form: only attributes the run wrote, no server-assigned ones.
+	doc map[string]any
+	// written are the attributes the run asserted, present in doc or
+	// (removed by a PATCH) expected absent; setBy says which request set
+	// each last.
+	written map[attrPath]string
+}
+
+// stateModel holds the resources of one scenario run, by location.
+type stateModel map[string]*modelResource
+
+func modelKey(p string) string {
+	ep, id := splitResourcePath(p)
+	return "/" + strings.ToLower(ep) + "/" + id
+}
+
+// decodeObject decodes a JSON object as encoding/json does (float64
+// numbers, which scim.Normalize expects).
+func decodeObject(b []byte) (map[string]any, bool) {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// modelStep updates the model with a step the server answered, and
+// returns the step's state check, or nil when the step has none: it wrote
+// no modelled resource, or its status was an error or not the expected
+// one. main is the step's own check, for notes.
+func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans *answer, wrongStatus bool, main *Check) *Check {
+	kind := modelWriteOf(st)
+	if kind == modelNone || !sr.opts.State {
+		return nil
+	}
+	if wrongStatus || ans.status < 200 || ans.status >= 300 {
+		// The write was refused (or not as expected): the model keeps what
+		// it had, and the step's own check says what is wrong.
+		return nil
+	}
+	rt, _ := modelEndpoint(p.target)
+	req := p.method + " " + sr.red.Redact(strings.SplitN(p.target, "?", 2)[0])
+	var r *modelResource
+	switch kind {
+	case modelCreate:
+		created, _ := ans.doc.(map[string]any)
+		id, _ := created["id"].(string)
+		if id == "" {
+			return nil // nothing to follow; the step's checks judge the answer
+		}
+		body, ok := decodeObject(p.body)
+		doc, err := scim.Normalize(rt, body, modelOpts)
+		if !ok || err != nil {
+			main.Notes = append(main.Notes, modelNote(req, "its body", err))
+			return nil
+		}
+		r = &modelResource{rt: rt, loc: "/" + strings.TrimPrefix(strings.SplitN(p.target, "?", 2)[0], "/") + "/" + id, written: map[attrPath]string{}}
+		r.replace(doc, req)
+		sr.model[modelKey(r.loc)] = r
+	case modelReplace, modelPatch:
+		r = sr.model[modelKey(p.target)]
+		if r == nil {
+			return nil // not created by this run: the model does not know it
+		}
+		doc, err := r.apply(kind, p.body)
+		if err != nil {
+			delete(sr.model, modelKey(p.target))
+			main.Notes = append(main.Notes, modelNote(req, "the request", err))
+			return nil
+		}
+		if kind == modelReplace {
+			r.replace(doc, req)
+		} else {
+			r.patch(doc, req)
+		}
+	case modelDelete:
+		delete(sr.model, modelKey(p.target))
+		return nil
+	}
+
+	name := st.Name + modelStateSuffix
+	c := &Check{Name: name, Severity: SeverityMust, Source: modelSource(kind), Status: StatusPass, Request: main.Request}
+	if len(sr.opts.Skip) > 0 && sr.matches(sr.opts.Skip, sr.s.Suite, name) {
+		c.Status, c.Request, c.Notes = StatusSkip, nil, []string{reasonSkipOption}
+		return c
+	}
+	if got, ok := ans.doc.(map[string]any); ok && !strings.Contains(p.target, "?") {
+		// An answer with a query (attributes, excludedAttributes) need not
+		// hold everything.
+		for _, d := range r.compare(got) {
+			c.Failures = append(c.Failures, "the answer: "+d.String())
+		}
+	}
+	c.Failures = append(c.Failures, sr.modelReadBack(ctx, r, p)...)
+	if len(c.Failures) > 0 {
+		c.Status = StatusFail
+		for i := range c.Failures {
+			c.Failures[i] = sr.red.Redact(c.Failures[i])
+		}
+	}
+	return c
+}
+
+// modelReadBack reads r back with the step's authorization and compares
+// it with the model, which then adopts what the server holds for every
+// attribute that differs, so that one fault is reported once.
+func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *prepared) []string {
+	h := http.Header{}
+	if v, ok := p.header["Authorization"]; ok {
+		h["Authorization"] = v
+	}
+	what := "read-back GET " + r.loc
+	resp, err := sr.client(h).Do(ctx, http.MethodGet, r.loc, nil)
+	if err != nil {
+		delete(sr.model, modelKey(r.loc))
+		return []string{what + ": no answer: " + err.Error()}
+	}
+	ans := newAnswer(resp, 0)
+	got, ok := ans.doc.(map[string]any)
+	if resp.Status != http.StatusOK || !ok {
+		delete(sr.model, modelKey(r.loc))
+		return []string{fmt.Sprintf("%s: expected 200 with the resource, got %d%s", what, resp.Status, errorDetail(ans))}
+	}
+	var out []string
+	diffs := r.compare(got)
+	for _, d := range diffs {
+		out = append(out, what+": "+d.String())
+	}
+	r.adopt(got, diffs)
+	return out
+}
+
+func modelNote(req, what string, err error) string {
+	why := "it is not a JSON object"
+	if err != nil {
+		why = err.Error()
+	}
+	return fmt.Sprintf("state: not checked from here on: the model cannot follow %s of %s (%s)", what, req, why)
+}
+
+func modelSource(kind modelWrite) string {
+	switch kind {
+	case modelReplace:
+		return "RFC 7644 §3.5.1"
+	case modelPatch:
+		return "RFC 7644 §3.5.2"
+	}
+	return "RFC 7644 §3.3"
+}
+
+// apply returns what r must hold after a PUT (kind modelReplace) or a
+// PATCH with body.
+func (r *modelResource) apply(kind modelWrite, body []byte) (map[string]any, error) {
+	if kind == modelReplace {
+		m, ok := decodeObject(body)
+		if !ok {
+			return nil, fmt.Errorf("the body is not a JSON object")
+		}
+		return scim.Normalize(r.rt, m, modelOpts)
+	}
+	req, err := scim.DecodePatch(body, modelOpts)
+	if err != nil {
+		return nil, err
+	}
+	return scim.ApplyPatch(r.rt, r.doc, req.Operations, modelOpts)
+}
+
+// replace makes doc the whole of what the run asserts (a POST or a PUT:
+// attributes it leaves out the server may clear or default).
+func (r *modelResource) replace(doc map[string]any, req string) {
+	r.doc = doc
+	r.written = map[attrPath]string{}
+	for _, p := range r.paths(doc) {
+		r.written[p] = req
+	}
+}
+
+// patch makes doc what r holds after a PATCH: every attribute it changed,
+// added or removed is now set by req.
+func (r *modelResource) patch(doc map[string]any, req string) {
+	before := r.doc
+	r.doc = doc
+	for _, p := range r.paths(doc) {
+		if _, ok := r.written[p]; !ok || !r.equal(p, r.get(before, p), r.get(doc, p)) {
+			r.written[p] = req
+		}
+	}
+	for p := range r.written {
+		if _, ok := r.get(doc, p).(nothing); ok {
+			if _, was := r.get(before, p).(nothing); !was {
+				r.written[p] = req
+			}
+		}
+	}
+}
