@@ -131,6 +131,7 @@ var brokenPatches = []brokenServer{
 			"okta-groups/Membership push: the added member is in",
 			"okta-groups/Membership push: the added user gains the group (directory)",
 			"okta-groups/Membership push: remove by filter and add in one PATCH: state",
+			"okta-groups/Incremental push: add a member to a group that has one (path members): state",
 			`entra/Entra member add: "$ref": null in members: directory user`,
 			`entra/Entra member add: "$ref": null in members: state`,
 			"entra/Entra member add read-back: the group has the three members",
