@@ -24,6 +24,27 @@
 //     them into a scenario that replays them without their secrets, and
 //     MarshalScenario writes it as a person would.
 //
+// With Options.State (kacescim test sets it) the scenario runner also
+// checks what the server's state must be, not only what it answers. It
+// keeps a model of every user and group a scenario creates (POST /Users or
+// /Groups answered 2xx with an id): the representation the requests it sent
+// must have produced, by RFC 7644's rules as pkg/scim applies them in the
+// lenient dialect — the POST's body, replaced by a PUT, changed by
+// scim.ApplyPatch for a PATCH, forgotten after a DELETE; id, meta, groups
+// and password are the server's and not modelled. After every write a step
+// expects to succeed and that does, a "<step>: state" check (MUST, RFC
+// 7644 §3.3, §3.5.1 or §3.5.2) compares the write's answer, when it holds
+// the resource, and a read-back GET with the model, for every attribute the
+// run wrote: sub-attributes and extension attributes one by one,
+// multi-valued attributes as sets of elements on the sub-attributes
+// written (group members on their value), strings case-insensitively
+// unless caseExact. A failure names the attribute, the value expected, the
+// value found and the request that set it; the model then takes the
+// server's value, so that one fault fails once. What the server holds and
+// the run never wrote is not judged, nor are refused writes, lists,
+// searches and Bulk, and a resource whose PATCH the model cannot apply is
+// dropped from the model, saying so in a note.
+//
 // Both runners return a Result of Reports of Checks, written as text, JSON
 // or JUnit XML. A Redactor keeps keys and Authorization values out of
 // every report, note and scenario file.
