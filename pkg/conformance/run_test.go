@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -529,5 +530,27 @@ func TestReadResourceTypes(t *testing.T) {
 		if g != tc.groups || e != tc.enterprise {
 			t.Errorf("%s: groups %v, enterprise %v; want %v, %v", tc.body, g, e, tc.groups, tc.enterprise)
 		}
+	}
+}
+
+// TestRunCaptureNote: a capture that finds nothing in a passing step's
+// answer is noted on that step's check, and the steps that need it say
+// which step did not capture it.
+func TestRunCaptureNote(t *testing.T) {
+	stub := &stubSCIM{spc: `{}`, answer: func(r *http.Request, body string) (int, string) {
+		if r.Method == http.MethodPost {
+			var in map[string]any
+			json.Unmarshal([]byte(body), &in)
+			return 201, `{"userName":"` + in["userName"].(string) + `"}` // no id
+		}
+		return goodUsers(r, body)
+	}}
+	res := run(t, stub, Options{}, parse(t, createAndRead))
+	cs := checks(res)
+	if c := cs["create"]; c.Status != StatusPass || !slices.Contains(c.Notes, `capture userId: nothing at "id"`) {
+		t.Errorf("create: %s, notes %q; want passed with the capture noted", c.Status, c.Notes)
+	}
+	if c := cs["read"]; c.Status != StatusSkip {
+		t.Errorf("read: %+v; want skipped", c)
 	}
 }

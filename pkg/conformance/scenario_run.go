@@ -252,9 +252,8 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	if stepFailed {
 		sr.markUnset(st)
 	} else {
-		for _, msg := range sr.capture(st, ans) {
-			main.Notes = append(main.Notes, msg)
-		}
+		// out holds a copy of main: the notes go to the copy reported.
+		out[0].Notes = append(out[0].Notes, sr.capture(st, ans)...)
 	}
 	if st.Directory != nil {
 		out = append(out, sr.directory(ctx, st, stepFailed))
