@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kacescim/kacescim/pkg/conformance"
+	"github.com/kacescim/kacescim/pkg/conformance/record"
 )
 
 // defaultRecordListen is where `kacescim record` listens unless told.
@@ -73,7 +74,7 @@ so that a replay does not collide with the recorded users.`,
 	f.StringVar(&opts.Listen, "listen", defaultRecordListen, "address to listen on (port 0 picks a free port)")
 	f.StringVar(&opts.Upstream, "upstream", "", "SCIM base URL of the server to record, e.g. http://127.0.0.1:8080/scim/v2 (required)")
 	f.StringVar(&opts.Out, "out", "", "directory the scenario files are written to, created if missing (required)")
-	f.StringVar(&opts.Name, "name", conformance.DefaultRecordName, "suite name of the recorded scenarios, and the stem of their file names")
+	f.StringVar(&opts.Name, "name", record.DefaultName, "suite name of the recorded scenarios, and the stem of their file names")
 	f.BoolVarP(&opts.Insecure, "insecure", "k", false, "accept any TLS certificate from the upstream (test servers only)")
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "listen on HTTPS with this certificate (PEM), as a real identity provider requires")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "the private key (PEM) of --tls-cert")
@@ -103,12 +104,12 @@ func runRecord(ctx context.Context, opts *recordOptions) error {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", opts.Out, err)
 	}
-	rec, err := conformance.NewRecorder(conformance.RecorderConfig{
+	rec, err := record.New(record.Config{
 		Upstream:   opts.Upstream,
 		Dir:        opts.Out,
 		Name:       opts.Name,
 		Insecure:   opts.Insecure,
-		OnExchange: func(ex conformance.Exchange) { fmt.Fprintln(errOut, exchangeLine(ex)) },
+		OnExchange: func(ex record.Exchange) { fmt.Fprintln(errOut, exchangeLine(ex)) },
 	})
 	if err != nil {
 		return usageErr(err.Error())
@@ -166,7 +167,7 @@ func runRecord(ctx context.Context, opts *recordOptions) error {
 
 // exchangeLine is one exchange for the log: method, path and status,
 // never a header. A key sent in the query is hidden.
-func exchangeLine(ex conformance.Exchange) string {
+func exchangeLine(ex record.Exchange) string {
 	p := conformance.NewRedactor(ex.RequestHeader.Values("Authorization")...).Redact(ex.Path)
 	line := fmt.Sprintf("%s %s %d", ex.Method, p, ex.Status)
 	if ex.Truncated {

@@ -7,7 +7,7 @@
 // It speaks HTTP through pkg/client only and never imports the server or
 // its storage, so it can test any SCIM server, kacescim or not.
 //
-// The package holds three tools that share one report:
+// The package holds two tools that share one report:
 //
 //   - The scenario runner. A Scenario is data: a JSON file of SCIM
 //     requests and what a conforming server answers. BuiltinScenarios are
@@ -19,10 +19,13 @@
 //   - Runscope replay. RunRunscope replays a BlazeMeter (formerly
 //     Runscope) export such as OktaSPECTest, Okta's own SPEC test, with
 //     that format's assertions; SeedUser makes the one user it needs.
-//   - The recorder. A Recorder is a reverse proxy that keeps the exchanges
-//     between an identity provider and a SCIM server; BuildScenario turns
-//     them into a scenario that replays them without their secrets, and
-//     MarshalScenario writes it as a person would.
+//
+// A third, the recorder, is in package
+// github.com/kacescim/kacescim/pkg/conformance/record: a reverse proxy
+// that keeps the exchanges between an identity provider and a SCIM server
+// and turns them into a scenario that Run replays without their secrets.
+// MarshalScenario writes such a scenario as a person would, and
+// Scenario.Validate checks one made in code.
 //
 // With Options.State (kacescim test sets it) the scenario runner also
 // checks what the server's state must be, not only what it answers. It

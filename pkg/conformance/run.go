@@ -115,7 +115,7 @@ func Run(ctx context.Context, scenarios []*Scenario, opts Options) *Result {
 		if len(opts.Suites) > 0 && !slices.Contains(opts.Suites, s.Suite) {
 			continue
 		}
-		if len(opts.Only) > 0 && !slices.ContainsFunc(s.checkNames(), func(n string) bool { return r.matches(opts.Only, s.Suite, n) }) {
+		if len(opts.Only) > 0 && !slices.ContainsFunc(s.CheckNames(), func(n string) bool { return r.matches(opts.Only, s.Suite, n) }) {
 			continue
 		}
 		rep := bySuite[s.Suite]

@@ -230,13 +230,16 @@ func ParseScenario(name string, data []byte) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario %s: %w", name, err)
 	}
 	s.file = name
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", name, err)
 	}
 	return &s, nil
 }
 
-func (s *Scenario) validate() error {
+// Validate reports everything that makes s an invalid scenario, as
+// ParseScenario does for a file: for scenarios made in code, such as the
+// ones package record builds from recorded traffic.
+func (s *Scenario) Validate() error {
 	var errs []error
 	if s.Name == "" {
 		errs = append(errs, errors.New("no name"))
@@ -396,7 +399,7 @@ func checkUniqueNames(scenarios []*Scenario) error {
 	seen := map[string]string{}
 	var errs []error
 	for _, s := range scenarios {
-		for _, name := range s.checkNames() {
+		for _, name := range s.CheckNames() {
 			key := s.Suite + "\x00" + strings.ToLower(name)
 			if prev, dup := seen[key]; dup {
 				errs = append(errs, fmt.Errorf("suite %s: check %q is in both %s and %s", s.Suite, name, prev, s.file))
@@ -408,8 +411,9 @@ func checkUniqueNames(scenarios []*Scenario) error {
 	return errors.Join(errs...)
 }
 
-// checkNames are the names of every check the scenario can report.
-func (s *Scenario) checkNames() []string {
+// CheckNames are the names of every check the scenario can report: each
+// step's, its assertions' own checks and its directory check.
+func (s *Scenario) CheckNames() []string {
 	var names []string
 	for _, st := range s.Steps {
 		names = append(names, stepCheckNames(st)...)

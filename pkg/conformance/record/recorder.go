@@ -1,4 +1,4 @@
-package conformance
+package record
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kacescim/kacescim/pkg/conformance"
 )
 
 // An Exchange is one request an identity provider sent through a Recorder
@@ -38,8 +40,8 @@ type Exchange struct {
 	Truncated bool
 }
 
-// RecorderConfig configures a Recorder.
-type RecorderConfig struct {
+// Config configures a Recorder.
+type Config struct {
 	// Upstream is the SCIM base URL the recorder forwards to, e.g.
 	// https://scim.example.com/scim/v2.
 	Upstream string
@@ -64,21 +66,21 @@ type RecorderConfig struct {
 	OnExchange func(Exchange)
 }
 
-// DefaultRecordName is the suite name of recorded scenarios unless
-// RecorderConfig.Name says otherwise.
-const DefaultRecordName = "recorded"
+// DefaultName is the suite name of recorded scenarios unless Config.Name
+// says otherwise.
+const DefaultName = "recorded"
 
 // upstreamTimeout is how long the recorder waits for the upstream's
 // answer: Okta gives up after 60 seconds.
 const upstreamTimeout = 60 * time.Second
 
 // A Recorder is a reverse proxy in front of a SCIM server that records
-// every exchange and writes them as a scenario that Run replays: the
-// recorded identity-provider traffic becomes a test (see BuildScenario for
-// how). It is an http.Handler: the identity provider's SCIM base URL is
+// every exchange and writes them as a scenario that conformance.Run
+// replays: the recorded identity-provider traffic becomes a test (see
+// BuildScenario for how). It is an http.Handler: the identity provider's SCIM base URL is
 // wherever the handler is served.
 type Recorder struct {
-	cfg      RecorderConfig
+	cfg      Config
 	upstream *url.URL
 	proxy    *httputil.ReverseProxy
 
@@ -89,15 +91,15 @@ type Recorder struct {
 
 var _ http.Handler = (*Recorder)(nil)
 
-// NewRecorder returns a Recorder forwarding to cfg.Upstream.
-func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
+// New returns a Recorder forwarding to cfg.Upstream.
+func New(cfg Config) (*Recorder, error) {
 	u, err := url.Parse(cfg.Upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream %q is not an http(s) URL", cfg.Upstream)
 	}
 	u.RawQuery, u.Fragment = "", ""
 	if cfg.Name == "" {
-		cfg.Name = DefaultRecordName
+		cfg.Name = DefaultName
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 10 << 20
@@ -277,11 +279,11 @@ func (r *Recorder) Flush() (string, error) {
 		return "", nil
 	}
 	first := nextStepNumber(r.cfg.Dir, r.cfg.Name)
-	s, err := BuildScenario(exs, RecordInfo{Suite: r.cfg.Name, Upstream: r.upstream.String(), FirstStep: first})
+	s, err := BuildScenario(exs, Info{Suite: r.cfg.Name, Upstream: r.upstream.String(), FirstStep: first})
 	if err != nil {
 		return "", err
 	}
-	data, err := MarshalScenario(s)
+	data, err := conformance.MarshalScenario(s)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package conformance
+package record
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // jsonObject is a JSON object that keeps its keys in the order they came,
@@ -91,4 +92,35 @@ func decodeOrderedValue(dec *json.Decoder) (any, error) {
 		return arr, nil
 	}
 	return nil, fmt.Errorf("unexpected %v", d)
+}
+
+// decodeJSON decodes with json.Number, so that numbers keep their text
+// ("0" stays "0", not "0e+00") and large ones their precision. It accepts
+// what the conformance runner accepts as a JSON answer.
+func decodeJSON(b []byte) (any, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("the body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// marshal is compact JSON without HTML escaping, so that a recorded body
+// reads as the identity provider sent it (and redaction finds it).
+func marshal(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

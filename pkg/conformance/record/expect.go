@@ -1,4 +1,4 @@
-package conformance
+package record
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/kacescim/kacescim/pkg/conformance"
 )
 
 // SCIM message schemas.
@@ -20,14 +22,14 @@ func jsonPathOf(s string) *string { return &s }
 func assertValue(v any) json.RawMessage { return json.RawMessage(marshal(v)) }
 
 // assertions are the stable expectations of a recorded JSON answer.
-func (b *builder) assertions(ex Exchange, doc any) []Assertion {
+func (b *builder) assertions(ex Exchange, doc any) []conformance.Assertion {
 	m, ok := doc.(map[string]any)
 	if !ok {
 		return nil
 	}
-	var out []Assertion
+	var out []conformance.Assertion
 	add := func(path, op string, value any) {
-		a := Assertion{JSON: jsonPathOf(path), Op: op}
+		a := conformance.Assertion{JSON: jsonPathOf(path), Op: op}
 		if value != nil {
 			a.Value = assertValue(value)
 		}

@@ -1,4 +1,4 @@
-package conformance_test
+package record_test
 
 import (
 	"bytes"
@@ -16,6 +16,9 @@ import (
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
+	"github.com/kacescim/kacescim/pkg/conformance/record"
+	"github.com/kacescim/kacescim/pkg/server"
+	"github.com/kacescim/kacescim/pkg/server/servertest"
 )
 
 const (
@@ -29,8 +32,8 @@ const (
 var recTime = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // recEx builds a recorded exchange with a bearer key.
-func recEx(method, path, reqBody string, status int, respBody string, hdr ...string) conformance.Exchange {
-	e := conformance.Exchange{
+func recEx(method, path, reqBody string, status int, respBody string, hdr ...string) record.Exchange {
+	e := record.Exchange{
 		Time:           recTime,
 		Method:         method,
 		Path:           path,
@@ -60,7 +63,7 @@ func recUserJSON(active bool, version string) string {
 }
 
 // recSession is an Okta-style session as a recorder sees it.
-func recSession() []conformance.Exchange {
+func recSession() []record.Exchange {
 	list := func(n int, resources string) string {
 		return fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":%d,"startIndex":1,"itemsPerPage":%d,"Resources":[%s]}`, n, n, resources)
 	}
@@ -68,7 +71,7 @@ func recSession() []conformance.Exchange {
 	noKey.RequestHeader.Del("Authorization")
 	badKey := recEx("GET", "/Users", "", 401, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"bad key"}`)
 	badKey.RequestHeader.Set("Authorization", "Bearer kcs_wrongwrongwrongwrongwrong")
-	return []conformance.Exchange{
+	return []record.Exchange{
 		recEx("GET", "/Users?startIndex=1&count=2", "", 200, list(0, "")),
 		recEx("GET", "/Users?filter=userName+eq+%22jane%40example.com%22&startIndex=1&count=100", "", 200, list(0, "")),
 		recEx("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane@example.com",`+
@@ -89,11 +92,23 @@ func recSession() []conformance.Exchange {
 	}
 }
 
+// kacescim is a real kacescim server to record in front of.
+type kacescim struct {
+	base  string // the SCIM base URL
+	admin *client.Admin
+}
+
+func newKacescim(t *testing.T) *kacescim {
+	t.Helper()
+	_, ts := servertest.Start(t, server.Config{AdminToken: "test-admin-token"})
+	return &kacescim{base: ts.URL + server.SCIMPrefix, admin: client.NewAdmin(ts.URL, "test-admin-token")}
+}
+
 // TestBuildScenario: ids become captures, chosen values variables, the
 // recorded statuses and stable values expectations, and what was created
 // and not deleted is cleaned up.
 func TestBuildScenario(t *testing.T) {
-	s, err := conformance.BuildScenario(recSession(), conformance.RecordInfo{Suite: "okta-rec", Upstream: recUpstream})
+	s, err := record.BuildScenario(recSession(), record.Info{Suite: "okta-rec", Upstream: recUpstream})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +185,7 @@ func TestBuildScenario(t *testing.T) {
 	}
 	body := string(step(2).Body)
 	for _, want := range []string{`"userName":"{{userName1}}"`, `"value":"{{userName1}}"`, `"displayName":"{{displayName1}}"`,
-		`"externalId":"{{externalId1}}"`, `"password":"` + conformance.PasswordPlaceholder + `"`} {
+		`"externalId":"{{externalId1}}"`, `"password":"` + record.PasswordPlaceholder + `"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("POST body lacks %s: %s", want, body)
 		}
@@ -178,7 +193,7 @@ func TestBuildScenario(t *testing.T) {
 	if !strings.HasPrefix(body, `{"schemas":`) {
 		t.Errorf("the body's keys are not in the recorded order: %s", body)
 	}
-	if b := string(step(5).Body); !strings.Contains(b, `"value":"`+conformance.PasswordPlaceholder+`"`) {
+	if b := string(step(5).Body); !strings.Contains(b, `"value":"`+record.PasswordPlaceholder+`"`) {
 		t.Errorf("password PATCH body %s", b)
 	}
 	if b := string(step(8).Body); !strings.Contains(b, `"members":[{"value":"{{user1Id}}","display":"{{displayName1}}"}]`) {
@@ -222,10 +237,10 @@ func TestBuildScenario(t *testing.T) {
 // A recording that deletes what it created needs no cleanup; numbering
 // starts where it is told.
 func TestBuildScenarioDeletedAndNumbering(t *testing.T) {
-	s, err := conformance.BuildScenario([]conformance.Exchange{
+	s, err := record.BuildScenario([]record.Exchange{
 		recEx("POST", "/Groups", `{"displayName":"Ops"}`, 201, `{"id":"`+recGroupID+`","displayName":"Ops"}`),
 		recEx("DELETE", "/Groups/"+recGroupID, "", 204, ""),
-	}, conformance.RecordInfo{Upstream: recUpstream, FirstStep: 7})
+	}, record.Info{Upstream: recUpstream, FirstStep: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +263,7 @@ func TestBuildScenarioRedaction(t *testing.T) {
 	form.RequestHeader.Set("Content-Type", "application/x-www-form-urlencoded")
 	basic := recEx("GET", "/Groups", "", 200, "")
 	basic.RequestHeader.Set("Authorization", "Basic amFuZTpodW50ZXIy")
-	s, err := conformance.BuildScenario([]conformance.Exchange{bare, form, basic}, conformance.RecordInfo{Upstream: recUpstream})
+	s, err := record.BuildScenario([]record.Exchange{bare, form, basic}, record.Info{Upstream: recUpstream})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +285,7 @@ func TestBuildScenarioRedaction(t *testing.T) {
 	if h := s.Steps[0].Headers; len(h) != 2 || h["X-Custom"] != "kept as is" || h["User-Agent"] == "" {
 		t.Errorf("headers %v, want X-Custom and User-Agent alone", h)
 	}
-	if rb := s.Steps[1].RawBody; rb == nil || *rb != "user=jane&password="+conformance.PasswordPlaceholder+"&note=[REDACTED]" {
+	if rb := s.Steps[1].RawBody; rb == nil || *rb != "user=jane&password="+record.PasswordPlaceholder+"&note=[REDACTED]" {
 		t.Errorf("raw body %v", rb)
 	}
 	if s.Steps[1].Headers["Content-Type"] != "application/x-www-form-urlencoded" {
@@ -290,7 +305,7 @@ func TestRecordReplay(t *testing.T) {
 	}
 	key := prov.Key
 	dir := t.TempDir()
-	rec, err := conformance.NewRecorder(conformance.RecorderConfig{Upstream: env.base, Dir: dir, Name: "okta-recorded"})
+	rec, err := record.New(record.Config{Upstream: env.base, Dir: dir, Name: "okta-recorded"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +417,7 @@ func TestRecordReplay(t *testing.T) {
 
 	// A second session in the same directory goes on numbering, and both
 	// load together.
-	rec2, err := conformance.NewRecorder(conformance.RecorderConfig{Upstream: env.base, Dir: dir, Name: "okta-recorded"})
+	rec2, err := record.New(record.Config{Upstream: env.base, Dir: dir, Name: "okta-recorded"})
 	if err != nil {
 		t.Fatal(err)
 	}

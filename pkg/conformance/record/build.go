@@ -1,4 +1,4 @@
-package conformance
+package record
 
 import (
 	"bytes"
@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kacescim/kacescim/pkg/conformance"
 )
 
-// RecordInfo says where a recording comes from, for BuildScenario.
-type RecordInfo struct {
+// Info says where a recording comes from, for BuildScenario.
+type Info struct {
 	// Suite is the scenario's suite (default "recorded").
 	Suite string
 	// Name names the scenario (default: "Recorded <time>").
@@ -63,12 +65,12 @@ const recordedValuePrefix = "rec-{{rand}}-"
 //
 // Exchanges with truncated bodies are left out and listed in the
 // description.
-func BuildScenario(exchanges []Exchange, info RecordInfo) (*Scenario, error) {
+func BuildScenario(exchanges []Exchange, info Info) (*conformance.Scenario, error) {
 	if len(exchanges) == 0 {
 		return nil, errors.New("nothing recorded")
 	}
 	if info.Suite == "" {
-		info.Suite = DefaultRecordName
+		info.Suite = DefaultName
 	}
 	if info.FirstStep <= 0 {
 		info.FirstStep = 1
@@ -79,12 +81,12 @@ func BuildScenario(exchanges []Exchange, info RecordInfo) (*Scenario, error) {
 
 // builder is the state of one BuildScenario.
 type builder struct {
-	info     RecordInfo
+	info     Info
 	exs      []Exchange // the replayable ones
 	left     []string   // what was left out, for the description
 	upstream string     // base URL without a trailing slash
 	host     string
-	red      Redactor
+	red      *conformance.Redactor
 
 	// values maps a recorded value to its variable; valueOrder keeps the
 	// order they were found in.
@@ -102,7 +104,7 @@ type builder struct {
 	texts []string
 }
 
-func newBuilder(exchanges []Exchange, info RecordInfo) *builder {
+func newBuilder(exchanges []Exchange, info Info) *builder {
 	b := &builder{
 		info:       info,
 		upstream:   strings.TrimRight(info.Upstream, "/"),
@@ -127,11 +129,20 @@ func newBuilder(exchanges []Exchange, info RecordInfo) *builder {
 		}
 		b.exs = append(b.exs, ex)
 	}
-	b.red = newRedactor(nil, auths...)
+	b.red = conformance.NewRedactor(auths...)
 	for _, ex := range b.exs {
 		b.texts = append(b.texts, requestText(ex))
 	}
 	return b
+}
+
+func sortedKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func pathOnly(p string) string {
@@ -166,14 +177,14 @@ func requestText(ex Exchange) string {
 	return sb.String()
 }
 
-func (b *builder) build() (*Scenario, error) {
+func (b *builder) build() (*conformance.Scenario, error) {
 	if len(b.exs) == 0 {
 		return nil, errors.New("nothing replayable recorded: " + strings.Join(b.left, "; "))
 	}
 	b.findValues()
 	b.findVersions()
 	start := b.exs[0].Time.UTC()
-	s := &Scenario{
+	s := &conformance.Scenario{
 		Suite:  b.info.Suite,
 		Name:   b.info.Name,
 		Source: fmt.Sprintf("recorded %s from %s", start.Format(time.RFC3339), b.host),
@@ -211,10 +222,10 @@ func (b *builder) build() (*Scenario, error) {
 	}
 	for i := len(made) - 1; i >= 0; i-- {
 		if !deleted[made[i].path] {
-			s.Cleanup = append(s.Cleanup, Step{Method: http.MethodDelete, Path: made[i].path})
+			s.Cleanup = append(s.Cleanup, conformance.Step{Method: http.MethodDelete, Path: made[i].path})
 		}
 	}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("the recording makes an invalid scenario: %w", err)
 	}
 	return s, nil
@@ -366,15 +377,14 @@ func (b *builder) findVersions() {
 // or "header:ETag"; "" when it is not there.
 func versionSource(ex Exchange, v string) string {
 	if doc, err := decodeJSON(ex.ResponseBody); err == nil {
-		if got, ok := lookup(doc, "meta.version"); ok && got == v {
+		if got, ok := metaVersion(doc); ok && got == v {
 			return "meta.version"
 		}
-		if res, ok := lookup(doc, "Resources"); ok {
-			if arr, ok := res.([]any); ok {
-				for k := range arr {
-					p := fmt.Sprintf("Resources[%d].meta.version", k)
-					if got, ok := lookup(doc, p); ok && got == v {
-						return p
+		if m, ok := doc.(map[string]any); ok {
+			if arr, ok := m["Resources"].([]any); ok {
+				for k, r := range arr {
+					if got, ok := metaVersion(r); ok && got == v {
+						return fmt.Sprintf("Resources[%d].meta.version", k)
 					}
 				}
 			}
@@ -384,6 +394,27 @@ func versionSource(ex Exchange, v string) string {
 		return "header:ETag"
 	}
 	return ""
+}
+
+// metaVersion is the meta.version of a decoded resource, found as the
+// scenario runner's JSON paths find it: with no "meta" key, a key named
+// "meta.version" is the value.
+func metaVersion(v any) (any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	meta, ok := m["meta"]
+	if !ok {
+		got, ok := m["meta.version"]
+		return got, ok
+	}
+	mm, ok := meta.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	got, ok := mm["version"]
+	return got, ok
 }
 
 // usedLater reports whether s shows up in a request after the i-th.
@@ -397,8 +428,8 @@ func (b *builder) usedLater(i int, s string) bool {
 }
 
 // step makes the i-th exchange a step numbered n.
-func (b *builder) step(i int, ex Exchange, n int) Step {
-	st := Step{Method: strings.ToUpper(ex.Method), Severity: SeverityMust}
+func (b *builder) step(i int, ex Exchange, n int) conformance.Step {
+	st := conformance.Step{Method: strings.ToUpper(ex.Method), Severity: conformance.SeverityMust}
 	st.Path = b.pathTemplate(ex.Path)
 	st.Name = fmt.Sprintf("%d. %s %s", n, st.Method, shortName(st.Path))
 	st.Auth = authMode(ex)
@@ -412,7 +443,7 @@ func (b *builder) step(i int, ex Exchange, n int) Step {
 			st.RawBody = &raw
 		}
 	}
-	st.Expect.Status = Statuses{ex.Status}
+	st.Expect.Status = conformance.Statuses{ex.Status}
 	doc, err := decodeJSON(ex.ResponseBody)
 	if err == nil {
 		st.Expect.Assert = b.assertions(ex, doc)
@@ -436,11 +467,11 @@ func authMode(ex Exchange) string {
 	h := strings.TrimSpace(ex.RequestHeader.Get("Authorization"))
 	switch {
 	case h == "":
-		return AuthNone
+		return conformance.AuthNone
 	case ex.Status == http.StatusUnauthorized:
-		return AuthInvalid
+		return conformance.AuthInvalid
 	case !strings.Contains(h, " "):
-		return AuthBare
+		return conformance.AuthBare
 	}
 	return "" // bearer, the default; another scheme is replayed as bearer too
 }
