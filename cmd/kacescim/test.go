@@ -232,7 +232,6 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 			Skip:          opts.Skip,
 			Keep:          opts.Keep,
 			Verbose:       opts.Verbose,
-			State:         true,
 			Transport:     r.transport,
 			ClientOptions: []client.Option{client.WithTimeout(opts.Timeout), client.WithUserAgent(opts.g.userAgent())},
 		}

@@ -258,7 +258,6 @@ func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conform
 		BaseURL:   ts.URL + server.SCIMPrefix,
 		Token:     fx.Key,
 		Directory: fx.Directory(),
-		State:     true,
 	})
 	if err := fx.Close(ctx); err != nil {
 		t.Error(err)

@@ -27,7 +27,7 @@
 // MarshalScenario writes such a scenario as a person would, and
 // Scenario.Validate checks one made in code.
 //
-// With Options.State (kacescim test sets it) the scenario runner also
+// Unless Options.NoState turns it off, the scenario runner also
 // checks what the server's state must be, not only what it answers. It
 // keeps a model of every user and group a scenario creates (POST /Users or
 // /Groups answered 2xx with an id): the representation the requests it sent

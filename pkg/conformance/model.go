@@ -143,7 +143,7 @@ func decodeObject(b []byte) (map[string]any, bool) {
 // one. main is the step's own check, for notes.
 func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans *answer, wrongStatus bool, main *Check) *Check {
 	kind := modelWriteOf(st)
-	if kind == modelNone || !sr.opts.State {
+	if kind == modelNone || sr.opts.NoState {
 		return nil
 	}
 	if wrongStatus || ans.status < 200 || ans.status >= 300 {

@@ -73,7 +73,7 @@ const modelScenario = `{
 }`
 
 func TestModelStateChecks(t *testing.T) {
-	res := run(t, &stubSCIM{answer: memUsers(false), spc: `{}`}, Options{State: true}, parse(t, modelScenario))
+	res := run(t, &stubSCIM{answer: memUsers(false), spc: `{}`}, Options{}, parse(t, modelScenario))
 	cs := checks(res)
 	for _, name := range []string{"create: state", "put: state", "patch: state"} {
 		if c, ok := cs[name]; !ok || c.Status != StatusPass || c.Source == "" || c.Severity != SeverityMust {
@@ -88,10 +88,10 @@ func TestModelStateChecks(t *testing.T) {
 	if notes := strings.Join(cs["unknown"].Notes, " "); !strings.Contains(notes, "state: not checked from here on") {
 		t.Errorf("unknown: notes %q; want why the model stops", notes)
 	}
-	if _, ok := checks(run(t, &stubSCIM{answer: memUsers(false), spc: `{}`}, Options{}, parse(t, modelScenario)))["create: state"]; ok {
-		t.Error("state checks without Options.State")
+	if _, ok := checks(run(t, &stubSCIM{answer: memUsers(false), spc: `{}`}, Options{NoState: true}, parse(t, modelScenario)))["create: state"]; ok {
+		t.Error("state checks with Options.NoState")
 	}
-	skipped := checks(run(t, &stubSCIM{answer: memUsers(false), spc: `{}`}, Options{State: true, Skip: []string{"*: state"}}, parse(t, modelScenario)))
+	skipped := checks(run(t, &stubSCIM{answer: memUsers(false), spc: `{}`}, Options{Skip: []string{"*: state"}}, parse(t, modelScenario)))
 	if c := skipped["put: state"]; c.Status != StatusSkip || skipped["put"].Status != StatusPass {
 		t.Errorf("--skip '*: state': %+v, %+v", c, skipped["put"])
 	}
@@ -101,7 +101,7 @@ func TestModelStateChecks(t *testing.T) {
 // the read-back, naming the attribute, both values and the request, and
 // not the later writes.
 func TestModelReportsOneFaultOnce(t *testing.T) {
-	cs := checks(run(t, &stubSCIM{answer: memUsers(true), spc: `{}`}, Options{State: true}, parse(t, modelScenario)))
+	cs := checks(run(t, &stubSCIM{answer: memUsers(true), spc: `{}`}, Options{}, parse(t, modelScenario)))
 	c := cs["put: state"]
 	if c.Status != StatusFail || len(c.Failures) != 2 {
 		t.Fatalf("put: state: %+v; want the answer and the read-back", c)

@@ -38,12 +38,12 @@ type Options struct {
 	// Token; with it, steps' directory expectations are checked. Nil
 	// leaves them out.
 	Directory Directory
-	// State turns on the state checks: the runner keeps a model of every
-	// user and group a scenario creates, derived from the requests it
-	// sends, and after each successful write compares the write's answer
-	// and a read-back GET with it (a "<step>: state" check; see the
-	// package documentation). kacescim test always sets it.
-	State bool
+	// NoState turns off the state checks, which are on by default: the
+	// runner keeps a model of every user and group a scenario creates,
+	// derived from the requests it sends, and after each successful write
+	// compares the write's answer and a read-back GET with it (a
+	// "<step>: state" check; see the package documentation).
+	NoState bool
 	// Capabilities override what the server's discovery endpoints say,
 	// e.g. {CapLenient: false} for a server that refuses non-RFC input.
 	Capabilities map[Capability]bool

@@ -40,7 +40,6 @@ func TestBuiltinSuitesAgainstKacescim(t *testing.T) {
 		BaseURL:   env.base,
 		Token:     fx.Key,
 		Directory: fx.Directory(),
-		State:     true,
 	})
 	for _, rep := range res.Reports {
 		var buf bytes.Buffer
@@ -79,7 +78,7 @@ func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
 	}
 	t.Cleanup(func() { fx.Close(ctx) })
 	scenarios := builtinScenarios(t)
-	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, Directory: fx.Directory(), State: true})
+	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, Directory: fx.Directory()})
 	if res.Capabilities[conformance.CapLenient] || !res.Capabilities[conformance.CapStrict] {
 		t.Fatalf("capabilities %v: the strict provider was not seen as strict", res.Capabilities)
 	}
