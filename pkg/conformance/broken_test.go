@@ -145,8 +145,7 @@ func bkStepHas(st conformance.Step, name string) bool {
 	if d := st.Directory; d != nil && (d.Check == name || d.Check == "" && st.Name+": directory user" == name) {
 		return true
 	}
-	state, ok := conformance.ModelCheckName(st)
-	return ok && state == name
+	return slices.Contains(conformance.ModelCheckNames(st), name)
 }
 
 // bkJudge compares a run against a broken server with what its table
@@ -313,8 +312,8 @@ func bkCheckCatalog(scenarios []*conformance.Scenario) *bkCatalog {
 				}
 				names = append(names, s.Suite+"/"+name)
 			}
-			if state, ok := conformance.ModelCheckName(st); ok {
-				names = append(names, s.Suite+"/"+state)
+			for _, n := range conformance.ModelCheckNames(st) {
+				names = append(names, s.Suite+"/"+n)
 			}
 			for _, n := range names {
 				c.steps[n] = main

@@ -1,5 +1,5 @@
 package conformance
 
-// ModelCheckName is modelCheckName, for the broken-server table: the name
-// of a step's state check, when it can have one.
-var ModelCheckName = modelCheckName
+// ModelCheckNames is modelCheckNames, for the broken-server table: the
+// names of a step's state and metadata checks, when it can have them.
+var ModelCheckNames = modelCheckNames

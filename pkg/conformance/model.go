@@ -52,13 +52,17 @@ func modelWriteOf(st Step) modelWrite {
 	return modelNone
 }
 
-// modelCheckName is the name of st's state check, when it can have one.
-func modelCheckName(st Step) (string, bool) {
+// modelCheckNames are the names of st's model checks, when it can have
+// them: the state check of a write, and the metadata check of a PUT or a
+// PATCH.
+func modelCheckNames(st Step) []string {
 	switch modelWriteOf(st) {
-	case modelCreate, modelReplace, modelPatch:
-		return st.Name + modelStateSuffix, true
+	case modelCreate, modelDelete:
+		return []string{st.Name + modelStateSuffix}
+	case modelReplace, modelPatch:
+		return []string{st.Name + modelStateSuffix, st.Name + modelMetaSuffix}
 	}
-	return "", false
+	return nil
 }
 
 func expectsSuccess(want Statuses) bool {
@@ -117,6 +121,8 @@ type modelResource struct {
 	// (removed by a PATCH) expected absent; setBy says which request set
 	// each last.
 	written map[attrPath]string
+	// meta is what the run has seen of its id and metadata (model_meta.go).
+	meta metaSeen
 }
 
 // stateModel holds the resources of one scenario run, by location.
@@ -138,10 +144,11 @@ func decodeObject(b []byte) (map[string]any, bool) {
 }
 
 // modelStep updates the model with a step the server answered, and
-// returns the step's state check, or nil when the step has none: it wrote
-// no modelled resource, or its status was an error or not the expected
-// one. main is the step's own check, for notes.
-func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans *answer, wrongStatus bool, main *Check) *Check {
+// returns the step's model checks (its state check, and for a PUT or a
+// PATCH its metadata check), or none: it wrote no modelled resource, or
+// its status was an error or not the expected one. main is the step's own
+// check, for notes.
+func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans *answer, wrongStatus bool, main *Check) []Check {
 	kind := modelWriteOf(st)
 	if kind == modelNone || sr.opts.NoState {
 		return nil
@@ -153,7 +160,11 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 	}
 	rt, _ := modelEndpoint(p.target)
 	req := p.method + " " + sr.red.Redact(strings.SplitN(p.target, "?", 2)[0])
-	var r *modelResource
+	var (
+		r      *modelResource
+		before metaSeen
+		was    map[string]any // the model before a PUT or PATCH
+	)
 	switch kind {
 	case modelCreate:
 		created, _ := ans.doc.(map[string]any)
@@ -167,7 +178,7 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 			main.Notes = append(main.Notes, modelNote(req, "its body", err))
 			return nil
 		}
-		r = &modelResource{rt: rt, loc: "/" + strings.TrimPrefix(strings.SplitN(p.target, "?", 2)[0], "/") + "/" + id, written: map[attrPath]string{}}
+		r = &modelResource{rt: rt, loc: "/" + strings.TrimPrefix(strings.SplitN(p.target, "?", 2)[0], "/") + "/" + id, written: map[attrPath]string{}, meta: metaSeen{id: id}}
 		r.replace(doc, req)
 		sr.model[modelKey(r.loc)] = r
 	case modelReplace, modelPatch:
@@ -181,30 +192,66 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 			main.Notes = append(main.Notes, modelNote(req, "the request", err))
 			return nil
 		}
+		before, was = r.meta, scim.CopyMap(r.doc)
 		if kind == modelReplace {
 			r.replace(doc, req)
 		} else {
 			r.patch(doc, req)
 		}
 	case modelDelete:
+		r = sr.model[modelKey(p.target)]
 		delete(sr.model, modelKey(p.target))
-		return nil
-	}
-
-	name := st.Name + modelStateSuffix
-	c := &Check{Name: name, Severity: SeverityMust, Source: modelSource(kind), Status: StatusPass, Request: main.Request}
-	if len(sr.opts.Skip) > 0 && sr.matches(sr.opts.Skip, sr.s.Suite, name) {
-		c.Status, c.Request, c.Notes = StatusSkip, nil, []string{reasonSkipOption}
-		return c
-	}
-	if got, ok := ans.doc.(map[string]any); ok && !strings.Contains(p.target, "?") {
-		// An answer with a query (attributes, excludedAttributes) need not
-		// hold everything.
-		for _, d := range r.compare(got) {
-			c.Failures = append(c.Failures, "the answer: "+d.String())
+		if r == nil {
+			return nil
 		}
 	}
-	c.Failures = append(c.Failures, sr.modelReadBack(ctx, r, p)...)
+
+	c := sr.modelCheck(st, st.Name+modelStateSuffix, SeverityMust, modelSource(kind), main)
+	if c.Status == StatusSkip {
+		return []Check{c}
+	}
+	if kind == modelDelete {
+		c.Failures = sr.modelGone(ctx, r, p)
+		return []Check{sr.modelFinish(c)}
+	}
+	what := "the answer to " + req
+	if got, ok := ans.doc.(map[string]any); ok {
+		if !strings.Contains(p.target, "?") {
+			// An answer with a query (attributes, excludedAttributes) need
+			// not hold everything.
+			for _, d := range r.compare(got) {
+				c.Failures = append(c.Failures, what+": "+d.String())
+			}
+		}
+		c.Failures = append(c.Failures, r.metaIn(what, got, ans.header, ans.status, kind == modelCreate)...)
+	}
+	read, ok := sr.modelReadBack(ctx, r, p, kind == modelCreate)
+	c.Failures = append(c.Failures, read...)
+	out := []Check{sr.modelFinish(c)}
+	if kind == modelReplace || kind == modelPatch {
+		m := sr.modelCheck(st, st.Name+modelMetaSuffix, SeverityShould, "RFC 7643 §3.1; RFC 7644 §3.14", main)
+		// The version and lastModified need move only when the resource
+		// changed: the model after the read-back (which adopts what the
+		// server holds) differs from the one before the write.
+		if m.Status != StatusSkip && ok && r.differs(was) {
+			m.Failures = r.metaChange("read-back GET "+r.loc+" after "+req, before)
+		}
+		out = append(out, sr.modelFinish(m))
+	}
+	return out
+}
+
+// modelCheck is a model check of st, passing, or skipped by --skip.
+func (sr *scenarioRun) modelCheck(st Step, name string, sev Severity, source string, main *Check) Check {
+	c := Check{Name: name, Severity: sev, Source: source, Status: StatusPass, Request: main.Request}
+	if len(sr.opts.Skip) > 0 && sr.matches(sr.opts.Skip, sr.s.Suite, name) {
+		c.Status, c.Request, c.Notes = StatusSkip, nil, []string{reasonSkipOption}
+	}
+	return c
+}
+
+// modelFinish fails c if it has failures, redacted.
+func (sr *scenarioRun) modelFinish(c Check) Check {
 	if len(c.Failures) > 0 {
 		c.Status = StatusFail
 		for i := range c.Failures {
@@ -214,25 +261,45 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 	return c
 }
 
-// modelReadBack reads r back with the step's authorization and compares
-// it with the model, which then adopts what the server holds for every
-// attribute that differs, so that one fault is reported once.
-func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *prepared) []string {
+// modelHeader is the header of the model's own requests: the step's
+// authorization.
+func modelHeader(p *prepared) http.Header {
 	h := http.Header{}
 	if v, ok := p.header["Authorization"]; ok {
 		h["Authorization"] = v
 	}
+	return h
+}
+
+// modelGone reads back a resource a DELETE removed: it must be 404.
+func (sr *scenarioRun) modelGone(ctx context.Context, r *modelResource, p *prepared) []string {
+	what := "read-back GET " + r.loc + " after " + p.method + " " + sr.red.Redact(strings.SplitN(p.target, "?", 2)[0])
+	resp, err := sr.client(modelHeader(p)).Do(ctx, http.MethodGet, r.loc, nil)
+	switch {
+	case err != nil:
+		return []string{what + ": no answer: " + err.Error()}
+	case resp.Status != http.StatusNotFound:
+		return []string{fmt.Sprintf("%s: a deleted resource is not found (MUST, RFC 7644 §3.6): expected 404, got %d", what, resp.Status)}
+	}
+	return nil
+}
+
+// modelReadBack reads r back with the step's authorization and compares
+// it with the model, which then adopts what the server holds for every
+// attribute that differs, so that one fault is reported once. ok says
+// whether the resource was read.
+func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *prepared, created bool) (failures []string, ok bool) {
 	what := "read-back GET " + r.loc
-	resp, err := sr.client(h).Do(ctx, http.MethodGet, r.loc, nil)
+	resp, err := sr.client(modelHeader(p)).Do(ctx, http.MethodGet, r.loc, nil)
 	if err != nil {
 		delete(sr.model, modelKey(r.loc))
-		return []string{what + ": no answer: " + err.Error()}
+		return []string{what + ": no answer: " + err.Error()}, false
 	}
 	ans := newAnswer(resp, 0)
-	got, ok := ans.doc.(map[string]any)
-	if resp.Status != http.StatusOK || !ok {
+	got, isObj := ans.doc.(map[string]any)
+	if resp.Status != http.StatusOK || !isObj {
 		delete(sr.model, modelKey(r.loc))
-		return []string{fmt.Sprintf("%s: expected 200 with the resource, got %d%s", what, resp.Status, errorDetail(ans))}
+		return []string{fmt.Sprintf("%s: expected 200 with the resource, got %d%s", what, resp.Status, errorDetail(ans))}, false
 	}
 	var out []string
 	diffs := r.compare(got)
@@ -240,7 +307,8 @@ func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *p
 		out = append(out, what+": "+d.String())
 	}
 	r.adopt(got, diffs)
-	return out
+	out = append(out, r.metaIn(what, got, ans.header, 0, created)...)
+	return out, true
 }
 
 func modelNote(req, what string, err error) string {
@@ -257,6 +325,8 @@ func modelSource(kind modelWrite) string {
 		return "RFC 7644 §3.5.1"
 	case modelPatch:
 		return "RFC 7644 §3.5.2"
+	case modelDelete:
+		return "RFC 7644 §3.6"
 	}
 	return "RFC 7644 §3.3"
 }

@@ -341,3 +341,19 @@ func (r *modelResource) adopt(server map[string]any, diffs []difference) {
 		}
 	}
 }
+
+// differs reports whether r holds, in an attribute the run wrote, a value
+// other than doc's.
+func (r *modelResource) differs(doc map[string]any) bool {
+	for p := range r.written {
+		if !r.equal(p, r.get(doc, p), r.get(r.doc, p)) {
+			return true
+		}
+	}
+	for _, p := range r.paths(doc) {
+		if !r.equal(p, r.get(doc, p), r.get(r.doc, p)) {
+			return true
+		}
+	}
+	return false
+}

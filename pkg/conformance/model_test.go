@@ -17,6 +17,7 @@ func memUsers(dropTitle bool) func(r *http.Request, body string) (int, string) {
 	answer := func(status int) (int, string) {
 		out := scim.CopyMap(doc)
 		out["id"] = "u1"
+		out["meta"] = map[string]any{"resourceType": "User", "location": "http://stub/Users/u1"}
 		b, _ := json.Marshal(out)
 		return status, string(b)
 	}

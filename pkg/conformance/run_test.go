@@ -45,6 +45,12 @@ func (s *stubSCIM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.answer != nil {
 		status, body = s.answer(r, string(b))
 	}
+	var doc struct {
+		Meta struct{ Location string }
+	}
+	if status == http.StatusCreated && json.Unmarshal([]byte(body), &doc) == nil && doc.Meta.Location != "" {
+		w.Header().Set("Location", doc.Meta.Location)
+	}
 	w.WriteHeader(status)
 	io.WriteString(w, body)
 }

@@ -417,9 +417,7 @@ func (s *Scenario) CheckNames() []string {
 	var names []string
 	for _, st := range s.Steps {
 		names = append(names, stepCheckNames(st)...)
-		if n, ok := modelCheckName(st); ok {
-			names = append(names, n)
-		}
+		names = append(names, modelCheckNames(st)...)
 	}
 	return names
 }

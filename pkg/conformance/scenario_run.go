@@ -258,9 +258,7 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 	if st.Directory != nil {
 		out = append(out, sr.directory(ctx, st, stepFailed))
 	}
-	if c := sr.modelStep(ctx, st, p, ans, wrongStatus, &out[0]); c != nil {
-		out = append(out, *c)
-	}
+	out = append(out, sr.modelStep(ctx, st, p, ans, wrongStatus, &out[0])...)
 	return out
 }
 

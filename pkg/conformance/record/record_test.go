@@ -390,8 +390,8 @@ func TestRecordReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Log("\n" + buf.String())
-		if rep.Suite != "okta-recorded" || rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() != 16 {
-			t.Errorf("suite %s: %d passed, %d failed, %d skipped; want 16 passed (12 steps, 4 state checks)", rep.Suite, rep.Passed(), rep.Failed(), rep.Skipped())
+		if rep.Suite != "okta-recorded" || rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() != 19 {
+			t.Errorf("suite %s: %d passed, %d failed, %d skipped; want 19 passed (12 steps, 5 state checks, 2 metadata checks)", rep.Suite, rep.Passed(), rep.Failed(), rep.Skipped())
 			for _, c := range rep.Checks {
 				if c.Status != conformance.StatusPass {
 					t.Logf("%s: %v %v %+v", c.Name, c.Failures, c.Notes, c.Transcript)
