@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // enterpriseURN is the enterprise User extension's schema URN.
@@ -88,4 +89,98 @@ var brokenStates = []brokenServer{
 			"okta-lifecycle/Profile push: PUT with the whole user (id, meta, groups included): directory user",
 		},
 	},
+	{
+		// A server that applies a path-less PATCH (Okta's and Entra's merge)
+		// to a copy of the user it creates, and answers with the copy's id;
+		// the user read back is the one changed, under its own id.
+		name:   "path-less PATCH answered 200 with another id",
+		source: "RFC 7643 §3 (id is stable: it does not change when the resource is returned)",
+		mw: bkIntercept(bkIsPatch, func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+			body := bkReadBody(r)
+			ops := bkPatchOps(r, body)
+			if !slices.ContainsFunc(ops, func(op map[string]any) bool { _, has := op["path"]; return !has }) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			c := bkServe(next, bkInternal(r, r.Method, r.URL.RequestURI(), body))
+			if doc, ok := c.object(); ok && c.status == http.StatusOK {
+				doc["id"] = "copy-" + bkText(doc["id"])
+				c.setJSON(doc)
+			}
+			c.write(w)
+		}),
+		// The state checks of the path-less PATCHes see the answer's id;
+		// the read-backs find the change under the right one.
+		fail: []string{
+			"okta-lifecycle/Deactivate: path-less PATCH replace {active:false}: state",
+			"okta-lifecycle/Reactivate: path-less PATCH replace {active:true}, same id: state",
+			"okta-lifecycle/Unassign: PATCH active false, the user stays (200 on GET): state",
+			"entra/Entra PATCH: path-less replace with dotted and URN-qualified keys: state",
+		},
+	},
+	{
+		name:   "201 Created of a group without a Location header",
+		source: "RFC 7644 §3.3 (the URI of the created resource SHALL be in the Location header)",
+		mw: bkRewrite(bkOn(http.MethodPost, "Groups", false), func(r *http.Request, c *bkAnswer) {
+			c.header.Del("Location")
+		}),
+		// The state check of every group create.
+		fail: []string{
+			"okta-groups/Push group with members: POST /Groups (201): state",
+			"okta-groups/Push empty group: POST /Groups with members [] (201): state",
+			"entra/Entra group create: Microsoft's non-standard group schema URI is accepted (201): state",
+		},
+	},
+	{
+		// A server that stores a replace as a re-create: from the PUT on,
+		// the user's meta.created is the time of the PUT.
+		name:   "PUT resets meta.created",
+		source: "RFC 7643 §3.1 (meta.created: when the resource was added)",
+		mw:     bkPutResetsCreated(),
+		// The PUT's answer; the read-back, and the writes after, are judged
+		// against the created the model then adopts: one fault, one failure.
+		fail: []string{"okta-lifecycle/Profile push: PUT with the whole user (id, meta, groups included): state"},
+	},
+	{
+		name:   "user delete answered 204 but not applied",
+		source: "RFC 7644 §3.6 (a deleted resource MUST NOT be returned: GET is 404)",
+		mw: bkIntercept(bkOn(http.MethodDelete, "Users", true), func(_ http.Handler, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		}),
+		// The DELETE's state check reads the user back; the directory
+		// keeps the user the SCIM view does.
+		fail: []string{
+			"entra/Entra delete: DELETE /Users/{id} is 204: state",
+			"entra/Entra delete: the directory user is gone",
+		},
+	},
+}
+
+// bkPutResetsCreated makes meta.created of a user the lastModified of
+// its last PUT, in every answer about it from then on.
+func bkPutResetsCreated() func(http.Handler) http.Handler {
+	var (
+		mu    sync.Mutex
+		reset = map[string]any{} // user id → its "created"
+	)
+	return bkRewrite(func(r *http.Request) bool {
+		ep, id := bkResource(r)
+		return ep == "Users" && id != ""
+	}, func(r *http.Request, c *bkAnswer) {
+		_, id := bkResource(r)
+		doc, ok := c.object()
+		meta, hasMeta := doc["meta"].(map[string]any)
+		if c.status != http.StatusOK || !ok || !hasMeta {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodPut {
+			reset[id] = meta["lastModified"]
+		}
+		if at, ok := reset[id]; ok {
+			meta["created"] = at
+			c.setJSON(doc)
+		}
+	})
 }

@@ -2,9 +2,12 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kacescim/kacescim/pkg/scim"
 )
@@ -114,5 +117,128 @@ func TestModelReportsOneFaultOnce(t *testing.T) {
 	}
 	if c := cs["patch: state"]; c.Status != StatusPass {
 		t.Errorf("patch: state: %+v; the dropped title is reported once", c)
+	}
+}
+
+// metaUsers is a one-user store with metadata: created, lastModified (one
+// second later at every write) and version (one more at every write), and
+// the ETag header; bug plants one fault in it.
+func metaUsers(bug string) http.Handler {
+	var (
+		doc      map[string]any
+		version  int
+		modified time.Time
+		deleted  bool
+		patches  int
+	)
+	rt := scim.UserResourceType()
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/Users") {
+			http.NotFound(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		var in map[string]any
+		_ = json.Unmarshal(body, &in)
+		status := http.StatusOK
+		switch r.Method {
+		case http.MethodPost:
+			doc, _ = scim.Normalize(rt, in, scim.Options{})
+			version, modified, status = 1, created, http.StatusCreated
+		case http.MethodPut:
+			doc, _ = scim.Normalize(rt, in, scim.Options{})
+			version, modified = version+1, modified.Add(time.Second)
+		case http.MethodPatch:
+			req, _ := scim.DecodePatch(body, scim.Options{})
+			doc, _ = scim.ApplyPatch(rt, doc, req.Operations, scim.Options{})
+			patches++
+			if bug != "version stays" || patches == 1 {
+				version++
+			}
+			modified = modified.Add(time.Second)
+			if bug == "lastModified backward" && patches == 2 {
+				modified = created.Add(time.Second / 2)
+			}
+		case http.MethodDelete:
+			deleted = bug != "delete kept"
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if deleted {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		out := scim.CopyMap(doc)
+		out["id"] = "u1"
+		tag := fmt.Sprintf(`W/"%d"`, version)
+		meta := map[string]any{"resourceType": "User", "location": "http://stub/Users/u1", "version": tag,
+			"created": created.Format(time.RFC3339), "lastModified": modified.Format(time.RFC3339)}
+		// The faults of the create's answer.
+		switch map[bool]string{true: bug}[status == http.StatusCreated] {
+		case "Location differs":
+			w.Header().Set("Location", "http://stub/Users/other")
+		case "resourceType Group":
+			meta["resourceType"] = "Group"
+		case "ETag differs":
+			tag = `W/"0"`
+		}
+		if w.Header().Get("Location") == "" && status == http.StatusCreated {
+			w.Header().Set("Location", "http://stub/Users/u1")
+		}
+		out["meta"] = meta
+		w.Header().Set("ETag", tag)
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(out)
+	})
+}
+
+const metaScenario = `{
+  "name": "meta",
+  "steps": [
+    {"name": "create", "method": "POST", "path": "/Users", "capture": {"id": "id"},
+     "body": {"userName": "a@example.com", "title": "T0"}, "expect": {"status": 201}},
+    {"name": "patch", "method": "PATCH", "path": "/Users/{{id}}",
+     "body": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "title", "value": "T1"}]}},
+    {"name": "patch2", "method": "PATCH", "path": "/Users/{{id}}",
+     "body": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "title", "value": "T2"}]}},
+    {"name": "delete", "method": "DELETE", "path": "/Users/{{id}}", "expect": {"status": 204}}
+  ]
+}`
+
+// Each metadata rule fails the check it belongs to, naming the rule, and
+// nothing else; the good store fails nothing.
+func TestModelMetadataRules(t *testing.T) {
+	for bug, want := range map[string]struct{ check, text string }{
+		"":                      {},
+		"Location differs":      {"create: state", "meta.location equals the Location header"},
+		"resourceType Group":    {"create: state", "meta.resourceType"},
+		"ETag differs":          {"create: state", "the ETag header equals meta.version"},
+		"lastModified backward": {"patch2: state", "never moves backward"},
+		"version stays":         {"patch2: metadata", "the version changes"},
+		"delete kept":           {"delete: state", "expected 404, got 200"},
+	} {
+		cs := checks(run(t, metaUsers(bug), Options{}, parse(t, metaScenario)))
+		for _, name := range []string{"create: state", "patch: state", "patch: metadata", "patch2: state", "patch2: metadata", "delete: state"} {
+			c, ok := cs[name]
+			switch {
+			case !ok:
+				t.Errorf("%q: no check %q", bug, name)
+			case name == want.check:
+				if c.Status != StatusFail || !strings.Contains(strings.Join(c.Failures, "; "), want.text) {
+					t.Errorf("%q: %s: %s %q; want a failure saying %q", bug, name, c.Status, c.Failures, want.text)
+				}
+			case c.Status != StatusPass:
+				t.Errorf("%q: %s: %s %q", bug, name, c.Status, c.Failures)
+			}
+		}
+		if c := cs["patch: metadata"]; c.Severity != SeverityShould {
+			t.Errorf("patch: metadata: severity %s; want SHOULD", c.Severity)
+		}
+	}
+	skipped := checks(run(t, metaUsers("version stays"), Options{Skip: []string{"*: metadata"}}, parse(t, metaScenario)))
+	if c := skipped["patch2: metadata"]; c.Status != StatusSkip || skipped["patch2: state"].Status != StatusPass {
+		t.Errorf("--skip '*: metadata': %+v, %+v", c, skipped["patch2: state"])
 	}
 }
