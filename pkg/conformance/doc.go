@@ -48,6 +48,19 @@
 // searches and Bulk, and a resource whose PATCH the model cannot apply is
 // dropped from the model, saying so in a note.
 //
+// The same checks hold every answer and read-back of a modelled resource
+// to the metadata and lifecycle rules, each failure naming its rule,
+// severity and section: the id is the one the POST returned (RFC 7643
+// §3); a 201 has a Location header equal to meta.location (RFC 7644
+// §3.3); meta.resourceType is the endpoint's, meta.created never changes,
+// meta.lastModified equals it until a change and never goes back, and the
+// ETag header equals meta.version (RFC 7643 §3.1); after a DELETE, the
+// "<step>: state" check reads the resource back and expects 404 (RFC 7644
+// §3.6). A PUT or PATCH that changed the resource also has a
+// "<step>: metadata" check (SHOULD): its version changes (RFC 7644 §3.14)
+// and its lastModified moves forward, when the last change is over a
+// second old (servers may keep whole seconds).
+//
 // Both runners return a Result of Reports of Checks, written as text, JSON
 // or JUnit XML. A Redactor keeps keys and Authorization values out of
 // every report, note and scenario file.
