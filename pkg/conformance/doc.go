@@ -59,7 +59,10 @@
 // §3.6). A PUT or PATCH that changed the resource also has a
 // "<step>: metadata" check (SHOULD): its version changes (RFC 7644 §3.14)
 // and its lastModified moves forward, when the last change is over a
-// second old (servers may keep whole seconds).
+// second old (servers may keep whole seconds). A rule about how the
+// server writes every answer (Location, resourceType, ETag) fails the
+// first check that sees it in a run and is only noted on later ones, so
+// that one habit of a server is one failure, not one per create.
 //
 // Both runners return a Result of Reports of Checks, written as text, JSON
 // or JUnit XML. A Redactor keeps keys and Authorization values out of

@@ -223,9 +223,9 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 				c.Failures = append(c.Failures, what+": "+d.String())
 			}
 		}
-		c.Failures = append(c.Failures, r.metaIn(what, got, ans.header, ans.status, kind == modelCreate)...)
+		sr.metaFaults(&c, r.metaIn(what, got, ans.header, ans.status, kind == modelCreate))
 	}
-	read, ok := sr.modelReadBack(ctx, r, p, kind == modelCreate)
+	read, ok := sr.modelReadBack(ctx, r, p, kind == modelCreate, &c)
 	c.Failures = append(c.Failures, read...)
 	out := []Check{sr.modelFinish(c)}
 	if kind == modelReplace || kind == modelPatch {
@@ -288,7 +288,7 @@ func (sr *scenarioRun) modelGone(ctx context.Context, r *modelResource, p *prepa
 // it with the model, which then adopts what the server holds for every
 // attribute that differs, so that one fault is reported once. ok says
 // whether the resource was read.
-func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *prepared, created bool) (failures []string, ok bool) {
+func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *prepared, created bool, c *Check) (failures []string, ok bool) {
 	what := "read-back GET " + r.loc
 	resp, err := sr.client(modelHeader(p)).Do(ctx, http.MethodGet, r.loc, nil)
 	if err != nil {
@@ -307,7 +307,7 @@ func (sr *scenarioRun) modelReadBack(ctx context.Context, r *modelResource, p *p
 		out = append(out, what+": "+d.String())
 	}
 	r.adopt(got, diffs)
-	out = append(out, r.metaIn(what, got, ans.header, 0, created)...)
+	sr.metaFaults(c, r.metaIn(what, got, ans.header, 0, created))
 	return out, true
 }
 
@@ -374,5 +374,22 @@ func (r *modelResource) patch(doc map[string]any, req string) {
 				r.written[p] = req
 			}
 		}
+	}
+}
+
+// metaFaults adds faults to c: as failures, but for a server-wide rule
+// that an earlier check of the run failed already, which is noted instead.
+func (sr *scenarioRun) metaFaults(c *Check, faults []metaFault) {
+	for _, f := range faults {
+		if f.once == "" {
+			c.Failures = append(c.Failures, f.msg)
+			continue
+		}
+		if first, ok := sr.metaFailed[f.once]; ok {
+			c.Notes = append(c.Notes, sr.red.Redact(f.msg)+" (failed first by "+first+")")
+			continue
+		}
+		sr.metaFailed[f.once] = c.Name
+		c.Failures = append(c.Failures, f.msg)
 	}
 }

@@ -33,15 +33,29 @@ func metaTime(v any) (time.Time, bool) {
 	return t, err == nil
 }
 
+// metaFault is a broken metadata rule. once, when set, names a rule about
+// how the server writes every answer (a Location header, resourceType,
+// ETag) rather than about this resource's history: such a fault fails the
+// first check that sees it in a run, and is only noted after that, so
+// that one server-wide habit does not fail every create of the report.
+type metaFault struct {
+	msg, once string
+}
+
 // metaIn judges one representation of r (what: "the answer to PUT
 // /Users/1" or "read-back GET /Users/1") with its headers: the MUST
-// rules, returned as failures. created says whether it answers (or reads
+// rules, returned as faults. created says whether it answers (or reads
 // back) the POST that created r; status is the HTTP status of an answer
 // (0 for a read-back). What it finds becomes what the run has seen.
-func (r *modelResource) metaIn(what string, doc map[string]any, hdr http.Header, status int, created bool) []string {
-	var out []string
+func (r *modelResource) metaIn(what string, doc map[string]any, hdr http.Header, status int, created bool) []metaFault {
+	var out []metaFault
 	fail := func(rule, want, got string) {
-		out = append(out, fmt.Sprintf("%s: %s: expected %s, got %s", what, rule, want, got))
+		out = append(out, metaFault{msg: fmt.Sprintf("%s: %s: expected %s, got %s", what, rule, want, got)})
+	}
+	// failOnce is fail for a rule about every answer of the server.
+	failOnce := func(rule, want, got string) {
+		fail(rule, want, got)
+		out[len(out)-1].once = r.rt.Name + ": " + rule
 	}
 	m := &r.meta
 	id, _ := doc["id"].(string)
@@ -58,13 +72,13 @@ func (r *modelResource) metaIn(what string, doc map[string]any, hdr http.Header,
 		ml, _ := meta["location"].(string)
 		switch {
 		case loc == "":
-			fail("201 Created carries a Location header (SHALL, RFC 7644 §3.3)", "the resource's URI", "none")
+			failOnce("201 Created carries a Location header (SHALL, RFC 7644 §3.3)", "the resource's URI", "none")
 		case ml != loc:
-			fail("meta.location equals the Location header of a 201 (SHALL, RFC 7644 §3.3)", fmt.Sprintf("%q", loc), metaShow(meta["location"]))
+			failOnce("meta.location equals the Location header of a 201 (SHALL, RFC 7644 §3.3)", fmt.Sprintf("%q", loc), metaShow(meta["location"]))
 		}
 	}
 	if v, ok := meta["resourceType"]; ok && v != r.rt.Name {
-		fail("meta.resourceType is the endpoint's resource type (MUST, RFC 7643 §3.1)", fmt.Sprintf("%q", r.rt.Name), metaShow(v))
+		failOnce("meta.resourceType is the endpoint's resource type (MUST, RFC 7643 §3.1)", fmt.Sprintf("%q", r.rt.Name), metaShow(v))
 	}
 	if c, ok := meta["created"].(string); ok {
 		if m.created != "" {
@@ -94,7 +108,7 @@ func (r *modelResource) metaIn(what string, doc map[string]any, hdr http.Header,
 	v, _ := meta["version"].(string)
 	tag := hdr.Get("ETag")
 	if v != "" && tag != "" && v != tag {
-		fail("the ETag header equals meta.version (MUST, RFC 7643 §3.1)", fmt.Sprintf("%q, meta.version", v), fmt.Sprintf("%q", tag))
+		failOnce("the ETag header equals meta.version (MUST, RFC 7643 §3.1)", fmt.Sprintf("%q, meta.version", v), fmt.Sprintf("%q", tag))
 	}
 	if v == "" {
 		v = tag

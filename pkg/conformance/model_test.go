@@ -242,3 +242,21 @@ func TestModelMetadataRules(t *testing.T) {
 		t.Errorf("--skip '*: metadata': %+v, %+v", c, skipped["patch2: state"])
 	}
 }
+
+// A rule about every answer of the server (here: resourceType) fails the
+// first check that sees it and is only noted after that, so one habit of
+// the server does not fail every create of the report.
+func TestModelServerWideFaultFailsOnce(t *testing.T) {
+	twoCreates := `{"name": "two", "steps": [
+	  {"name": "create", "method": "POST", "path": "/Users", "body": {"userName": "a@example.com"}, "expect": {"status": 201}},
+	  {"name": "create again", "method": "POST", "path": "/Users", "body": {"userName": "b@example.com"}, "expect": {"status": 201}}
+	]}`
+	cs := checks(run(t, metaUsers("resourceType Group"), Options{}, parse(t, twoCreates)))
+	if c := cs["create: state"]; c.Status != StatusFail || !strings.Contains(strings.Join(c.Failures, "; "), "meta.resourceType") {
+		t.Errorf("create: state: %s %q; want the resourceType failure", c.Status, c.Failures)
+	}
+	c := cs["create again: state"]
+	if c.Status != StatusPass || !strings.Contains(strings.Join(c.Notes, "; "), `meta.resourceType is the endpoint's resource type (MUST, RFC 7643 §3.1): expected "User", got "Group" (failed first by create: state)`) {
+		t.Errorf("create again: state: %s, failures %q, notes %q; want passed with the fault noted", c.Status, c.Failures, c.Notes)
+	}
+}

@@ -140,6 +140,9 @@ type runner struct {
 	caps      map[Capability]bool
 	capWhy    map[Capability]string
 	red       Redactor
+	// metaFailed names, for each server-wide metadata rule a check of the
+	// run failed (metaFault.once), that check.
+	metaFailed map[string]string
 }
 
 func newRunner(opts Options) *runner {
@@ -148,6 +151,8 @@ func newRunner(opts Options) *runner {
 		base:   strings.TrimRight(opts.BaseURL, "/"),
 		caps:   map[Capability]bool{},
 		capWhy: map[Capability]string{},
+
+		metaFailed: map[string]string{},
 	}
 	r.transport, r.ownsTrans = ownTransport(opts.Transport)
 	r.red = newRedactor(nil, opts.Token, invalidToken)
