@@ -76,7 +76,7 @@ func TestBrokenServers(t *testing.T) {
 	catalog := bkCheckCatalog(builtinScenarios(t))
 	t.Run("control: the good server", func(t *testing.T) {
 		t.Parallel()
-		res := bkRun(t, nil, func(*conformance.Scenario) bool { return true })
+		res := bkRun(t, nil, func(*conformance.Scenario) bool { return true }, func(string) bool { return true })
 		for key, c := range bkOutcomes(res) {
 			if c.Status != conformance.StatusPass {
 				t.Errorf("%s: %s %s", key, c.Status, strings.Join(append(c.Failures, c.Notes...), "; "))
@@ -102,13 +102,31 @@ func TestBrokenServers(t *testing.T) {
 					}
 				}
 			}
-			res := bkRun(t, b.mw, b.needs)
+			res := bkRun(t, b.mw, b.needs, b.needsGoSuite)
 			bkJudge(t, b, catalog, res)
 			if b.gap != "" {
 				t.Logf("GAP: no check catches %q (%s): %s", b.name, b.source, b.gap)
 			}
 		})
 	}
+}
+
+// needsGoSuite reports whether a run against the broken server needs the
+// built-in suite written in Go named suite: whether one of b's checks is
+// in it.
+func (b brokenServer) needsGoSuite(suite string) bool {
+	if b.gap != "" || os.Getenv("KACESCIM_BROKEN_ALL") != "" {
+		return true
+	}
+	for _, list := range [][]string{b.fail, b.skip, b.skipAfter, b.collateral} {
+		for _, key := range list {
+			s, name, _ := strings.Cut(key, "/")
+			if s == suite && slices.Contains(conformance.GoSuiteChecks(suite), name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // needs reports whether a run against the broken server needs scenario s:
@@ -222,8 +240,10 @@ func bkJudge(t *testing.T, b brokenServer, catalog *bkCatalog, res *conformance.
 // bkRun runs every built-in suite against a fresh kacescim server
 // wrapped in mw (only its SCIM endpoints: the admin API, through which the
 // fixture reads the directory, is left alone), with a fixture provider so
-// that the mapping bkOutcomes are checked too.
-func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conformance.Scenario) bool) *conformance.Result {
+// that the mapping bkOutcomes are checked too, and a second provider for
+// the isolation suite. needs selects the scenarios, needsGo the suites
+// written in Go.
+func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conformance.Scenario) bool, needsGo func(suite string) bool) *conformance.Result {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := servertest.Open(ctx, server.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token"})
@@ -252,12 +272,33 @@ func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conform
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := conformance.NewFixture(ctx, admin, "kacescim-broken-b")
+	if err != nil {
+		t.Fatal(err)
+	}
 	scenarios := slices.DeleteFunc(builtinScenarios(t), func(s *conformance.Scenario) bool { return !needs(s) })
+	var suites []string
+	for _, suite := range conformance.Suites {
+		if conformance.GoSuiteChecks(suite) != nil && needsGo(suite) ||
+			slices.ContainsFunc(scenarios, func(s *conformance.Scenario) bool { return s.Suite == suite }) {
+			suites = append(suites, suite)
+		}
+	}
+	if len(suites) == 0 {
+		t.Fatal("the entry needs no suite")
+	}
 	res := conformance.Run(ctx, scenarios, conformance.Options{
-		BaseURL:   ts.URL + server.SCIMPrefix,
-		Token:     fx.Key,
-		Directory: fx.Directory(),
+		BaseURL:        ts.URL + server.SCIMPrefix,
+		Token:          fx.Key,
+		IsolationToken: other.Key,
+		Suites:         suites,
+		Directory:      fx.Directory(),
 	})
+	// The second provider first: the custom fields of the mappings go
+	// with the last one.
+	if err := other.Close(ctx); err != nil {
+		t.Error(err)
+	}
 	if err := fx.Close(ctx); err != nil {
 		t.Error(err)
 	}
@@ -295,6 +336,13 @@ type bkCatalog struct {
 
 func bkCheckCatalog(scenarios []*conformance.Scenario) *bkCatalog {
 	c := &bkCatalog{steps: map[string]string{}, checks: map[string][]string{}, later: map[string][]string{}}
+	// The suites written in Go: each check its own step.
+	for _, suite := range conformance.Suites {
+		for _, name := range conformance.GoSuiteChecks(suite) {
+			key := suite + "/" + name
+			c.steps[key], c.checks[key] = key, []string{key}
+		}
+	}
 	for _, s := range scenarios {
 		var mains []string
 		for _, st := range s.Steps {

@@ -28,6 +28,11 @@ type Options struct {
 	// Skip lists patterns of checks not to run: their steps are not sent,
 	// and steps needing what they would have captured are skipped too.
 	Skip []string
+	// IsolationToken is the key of a second provider of the same server
+	// (tenant B), for the isolation suite: with it, that suite checks that
+	// nothing of Token's provider can be seen or changed with it; without
+	// it, the suite's checks are skipped. It is redacted from reports.
+	IsolationToken string
 	// Keep leaves what the scenarios created in place: no cleanup steps
 	// are sent.
 	Keep bool
@@ -97,7 +102,10 @@ func (r *Result) Totals() (passed, failed, skipped int) {
 
 // Run runs scenarios against the SCIM server at opts.BaseURL and reports
 // one check per step, per assertion that names a check of its own, and
-// per directory expectation (with opts.Directory). Like testing/fstest's
+// per directory expectation (with opts.Directory). The built-in suites
+// written in Go (concurrency, isolation) run after the scenarios when
+// opts.Suites names them, or when it is empty and scenarios include
+// built-in ones (BuiltinScenarios). Like testing/fstest's
 // TestFS, it collects every failure instead of stopping at the first.
 //
 // A step that fails leaves its captures unset, and the steps that need
@@ -128,6 +136,16 @@ func Run(ctx context.Context, scenarios []*Scenario, opts Options) *Result {
 		sr.run(ctx, rep)
 		res.Leftovers = append(res.Leftovers, sr.cleanup(ctx)...)
 	}
+	// The Go suites: named, or with every built-in suite.
+	builtin := slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.builtin })
+	for _, g := range goSuites {
+		if len(opts.Suites) > 0 && !slices.Contains(opts.Suites, g.name) || len(opts.Suites) == 0 && !builtin || !g.selected(r) {
+			continue
+		}
+		rep := &Report{Suite: g.name}
+		res.Reports = append(res.Reports, rep)
+		res.Leftovers = append(res.Leftovers, r.runGoSuite(ctx, g, rep)...)
+	}
 	return res
 }
 
@@ -155,7 +173,7 @@ func newRunner(opts Options) *runner {
 		metaFailed: map[string]string{},
 	}
 	r.transport, r.ownsTrans = ownTransport(opts.Transport)
-	r.red = newRedactor(nil, opts.Token, invalidToken)
+	r.red = newRedactor(nil, opts.Token, opts.IsolationToken, invalidToken)
 	return r
 }
 

@@ -48,7 +48,8 @@ type Scenario struct {
 	// never set (the resource was not created) are not sent.
 	Cleanup []Step `json:"cleanup,omitempty"`
 
-	file string // where it was loaded from, for messages
+	file    string // where it was loaded from, for messages
+	builtin bool   // one of BuiltinScenarios
 }
 
 // A Step is one request and what its answer must be.

@@ -36,18 +36,31 @@ func TestBuiltinSuitesAgainstKacescim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tenant B of the isolation suite: a second provider of the server.
+	other, err := conformance.NewFixture(ctx, env.admin, "kacescim-test-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey := other.Key
 	res := conformance.Run(ctx, builtinScenarios(t), conformance.Options{
-		BaseURL:   env.base,
-		Token:     fx.Key,
-		Directory: fx.Directory(),
+		BaseURL:        env.base,
+		Token:          fx.Key,
+		IsolationToken: otherKey,
+		Directory:      fx.Directory(),
 	})
+	if err := other.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Reports) != len(conformance.Suites) {
+		t.Errorf("%d reports, want one per suite of %q", len(res.Reports), conformance.Suites)
+	}
 	for _, rep := range res.Reports {
 		var buf bytes.Buffer
 		if err := rep.WriteText(&buf); err != nil {
 			t.Fatal(err)
 		}
 		t.Log("\n" + buf.String())
-		if strings.Contains(buf.String(), fx.Key) {
+		if strings.Contains(buf.String(), fx.Key) || strings.Contains(buf.String(), otherKey) {
 			t.Errorf("suite %s: the report shows the key", rep.Suite)
 		}
 		if rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() == 0 {
@@ -77,8 +90,13 @@ func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fx.Close(ctx) })
+	other, err := conformance.NewFixtureFor(ctx, env.admin, adminapi.CreateProviderRequest{Name: "kacescim-strict-b", Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(ctx) })
 	scenarios := builtinScenarios(t)
-	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, Directory: fx.Directory()})
+	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, IsolationToken: other.Key, Directory: fx.Directory()})
 	if res.Capabilities[conformance.CapLenient] || !res.Capabilities[conformance.CapStrict] {
 		t.Fatalf("capabilities %v: the strict provider was not seen as strict", res.Capabilities)
 	}

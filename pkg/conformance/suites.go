@@ -27,11 +27,16 @@ func BuiltinScenarios() ([]*Scenario, error) {
 		return len(Suites)
 	}
 	slices.SortStableFunc(s, func(a, b *Scenario) int { return order(a.Suite) - order(b.Suite) })
+	for _, sc := range s {
+		sc.builtin = true
+	}
 	return s, nil
 }
 
-// Suites are the built-in suites, in the order they run.
-var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644"}
+// Suites are the built-in suites, in the order they run: the scenarios'
+// and then those written in Go (concurrency: requests sent at once;
+// isolation: a second provider's key, Options.IsolationToken).
+var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644", "concurrency", "isolation"}
 
 // LoadScenarioDir reads the scenario files (*.json) under dir, a folder
 // of the user's: a scenario's suite is its "suite" field, else the name of
