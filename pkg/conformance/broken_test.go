@@ -68,7 +68,7 @@ type brokenServer struct {
 	gap string
 }
 
-var brokenServers = slices.Concat(brokenLists, brokenPatches, brokenResources, brokenStates)
+var brokenServers = slices.Concat(brokenLists, brokenPatches, brokenResources, brokenStates, brokenRaces)
 
 // --- the harness ---
 
