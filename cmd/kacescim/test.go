@@ -49,6 +49,10 @@ type testOptions struct {
 	AdminURL   string
 	AdminToken string
 	NoAdmin    bool
+
+	// IsolationKey is a second provider's key (tenant B) for the
+	// isolation suite (--isolation-key, KACESCIM_ISOLATION_KEY).
+	IsolationKey string
 }
 
 // Output formats of `kacescim test`: the global --output's, and JUnit.
@@ -100,6 +104,12 @@ pkg/conformance/scenarios for examples.
 Okta org are skipped. The SPEC test needs one user on the server: with a
 throw-away provider, the tester creates it.
 
+--isolation-key KEY (or KACESCIM_ISOLATION_KEY) is the key of a second
+provider of the same server: the isolation suite checks that nothing of
+the first one's can be read, found or changed with it. With admin access
+and no --isolation-key, the tester makes a second throw-away provider for
+it; without either, the isolation checks are skipped.
+
 Exit status: 0 when no MUST check failed, 1 when one did, 2 for a mistake
 on the command line or a server that cannot be reached or refuses the key.`,
 		Example: `  kacescim test --url https://scim.example.com/scim/v2 --key "$KEY"
@@ -136,8 +146,9 @@ on the command line or a server that cannot be reached or refuses the key.`,
 	f.StringVar(&opts.AdminURL, "admin-url", "", "`URL` of the kacescim server whose admin API makes the throw-away provider (default: the server of --url)")
 	f.StringVar(&opts.AdminToken, "admin-token", "", "admin `TOKEN` of the kacescim server at --admin-url, for mapping outcomes")
 	f.BoolVar(&opts.NoAdmin, "no-admin", false, "no mapping outcomes: do not use the admin API even when one is found")
+	f.StringVar(&opts.IsolationKey, "isolation-key", "", "the `KEY` of a second provider of the same server, for the isolation suite (default $KACESCIM_ISOLATION_KEY; with admin access, a second throw-away provider)")
 	_ = f.MarkHidden("token")
-	configurable(f, "url", "key", "timeout", "admin-url", "admin-token")
+	configurable(f, "url", "key", "timeout", "admin-url", "admin-token", "isolation-key")
 	return cmd
 }
 
@@ -161,7 +172,7 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 	if opts.Token != "" {
 		opts.Key = opts.Token
 	}
-	r := &testRun{testOptions: opts, errOut: opts.g.IO.ErrOut, red: conformance.NewRedactor(opts.Key, opts.AdminToken)}
+	r := &testRun{testOptions: opts, errOut: opts.g.IO.ErrOut, red: conformance.NewRedactor(opts.Key, opts.AdminToken, opts.IsolationKey)}
 
 	base, err := r.baseURL()
 	if err != nil {
@@ -224,21 +235,34 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 		}
 		res = r.runRunscope(ctx, export, key)
 	} else {
+		isoKey, fxB := opts.IsolationKey, (*conformance.Fixture)(nil)
+		if isoKey == "" && fx != nil && (len(suites) == 0 || slices.Contains(suites, "isolation")) {
+			if fxB = r.isolationFixture(ctx); fxB != nil {
+				isoKey = fxB.Key
+				r.red.Add(isoKey)
+			}
+		}
 		copts := conformance.Options{
-			BaseURL:       base,
-			Token:         key,
-			Suites:        suites,
-			Only:          opts.Only,
-			Skip:          opts.Skip,
-			Keep:          opts.Keep,
-			Verbose:       opts.Verbose,
-			Transport:     r.transport,
-			ClientOptions: []client.Option{client.WithTimeout(opts.Timeout), client.WithUserAgent(opts.g.userAgent())},
+			BaseURL:        base,
+			Token:          key,
+			IsolationToken: isoKey,
+			Suites:         suites,
+			Only:           opts.Only,
+			Skip:           opts.Skip,
+			Keep:           opts.Keep,
+			Verbose:        opts.Verbose,
+			Transport:      r.transport,
+			ClientOptions:  []client.Option{client.WithTimeout(opts.Timeout), client.WithUserAgent(opts.g.userAgent())},
 		}
 		if fx != nil {
 			copts.Directory = fx.Directory()
 		}
 		res = conformance.Run(ctx, scenarios, copts)
+		// Tenant B first: the custom fields of the mappings go with the
+		// last provider.
+		if err := r.closeFixture(fxB, res); err != nil {
+			r.note("Error: %v", err)
+		}
 	}
 	if err := r.closeFixture(fx, res); err != nil {
 		r.note("Error: %v", err)

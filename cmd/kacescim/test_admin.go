@@ -115,6 +115,23 @@ func (r *testRun) fixture(ctx context.Context) (*conformance.Fixture, error) {
 	}
 }
 
+// isolationFixture creates a second throw-away provider, tenant B of the
+// isolation suite; nil, after a note, when it cannot.
+func (r *testRun) isolationFixture(ctx context.Context) *conformance.Fixture {
+	a, err := r.admin()
+	if err != nil || a == nil {
+		return nil
+	}
+	name := "kacescim-test-" + randomSuffix() + "-b"
+	fx, err := conformance.NewFixture(ctx, client.NewAdmin(a.url, a.token, r.adminOptions()...), name)
+	if err != nil {
+		r.note("No isolation checks: the second throw-away provider %s: %s", name, r.redact(err.Error()))
+		return nil
+	}
+	r.note("Isolation: tenant B is throw-away provider %s.", name)
+	return fx
+}
+
 func (r *testRun) adminOptions() []client.Option {
 	opts := []client.Option{client.WithTimeout(r.Timeout), client.WithUserAgent(r.g.userAgent())}
 	if r.Insecure {
