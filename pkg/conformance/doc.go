@@ -20,6 +20,23 @@
 //     Runscope) export such as OktaSPECTest, Okta's own SPEC test, with
 //     that format's assertions; SeedUser makes the one user it needs.
 //
+// Two built-in suites are written in Go, for what a scenario's steps,
+// sent one after another with one key, cannot show. Run runs them after
+// the scenarios when Options.Suites names them, or when it is empty and
+// the scenarios include built-in ones; Suites lists them. "concurrency"
+// sends 8 requests at once through the runner's client (its Redactor and
+// Verbose apply): 16 concurrent PATCH adds of different members to one
+// group and concurrent removes of half of them, each read back (every
+// acknowledged change kept, lost members named); 8 concurrent PATCHes of
+// different attributes of one user; 8 concurrent POSTs of one userName
+// (exactly one 201, the others 409, and one user found by filter).
+// "isolation" checks, with a second provider's key
+// (Options.IsolationToken), that the first one's user and group cannot be
+// read, found, listed, changed, deleted or used as a member; without the
+// key its checks are skipped. Their checks are MUST; a capability the
+// server lacks, or a setup request that fails, skips the checks that need
+// it, saying why; what they create is deleted unless Options.Keep.
+//
 // A third, the recorder, is in package
 // github.com/kacescim/kacescim/pkg/conformance/record: a reverse proxy
 // that keeps the exchanges between an identity provider and a SCIM server
