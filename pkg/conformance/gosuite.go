@@ -59,6 +59,10 @@ type goLeftover struct{ path, token string }
 // runGoSuite runs s and returns what it could not remove.
 func (r *runner) runGoSuite(ctx context.Context, s *goSuite, rep *Report) []string {
 	g := &goRun{runner: r, suite: s, rep: rep}
+	if err := ctx.Err(); err != nil {
+		g.failAll("not run: " + err.Error())
+		return nil
+	}
 	s.run(ctx, g)
 	return g.cleanup(ctx)
 }
@@ -83,10 +87,21 @@ func (g *goRun) check(name string) Check {
 // wanted reports whether the check name is to be run: not left out by
 // --skip (it is then reported as skipped) nor by --only.
 func (g *goRun) wanted(name string) bool {
+	return !g.skipped(name) && g.reported(name)
+}
+
+// skipped reports whether --skip leaves the check name out, and reports it
+// skipped if so.
+func (g *goRun) skipped(name string) bool {
 	if len(g.opts.Skip) > 0 && g.matches(g.opts.Skip, g.suite.name, name) {
 		g.skip(name, reasonSkipOption)
-		return false
+		return true
 	}
+	return false
+}
+
+// reported reports whether --only keeps the check name in the report.
+func (g *goRun) reported(name string) bool {
 	return len(g.opts.Only) == 0 || g.matches(g.opts.Only, g.suite.name, name)
 }
 
@@ -122,6 +137,19 @@ func (g *goRun) skipAll(why string) {
 			continue
 		}
 		g.skip(c.name, why)
+	}
+}
+
+// failAll fails every check of the suite (but those --skip leaves out)
+// with why.
+func (g *goRun) failAll(why string) {
+	for _, gc := range g.suite.checks {
+		if !g.wanted(gc.name) {
+			continue
+		}
+		c := g.check(gc.name)
+		c.Failures = []string{why}
+		g.add(c)
 	}
 }
 

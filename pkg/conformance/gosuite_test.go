@@ -93,6 +93,21 @@ func TestConcurrencySuite(t *testing.T) {
 		}
 	})
 
+	t.Run("--only the removes: the adds run unreported", func(t *testing.T) {
+		res, checks, _ := goSuiteRun(t, conformance.Options{Only: []string{"concurrency/Concurrent member removes*"}, Suites: []string{"concurrency"}})
+		if len(checks) != 1 {
+			t.Fatalf("checks %v", checks)
+		}
+		for name, c := range checks {
+			if !strings.Contains(name, "removes") || c.Status != conformance.StatusPass {
+				t.Errorf("%s: %s %q %q", name, c.Status, c.Failures, c.Notes)
+			}
+		}
+		if len(res.Leftovers) > 0 {
+			t.Errorf("leftovers %q", res.Leftovers)
+		}
+	})
+
 	t.Run("not with a user's own scenarios alone", func(t *testing.T) {
 		s := &conformance.Scenario{Suite: "mine", Name: "mine", Steps: []conformance.Step{{Name: "list", Method: "GET", Path: "/Users"}}}
 		ctx := context.Background()

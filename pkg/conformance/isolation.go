@@ -106,19 +106,6 @@ func runIsolation(ctx context.Context, g *goRun) {
 	g.isoWrite(ctx, checkIsoDeleteUser, http.MethodDelete, user, nil)
 }
 
-// failAll fails every check of the suite (but those --skip leaves out)
-// with why.
-func (g *goRun) failAll(why string) {
-	for _, gc := range g.suite.checks {
-		if !g.wanted(gc.name) {
-			continue
-		}
-		c := g.check(gc.name)
-		c.Failures = []string{why}
-		g.add(c)
-	}
-}
-
 // isoResource is a resource of tenant A's.
 type isoResource struct {
 	path, id    string
