@@ -31,6 +31,14 @@ var brokenRaces = []brokenServer{
 		},
 	},
 	{
+		// The same fault on users: a PATCH of one attribute read the user,
+		// set the attribute and wrote the whole user back, unlocked.
+		name:   "user PATCH as an unlocked read-modify-write (lost updates)",
+		source: "RFC 7644 §3.5.2 (each acknowledged PATCH is applied)",
+		mw:     bkUserReadModifyWrite,
+		fail:   []string{"concurrency/Concurrent PATCHes to one user, each a different attribute: every acknowledged change is kept"},
+	},
+	{
 		// A check-then-insert uniqueness test: a POST that overlaps
 		// another of the same userName is let through (answered 201 as if
 		// created; the real store below keeps one).
@@ -117,6 +125,37 @@ func bkMembersReadModifyWrite(next http.Handler) http.Handler {
 			return
 		}
 		c.write(w)
+	})
+}
+
+// bkUserReadModifyWrite serves a PATCH of a user whose operations all
+// replace a top-level attribute by reading the user, waiting a little,
+// setting the attributes in what it read and PUTting the user back.
+func bkUserReadModifyWrite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ep, id := bkResource(r)
+		body := bkReadBody(r)
+		ops := bkPatchOps(r, body)
+		if ep != "Users" || id == "" || len(ops) == 0 || slices.ContainsFunc(ops, func(op map[string]any) bool {
+			path := bkText(op["path"])
+			return !strings.EqualFold(bkText(op["op"]), "replace") || path == "" || strings.ContainsAny(path, ".[:")
+		}) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
+		doc, ok := got.object()
+		if got.status != http.StatusOK || !ok {
+			got.write(w)
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // the window another PATCH falls into
+		for _, op := range ops {
+			doc[bkText(op["path"])] = op["value"]
+		}
+		delete(doc, "meta")
+		put, _ := json.Marshal(doc)
+		bkServe(next, bkInternal(r, http.MethodPut, r.URL.Path, put)).write(w)
 	})
 }
 
