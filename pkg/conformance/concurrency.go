@@ -117,6 +117,9 @@ func (g *goRun) membership(ctx context.Context, tag string) {
 			adds.Notes = append(adds.Notes, "not acknowledged: "+answers[i].describe())
 		}
 	}
+	if len(want) == 0 {
+		adds.Failures = append(adds.Failures, fmt.Sprintf("none of the %d PATCHes was acknowledged: %s", memberAdds, answers[0].describe()))
+	}
 	g.judgeMembers(ctx, &adds, path, want, ids)
 	g.add(adds)
 	if !wantRemoves {
@@ -218,6 +221,9 @@ func (g *goRun) userPatches(ctx context.Context, tag string) {
 		c.Failures = append(c.Failures, "reading the user back: "+back.describe())
 		g.add(c)
 		return
+	}
+	if !slices.Contains(acked, true) {
+		c.Failures = append(c.Failures, fmt.Sprintf("none of the %d PATCHes was acknowledged: %s", len(userAttributes), answers[0].describe()))
 	}
 	var lost []string
 	for i, a := range userAttributes {
