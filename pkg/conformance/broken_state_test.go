@@ -158,6 +158,33 @@ var brokenStates = []brokenServer{
 			"isolation/Tenant B: DELETE of tenant A's user is 404, and the user is still there",
 		},
 	},
+	{
+		// A search index that a DELETE does not reach at once: the first
+		// filter on a deleted user's userName still finds the user as it
+		// was. GET /Users/{id} is 404, as it must be.
+		name:   "filter on userName finds a user just deleted",
+		source: "RFC 7644 §3.6 (the service provider MUST NOT consider the deleted resource in subsequent operations)",
+		mw:     bkStaleIndex(true),
+		// The DELETE's state check filters on the userName; one server-wide
+		// rule, so the first user DELETE of the run fails and the later
+		// ones note it.
+		fail: []string{"entra/Entra delete: DELETE /Users/{id} is 204: state"},
+	},
+	{
+		// A search index that a create does not reach at once: the first
+		// filter on a new user's userName finds nobody.
+		name:   "filter on userName misses a user just created",
+		source: "RFC 7644 §3.4.2 (a filter selects the resources that match it)",
+		mw:     bkStaleIndex(false),
+		// The create's state check filters on the userName; one
+		// server-wide rule, so the first user create of the run fails and
+		// the later ones note it. The concurrency suite's own filter after
+		// its concurrent creates is the first one on that userName.
+		fail: []string{
+			"okta-spec/Setup: create a user for the SPEC test: state",
+			"concurrency/Concurrent POSTs of one userName: a filter on it finds exactly one user",
+		},
+	},
 }
 
 // bkPutResetsCreated makes meta.created of a user the lastModified of
@@ -187,4 +214,66 @@ func bkPutResetsCreated() func(http.Handler) http.Handler {
 			c.setJSON(doc)
 		}
 	})
+}
+
+// bkStaleIndex answers the first filter on the userName of a user just
+// deleted (deleted) with the user as it was, or the first filter on the
+// userName of a user just created (!deleted) with an empty list.
+func bkStaleIndex(deleted bool) func(http.Handler) http.Handler {
+	var (
+		mu    sync.Mutex
+		stale = map[string]any{} // lower-case userName → the user, or nil
+	)
+	list := func(res []any) map[string]any {
+		return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"}, "totalResults": len(res), "itemsPerPage": len(res), "startIndex": 1, "Resources": res}
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ep, id := bkResource(r)
+			if ep != "Users" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			switch {
+			case r.Method == http.MethodGet && id == "" && bkUserNameEq.MatchString(r.URL.Query().Get("filter")):
+				name := strings.ToLower(bkUserNameEq.FindStringSubmatch(r.URL.Query().Get("filter"))[1])
+				mu.Lock()
+				user, ok := stale[name]
+				delete(stale, name)
+				mu.Unlock()
+				if !ok {
+					next.ServeHTTP(w, r)
+					return
+				}
+				c := bkServe(next, r)
+				if c.status == http.StatusOK {
+					var res []any
+					if user != nil {
+						res = append(res, user)
+					}
+					c.setJSON(list(res))
+				}
+				c.write(w)
+			case deleted && r.Method == http.MethodDelete && id != "":
+				before := bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
+				c := bkServe(next, r)
+				if doc, ok := before.object(); ok && c.status == http.StatusNoContent {
+					mu.Lock()
+					stale[strings.ToLower(bkText(doc["userName"]))] = doc
+					mu.Unlock()
+				}
+				c.write(w)
+			case !deleted && r.Method == http.MethodPost && id == "":
+				c := bkServe(next, r)
+				if doc, ok := c.object(); ok && c.status == http.StatusCreated {
+					mu.Lock()
+					stale[strings.ToLower(bkText(doc["userName"]))] = nil
+					mu.Unlock()
+				}
+				c.write(w)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
 }

@@ -61,9 +61,10 @@
 // unless caseExact. A failure names the attribute, the value expected, the
 // value found and the request that set it; the model then takes the
 // server's value, so that one fault fails once. What the server holds and
-// the run never wrote is not judged, nor are refused writes, lists,
-// searches and Bulk, and a resource whose PATCH the model cannot apply is
-// dropped from the model, saying so in a note.
+// the run never wrote is not judged, nor are refused writes, lists and
+// searches (but for the filters below) and Bulk, and a resource whose
+// PATCH the model cannot apply is dropped from the model, saying so in a
+// note.
 //
 // The same checks hold every answer and read-back of a modelled resource
 // to the metadata and lifecycle rules, each failure naming its rule,
@@ -73,11 +74,18 @@
 // meta.lastModified equals it until a change and never goes back, and the
 // ETag header equals meta.version (RFC 7643 §3.1); after a DELETE, the
 // "<step>: state" check reads the resource back and expects 404 (RFC 7644
-// §3.6). A PUT or PATCH that changed the resource also has a
+// §3.6). When the server supports filtering (Capability filter; without
+// it a note says so), the state check of a create also filters on the
+// resource's unique attribute (userName, a group's displayName) and must
+// find it, and for a user only it: totalResults 1 (RFC 7644 §3.4.2); that
+// of a DELETE must not find it there any more (RFC 7644 §3.6: the service
+// provider MUST NOT consider the deleted resource in subsequent
+// operations). A PUT or PATCH that changed the resource also has a
 // "<step>: metadata" check (SHOULD): its version changes (RFC 7644 §3.14)
 // and its lastModified moves forward, when the last change is over a
 // second old (servers may keep whole seconds). A rule about how the
-// server writes every answer (Location, resourceType, ETag) fails the
+// server writes every answer (Location, resourceType, ETag, a search that
+// lags behind the writes: the two filter rules) fails the
 // first check that sees it in a run and is only noted on later ones, so
 // that one habit of a server is one failure, not one per create.
 //

@@ -212,6 +212,7 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 	}
 	if kind == modelDelete {
 		c.Failures = sr.modelGone(ctx, r, p)
+		sr.metaFaults(&c, sr.modelFindDeleted(ctx, r, p, &c))
 		return []Check{sr.modelFinish(c)}
 	}
 	what := "the answer to " + req
@@ -227,6 +228,9 @@ func (sr *scenarioRun) modelStep(ctx context.Context, st Step, p *prepared, ans 
 	}
 	read, ok := sr.modelReadBack(ctx, r, p, kind == modelCreate, &c)
 	c.Failures = append(c.Failures, read...)
+	if kind == modelCreate && ok {
+		sr.metaFaults(&c, sr.modelFindCreated(ctx, r, p, &c))
+	}
 	out := []Check{sr.modelFinish(c)}
 	if kind == modelReplace || kind == modelPatch {
 		m := sr.modelCheck(st, st.Name+modelMetaSuffix, SeverityShould, "RFC 7643 §3.1; RFC 7644 §3.14", main)
