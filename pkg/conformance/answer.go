@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/client"
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 var errNotJSON = errors.New("the body is not JSON")
@@ -34,17 +35,12 @@ func newAnswer(resp *client.Response, elapsed time.Duration) *answer {
 // decodeJSON decodes with json.Number, so that numbers keep their text
 // ("0" stays "0", not "0e+00") and large ones their precision.
 func decodeJSON(b []byte) (any, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, fmt.Errorf("%w: the body is empty", errNotJSON)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := jsontext.Decode(b)
+	switch {
+	case errors.Is(err, jsontext.ErrEmpty), errors.Is(err, jsontext.ErrTrailing):
+		return nil, fmt.Errorf("%w: %w", errNotJSON, err)
+	case err != nil:
 		return nil, fmt.Errorf("%w: %s", errNotJSON, quoteShort(string(b)))
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON value", errNotJSON)
 	}
 	return v, nil
 }
@@ -95,24 +91,12 @@ func text(v any) string {
 	case nil:
 		return "null"
 	default:
-		return marshal(x)
+		return jsontext.Marshal(x)
 	}
-}
-
-// marshal is compact JSON without HTML escaping, so that text in a
-// message reads as the server sent it (and redaction finds it).
-func marshal(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // show is v as JSON, shortened for a message.
-func show(v any) string { return shorten(marshal(v)) }
+func show(v any) string { return shorten(jsontext.Marshal(v)) }
 
 const maxShown = 200
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -202,12 +203,12 @@ func (g *goRun) do(ctx context.Context, token, method, target string, body any) 
 	}
 	if g.opts.Verbose {
 		t := &Transcript{Request: fmt.Sprintf("%s %s", method, c.URL(target)), Status: resp.Status, Response: string(resp.Body), RequestBody: string(raw)}
-		for _, k := range sortedKeys(h) {
+		for _, k := range slices.Sorted(maps.Keys(h)) {
 			for _, v := range h[k] {
 				t.RequestHeaders = append(t.RequestHeaders, k+": "+v)
 			}
 		}
-		for _, k := range sortedKeys(resp.Header) {
+		for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
 			for _, v := range resp.Header[k] {
 				t.ResponseHeaders = append(t.ResponseHeaders, k+": "+v)
 			}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
@@ -252,7 +253,7 @@ func scalarKey(a *scim.Attribute, caseExact bool, v any) string {
 		}
 		return fmt.Sprintf("%q", strings.ToLower(x))
 	case map[string]any, []any:
-		return marshal(x)
+		return jsontext.Marshal(x)
 	}
 	return fmt.Sprint(v)
 }
@@ -299,7 +300,7 @@ func (d difference) show(v any) string {
 		}
 		v = out
 	}
-	return shorten(marshal(v))
+	return shorten(jsontext.Marshal(v))
 }
 
 // compare returns the attributes the run wrote whose value the resource

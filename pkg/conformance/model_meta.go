@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 // The metadata and lifecycle rules: the id, meta and ETag of every answer
@@ -139,5 +141,5 @@ func metaShow(v any) string {
 	if v == nil {
 		return "none"
 	}
-	return shorten(marshal(v))
+	return shorten(jsontext.Marshal(v))
 }

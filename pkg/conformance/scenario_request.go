@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/client"
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 // prepared is a step with its variables substituted.
@@ -39,7 +41,7 @@ func (sr *scenarioRun) prepare(st Step) (*prepared, []string) {
 	case st.RawBody != nil:
 		p.body = []byte(sub.replace(*st.RawBody))
 	case len(st.Body) > 0:
-		p.body = []byte(marshal(sr.substituteJSON(sub, decodeLoose(st.Body))))
+		p.body = []byte(jsontext.Marshal(sr.substituteJSON(sub, decodeLoose(st.Body))))
 	}
 	if p.body != nil {
 		p.header.Set("Content-Type", "application/scim+json")
@@ -127,7 +129,7 @@ func (sr *scenarioRun) transcript(p *prepared, resp *client.Response) *Transcrip
 		Status:   resp.Status,
 		Response: string(resp.Body),
 	}
-	for _, k := range sortedKeys(p.header) {
+	for _, k := range slices.Sorted(maps.Keys(p.header)) {
 		for _, v := range p.header[k] {
 			t.RequestHeaders = append(t.RequestHeaders, k+": "+v)
 		}
@@ -135,22 +137,13 @@ func (sr *scenarioRun) transcript(p *prepared, resp *client.Response) *Transcrip
 	if p.body != nil {
 		t.RequestBody = string(p.body)
 	}
-	for _, k := range sortedKeys(resp.Header) {
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
 		for _, v := range resp.Header[k] {
 			t.ResponseHeaders = append(t.ResponseHeaders, k+": "+v)
 		}
 	}
 	t.redact(&sr.red)
 	return t
-}
-
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func randomHex(n int) string {

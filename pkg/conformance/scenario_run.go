@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 // scenarioRun is the state of one scenario: its variables and what its
@@ -353,7 +355,7 @@ func (sr *scenarioRun) capture(st Step, ans *answer) []string {
 			continue
 		}
 		sr.vars[name] = text(v)
-		sr.jsonVars[name] = marshal(v)
+		sr.jsonVars[name] = jsontext.Marshal(v)
 		delete(sr.unset, name)
 	}
 	return notes

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/conformance"
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 // Info says where a recording comes from, for BuildScenario.
@@ -136,15 +139,6 @@ func newBuilder(exchanges []Exchange, info Info) *builder {
 	return b
 }
 
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func pathOnly(p string) string {
 	before, _, _ := strings.Cut(p, "?")
 	return before
@@ -166,7 +160,7 @@ func requestText(ex Exchange) string {
 	}
 	sb.WriteByte('\n')
 	sb.Write(ex.RequestBody)
-	for _, k := range sortedKeys(ex.RequestHeader) {
+	for _, k := range slices.Sorted(maps.Keys(ex.RequestHeader)) {
 		if strings.EqualFold(k, "Authorization") {
 			continue
 		}
@@ -247,7 +241,7 @@ var filterValue = regexp.MustCompile(`(?i)\b(userName|displayName|externalId|ema
 // those of filters.
 func (b *builder) findValues() {
 	for _, ex := range b.exs {
-		if v, err := decodeJSON(ex.RequestBody); err == nil {
+		if v, err := jsontext.Decode(ex.RequestBody); err == nil {
 			b.valuesIn(v, "")
 		}
 	}
@@ -376,7 +370,7 @@ func (b *builder) findVersions() {
 // versionSource says where in ex's answer the version v is: a JSON path
 // or "header:ETag"; "" when it is not there.
 func versionSource(ex Exchange, v string) string {
-	if doc, err := decodeJSON(ex.ResponseBody); err == nil {
+	if doc, err := jsontext.Decode(ex.ResponseBody); err == nil {
 		if got, ok := metaVersion(doc); ok && got == v {
 			return "meta.version"
 		}
@@ -437,14 +431,14 @@ func (b *builder) step(i int, ex Exchange, n int) conformance.Step {
 	if len(bytes.TrimSpace(ex.RequestBody)) > 0 {
 		if v, err := decodeOrdered(ex.RequestBody); err == nil {
 			body := b.substituteBody(redactPasswords(v, ""))
-			st.Body = json.RawMessage(marshal(body))
+			st.Body = json.RawMessage(jsontext.Marshal(body))
 		} else {
 			raw := b.substitute(redactRawPasswords(string(ex.RequestBody)))
 			st.RawBody = &raw
 		}
 	}
 	st.Expect.Status = conformance.Statuses{ex.Status}
-	doc, err := decodeJSON(ex.ResponseBody)
+	doc, err := jsontext.Decode(ex.ResponseBody)
 	if err == nil {
 		st.Expect.Assert = b.assertions(ex, doc)
 		st.Capture = b.captures(i, ex, doc)

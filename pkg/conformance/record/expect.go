@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/conformance"
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 // SCIM message schemas.
@@ -19,7 +20,7 @@ const (
 
 func jsonPathOf(s string) *string { return &s }
 
-func assertValue(v any) json.RawMessage { return json.RawMessage(marshal(v)) }
+func assertValue(v any) json.RawMessage { return json.RawMessage(jsontext.Marshal(v)) }
 
 // assertions are the stable expectations of a recorded JSON answer.
 func (b *builder) assertions(ex Exchange, doc any) []conformance.Assertion {

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
 )
 
 // jsonObject is a JSON object that keeps its keys in the order they came,
@@ -26,9 +27,9 @@ func (o jsonObject) MarshalJSON() ([]byte, error) {
 		if k > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(marshal(m.Key))
+		b.WriteString(jsontext.Marshal(m.Key))
 		b.WriteByte(':')
-		b.WriteString(marshal(m.Value))
+		b.WriteString(jsontext.Marshal(m.Value))
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
@@ -92,35 +93,4 @@ func decodeOrderedValue(dec *json.Decoder) (any, error) {
 		return arr, nil
 	}
 	return nil, fmt.Errorf("unexpected %v", d)
-}
-
-// decodeJSON decodes with json.Number, so that numbers keep their text
-// ("0" stays "0", not "0e+00") and large ones their precision. It accepts
-// what the conformance runner accepts as a JSON answer.
-func decodeJSON(b []byte) (any, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, errors.New("the body is empty")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return v, nil
-}
-
-// marshal is compact JSON without HTML escaping, so that a recorded body
-// reads as the identity provider sent it (and redaction finds it).
-func marshal(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
 }

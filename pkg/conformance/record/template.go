@@ -1,6 +1,7 @@
 package record
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -9,7 +10,7 @@ import (
 // headers are the request headers worth replaying.
 func (b *builder) headers(i int, ex Exchange) map[string]string {
 	out := map[string]string{}
-	for _, k := range sortedKeys(ex.RequestHeader) {
+	for _, k := range slices.Sorted(maps.Keys(ex.RequestHeader)) {
 		if slices.ContainsFunc(droppedHeaders, func(d string) bool { return strings.EqualFold(d, k) }) || secretHeaderName.MatchString(k) {
 			continue
 		}
