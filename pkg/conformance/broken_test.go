@@ -246,6 +246,50 @@ func bkJudge(t *testing.T, b brokenServer, catalog *bkCatalog, res *conformance.
 func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conformance.Scenario) bool, needsGo func(suite string) bool) *conformance.Result {
 	t.Helper()
 	ctx := context.Background()
+	base, admin := bkStart(t, mw)
+	fx, err := conformance.NewFixture(ctx, admin, "kacescim-broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := conformance.NewFixture(ctx, admin, "kacescim-broken-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios := slices.DeleteFunc(builtinScenarios(t), func(s *conformance.Scenario) bool { return !needs(s) })
+	var suites []string
+	for _, suite := range conformance.Suites {
+		if conformance.GoSuiteChecks(suite) != nil && needsGo(suite) ||
+			slices.ContainsFunc(scenarios, func(s *conformance.Scenario) bool { return s.Suite == suite }) {
+			suites = append(suites, suite)
+		}
+	}
+	if len(suites) == 0 {
+		t.Fatal("the entry needs no suite")
+	}
+	res := conformance.Run(ctx, scenarios, conformance.Options{
+		BaseURL:        base,
+		Token:          fx.Key,
+		IsolationToken: other.Key,
+		Suites:         suites,
+		Directory:      fx.Directory(),
+	})
+	// The second provider first: the custom fields of the mappings go
+	// with the last one.
+	if err := other.Close(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := fx.Close(ctx); err != nil {
+		t.Error(err)
+	}
+	return res
+}
+
+// bkStart starts a fresh kacescim server wrapped in mw (only its SCIM
+// endpoints: the admin API, through which the fixture reads the
+// directory, is left alone) and returns its SCIM base URL and admin API.
+func bkStart(t *testing.T, mw func(http.Handler) http.Handler) (string, *client.Admin) {
+	t.Helper()
+	ctx := context.Background()
 	srv, err := servertest.Open(ctx, server.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token"})
 	if err != nil {
 		t.Fatal(err)
@@ -267,42 +311,7 @@ func bkRun(t *testing.T, mw func(http.Handler) http.Handler, needs func(*conform
 		ts.Close()
 		srv.Close()
 	})
-	admin := client.NewAdmin(ts.URL, "test-admin-token")
-	fx, err := conformance.NewFixture(ctx, admin, "kacescim-broken")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := conformance.NewFixture(ctx, admin, "kacescim-broken-b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scenarios := slices.DeleteFunc(builtinScenarios(t), func(s *conformance.Scenario) bool { return !needs(s) })
-	var suites []string
-	for _, suite := range conformance.Suites {
-		if conformance.GoSuiteChecks(suite) != nil && needsGo(suite) ||
-			slices.ContainsFunc(scenarios, func(s *conformance.Scenario) bool { return s.Suite == suite }) {
-			suites = append(suites, suite)
-		}
-	}
-	if len(suites) == 0 {
-		t.Fatal("the entry needs no suite")
-	}
-	res := conformance.Run(ctx, scenarios, conformance.Options{
-		BaseURL:        ts.URL + server.SCIMPrefix,
-		Token:          fx.Key,
-		IsolationToken: other.Key,
-		Suites:         suites,
-		Directory:      fx.Directory(),
-	})
-	// The second provider first: the custom fields of the mappings go
-	// with the last one.
-	if err := other.Close(ctx); err != nil {
-		t.Error(err)
-	}
-	if err := fx.Close(ctx); err != nil {
-		t.Error(err)
-	}
-	return res
+	return ts.URL + server.SCIMPrefix, client.NewAdmin(ts.URL, "test-admin-token")
 }
 
 // bkOutcomes are a run's checks by "suite/name".

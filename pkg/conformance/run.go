@@ -49,6 +49,16 @@ type Options struct {
 	// compares the write's answer and a read-back GET with it (a
 	// "<step>: state" check; see the package documentation).
 	NoState bool
+	// Explore, when more than 0, adds the explore suite: that many
+	// operations Okta and Entra ID send (creates, lookups, PUTs, PATCHes,
+	// group pushes, deletes, paging), drawn from Seed, checked against
+	// the model after every step. When a check fails, the run shrinks the
+	// sequence to the shortest it finds that fails the same way, in at
+	// most ShrinkRuns runs (0: 300), and returns it in Result.Explore.
+	// The same Seed and Explore give the same sequence.
+	Explore    int
+	Seed       uint64
+	ShrinkRuns int
 	// Capabilities override what the server's discovery endpoints say,
 	// e.g. {CapLenient: false} for a server that refuses non-RFC input.
 	Capabilities map[Capability]bool
@@ -78,6 +88,8 @@ type Result struct {
 	// Capabilities are what the run found the server (and itself) able to
 	// do, after Options.Capabilities.
 	Capabilities map[Capability]bool `json:"capabilities,omitempty"`
+	// Explore is what Options.Explore's sequence found; nil without it.
+	Explore *Exploration `json:"explore,omitempty"`
 }
 
 // OK reports whether no MUST check failed in any suite.
@@ -145,6 +157,12 @@ func Run(ctx context.Context, scenarios []*Scenario, opts Options) *Result {
 		rep := &Report{Suite: g.name}
 		res.Reports = append(res.Reports, rep)
 		res.Leftovers = append(res.Leftovers, r.runGoSuite(ctx, g, rep)...)
+	}
+	if opts.Explore > 0 {
+		rep, ex, left := r.explore(ctx)
+		res.Reports = append(res.Reports, rep)
+		res.Explore = ex
+		res.Leftovers = append(res.Leftovers, left...)
 	}
 	return res
 }

@@ -1,0 +1,113 @@
+package conformance_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kacescim/kacescim/pkg/conformance"
+)
+
+// TestExploreAgainstKacescim runs a bounded generated sequence against a
+// real kacescim server: every check passes, none is skipped.
+func TestExploreAgainstKacescim(t *testing.T) {
+	ctx := context.Background()
+	env := newKacescim(t)
+	fx, err := conformance.NewFixture(ctx, env.admin, "kacescim-explore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fx.Close(ctx)
+	res := conformance.Run(ctx, nil, conformance.Options{BaseURL: env.base, Token: fx.Key, Explore: 200, Seed: 1})
+	if len(res.Reports) != 1 || res.Reports[0].Suite != conformance.ExploreSuite {
+		t.Fatalf("reports %+v, want the explore suite alone", res.Reports)
+	}
+	rep := res.Reports[0]
+	var buf bytes.Buffer
+	_ = rep.WriteText(&buf)
+	if rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() < 200 {
+		t.Errorf("%d passed, %d failed, %d skipped; want 200 or more passed and nothing else\n%s", rep.Passed(), rep.Failed(), rep.Skipped(), buf.String())
+	}
+	if res.Explore == nil || res.Explore.Failure != "" || res.Explore.Shrunk != nil {
+		t.Errorf("exploration %+v, want no failure", res.Explore)
+	}
+	if len(res.Leftovers) > 0 {
+		t.Errorf("leftovers: %q", res.Leftovers)
+	}
+	t.Log("\n" + buf.String())
+}
+
+// TestExploreShrinks plants bugs of the broken-server table in a kacescim
+// server and runs a generated sequence against it: the run fails, shrinks
+// to a handful of operations, and the shrunk scenario, written as a file
+// and read back, fails the same check when replayed.
+func TestExploreShrinks(t *testing.T) {
+	for _, tc := range []struct {
+		bug string
+		// most is the longest shrunk sequence accepted: the operations the
+		// fault needs at least, and one or two more halving may leave.
+		most int
+	}{
+		{"PATCH add to members replaces the members", 6},
+		{"PUT silently drops the enterprise extension", 3},
+		{"path-less PATCH answered 200 with the resource as it was before the change", 3},
+		{"filter on userName finds a user just deleted", 3},
+	} {
+		t.Run(tc.bug, func(t *testing.T) {
+			ctx := context.Background()
+			base, admin := bkStart(t, brokenNamed(t, tc.bug).mw)
+			fx, err := conformance.NewFixture(ctx, admin, "kacescim-explore")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fx.Close(ctx)
+			opts := conformance.Options{BaseURL: base, Token: fx.Key, Explore: 300, Seed: 7}
+			res := conformance.Run(ctx, nil, opts)
+			ex := res.Explore
+			if res.OK() || ex == nil || ex.Failure == "" || ex.Shrunk == nil {
+				t.Fatalf("ok %t, exploration %+v: want a failure, shrunk", res.OK(), ex)
+			}
+			if !ex.Reproduced || len(ex.Shrunk.Steps) > tc.most || ex.ShrunkFailure == "" {
+				t.Errorf("shrunk to %d steps in %d runs (reproduced %t), want at most %d; failure %q", len(ex.Shrunk.Steps), ex.ShrinkRuns, ex.Reproduced, tc.most, ex.ShrunkFailure)
+			}
+			t.Logf("%s\nshrunk in %d runs to:", ex.Failure, ex.ShrinkRuns)
+			for _, st := range ex.Shrunk.Steps {
+				t.Logf("  %s: %s %s", st.Name, st.Method, st.Path)
+			}
+
+			// Replayed from its file, the shrunk scenario fails the check
+			// the last shrinking run failed.
+			data, err := conformance.MarshalScenario(ex.Shrunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := conformance.ParseScenario("shrunk.json", data)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, data)
+			}
+			opts.Explore = 0
+			replay := conformance.Run(ctx, []*conformance.Scenario{s}, opts)
+			failed := ""
+			for _, c := range replay.Reports[0].Checks {
+				if c.Status == conformance.StatusFail && failed == "" {
+					failed = c.Name
+				}
+			}
+			if failed == "" || !strings.HasPrefix(ex.ShrunkFailure, failed+":") {
+				t.Errorf("replay failed %q first, want the check of %q", failed, ex.ShrunkFailure)
+			}
+		})
+	}
+}
+
+func brokenNamed(t *testing.T, name string) brokenServer {
+	t.Helper()
+	for _, b := range brokenServers {
+		if b.name == name {
+			return b
+		}
+	}
+	t.Fatalf("no broken server %q", name)
+	return brokenServer{}
+}
