@@ -53,6 +53,13 @@ type testOptions struct {
 	// IsolationKey is a second provider's key (tenant B) for the
 	// isolation suite (--isolation-key, KACESCIM_ISOLATION_KEY).
 	IsolationKey string
+
+	// Explore is the number of operations of a generated sequence
+	// (--explore), drawn from Seed; a shrunk failing sequence is written
+	// under ExploreDir.
+	Explore    int
+	Seed       uint64
+	ExploreDir string
 }
 
 // Output formats of `kacescim test`: the global --output's, and JUnit.
@@ -110,18 +117,34 @@ the first one's can be read, found or changed with it. With admin access
 and no --isolation-key, the tester makes a second throw-away provider for
 it; without either, the isolation checks are skipped.
 
+--explore N sends N operations drawn at random, the way Okta and Entra ID
+send them (creates, lookups by userName and externalId, PUTs, PATCHes of
+active and of attributes, group pushes, renames, deletes, paging), and
+after every write compares the answer and a read-back with what the
+requests must have made. --seed S draws the same sequence again (the
+report gives the seed of every run). When a check fails, the tester shrinks
+the sequence to the shortest it finds that fails the same way and writes it
+as a scenario file under --explore-dir (default ./kacescim-explore), which
+"kacescim test --scenarios DIR" replays. Without --suite or --scenarios,
+--explore runs alone.
+
 Exit status: 0 when no MUST check failed, 1 when one did, 2 for a mistake
 on the command line or a server that cannot be reached or refuses the key.`,
 		Example: `  kacescim test --url https://scim.example.com/scim/v2 --key "$KEY"
   kacescim test --suite okta-lifecycle,okta-groups --output junit --out report.xml
   kacescim test --only 'Assign:*' --verbose
   kacescim test --scenarios ./recorded
+  kacescim test --explore 500 --seed 42
   kacescim test --runscope Okta-SCIM-20-SPEC-Test.json --no-pause --key "$KEY"
   kacescim test --admin-url https://kacescim.internal --admin-token "$ADMIN" --url https://kacescim.internal/scim/v2`,
 		Args:        noArgs,
 		Annotations: map[string]string{outputsAnnotation: testOutputText + "," + testOutputJSON + "," + testOutputJUnit},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTest(cmd.Context(), opts, cmd.Flags().Changed("pause-scale"))
+			f := cmd.Flags()
+			if opts.Explore > 0 && !f.Changed("seed") {
+				opts.Seed = randomSeed()
+			}
+			return runTest(cmd.Context(), opts, f.Changed("pause-scale"), f.Changed("seed") || f.Changed("explore-dir"))
 		},
 	}
 	f := cmd.Flags()
@@ -147,6 +170,9 @@ on the command line or a server that cannot be reached or refuses the key.`,
 	f.StringVar(&opts.AdminToken, "admin-token", "", "admin `TOKEN` of the kacescim server at --admin-url, for mapping outcomes")
 	f.BoolVar(&opts.NoAdmin, "no-admin", false, "no mapping outcomes: do not use the admin API even when one is found")
 	f.StringVar(&opts.IsolationKey, "isolation-key", "", "the `KEY` of a second provider of the same server, for the isolation suite (default $KACESCIM_ISOLATION_KEY; with admin access, a second throw-away provider)")
+	f.IntVar(&opts.Explore, "explore", 0, "also send `N` generated Okta/Entra operations checked against the model, and shrink a failure (alone without --suite or --scenarios)")
+	f.Uint64Var(&opts.Seed, "seed", 0, "with --explore: draw the sequence from this `SEED` (default: a random one, shown in the report)")
+	f.StringVar(&opts.ExploreDir, "explore-dir", "kacescim-explore", "with --explore: write the shortest failing sequence as a scenario file under `DIR`")
 	_ = f.MarkHidden("token")
 	configurable(f, "url", "key", "timeout", "admin-url", "admin-token", "isolation-key")
 	return cmd
@@ -165,8 +191,8 @@ type testRun struct {
 	errOut io.Writer
 }
 
-func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
-	if err := opts.validate(pauseScaleSet); err != nil {
+func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet bool) error {
+	if err := opts.validate(pauseScaleSet, exploreSet); err != nil {
 		return err
 	}
 	if opts.Token != "" {
@@ -188,7 +214,7 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 
 	var scenarios []*conformance.Scenario
 	var suites []string
-	if opts.Runscope == "" {
+	if opts.Runscope == "" && !opts.exploreOnly() {
 		if scenarios, suites, err = r.loadScenarios(); err != nil {
 			return err
 		}
@@ -236,7 +262,7 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 		res = r.runRunscope(ctx, export, key)
 	} else {
 		isoKey, fxB := opts.IsolationKey, (*conformance.Fixture)(nil)
-		if isoKey == "" && fx != nil && (len(suites) == 0 || slices.Contains(suites, "isolation")) {
+		if isoKey == "" && fx != nil && !opts.exploreOnly() && (len(suites) == 0 || slices.Contains(suites, "isolation")) {
 			if fxB = r.isolationFixture(ctx); fxB != nil {
 				isoKey = fxB.Key
 				r.red.Add(isoKey)
@@ -251,6 +277,8 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 			Skip:           opts.Skip,
 			Keep:           opts.Keep,
 			Verbose:        opts.Verbose,
+			Explore:        opts.Explore,
+			Seed:           opts.Seed,
 			Transport:      r.transport,
 			ClientOptions:  []client.Option{client.WithTimeout(opts.Timeout), client.WithUserAgent(opts.g.userAgent())},
 		}
@@ -270,14 +298,34 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet bool) error {
 	if err := r.write(res); err != nil {
 		return err
 	}
+	if err := r.writeShrunk(res.Explore); err != nil {
+		return err
+	}
 	if !res.OK() {
 		return &exitStatusError{code: exitError}
 	}
 	return nil
 }
 
-// validate checks the flags that do not need the network.
-func (o *testOptions) validate(pauseScaleSet bool) error {
+// exploreOnly says whether --explore runs alone: no --suite, no
+// --scenarios.
+func (o *testOptions) exploreOnly() bool {
+	return o.Explore > 0 && len(o.Suites) == 0 && o.ScenariosDir == ""
+}
+
+// validate checks the flags that do not need the network. exploreSet says
+// whether --seed or --explore-dir was given.
+func (o *testOptions) validate(pauseScaleSet, exploreSet bool) error {
+	switch {
+	case o.Explore < 0 || o.Explore > maxExplore:
+		return usageErr(fmt.Sprintf("--explore %d: give a number of operations from 1 to %d", o.Explore, maxExplore))
+	case o.Explore == 0 && exploreSet:
+		return usageErr("--seed and --explore-dir go with --explore N")
+	case o.Explore > 0 && o.Runscope != "":
+		return usageErr("--runscope replays an export: it cannot be used with --explore")
+	case o.Explore > 0 && o.ExploreDir == "":
+		return usageErr("--explore-dir: give a directory for the shortest failing sequence")
+	}
 	if o.Timeout <= 0 {
 		return usageErr(fmt.Sprintf("--timeout %s: must be more than 0", o.Timeout))
 	}

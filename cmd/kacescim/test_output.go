@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -85,4 +87,36 @@ func (r *testRun) redactErr(err error) error {
 		return err
 	}
 	return errors.New(r.redact(err.Error()))
+}
+
+// maxExplore bounds --explore: a sequence of more operations is better
+// sent as several seeds.
+const maxExplore = 100_000
+
+// randomSeed is the seed of an --explore without --seed.
+func randomSeed() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) >> 1 // positive as an int64 too, for JSON readers
+}
+
+// writeShrunk writes the shortest failing sequence of --explore as a
+// scenario file under --explore-dir, and says how to replay it.
+func (r *testRun) writeShrunk(ex *conformance.Exploration) error {
+	if ex == nil || ex.Shrunk == nil {
+		return nil
+	}
+	data, err := conformance.MarshalScenario(ex.Shrunk)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.ExploreDir, 0o755); err != nil {
+		return fmt.Errorf("--explore-dir: %w", err)
+	}
+	file := filepath.Join(r.ExploreDir, fmt.Sprintf("seed-%d.json", ex.Seed))
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return fmt.Errorf("--explore-dir: %w", err)
+	}
+	r.note("The shortest failing sequence (%d operations) is in %s; replay it with: kacescim test --scenarios %s", len(ex.Shrunk.Steps), file, r.ExploreDir)
+	return nil
 }

@@ -526,6 +526,9 @@ func TestTestCommandUsage(t *testing.T) {
 		{"unreachable", []string{"--url", closed.URL + "/scim/v2"}, "Error: cannot reach " + closed.URL + "/scim/v2"},
 		{"bad url", []string{"--url", "scim.example.com"}, `--url "scim.example.com": give the SCIM base URL`},
 		{"args", []string{"extra"}, "takes no arguments"},
+		{"explore negative", []string{"--explore", "-1"}, "--explore -1: give a number of operations from 1 to 100000"},
+		{"seed alone", []string{"--seed", "3"}, "--seed and --explore-dir go with --explore N"},
+		{"explore runscope", []string{"--explore", "5", "--runscope", "x.json"}, "cannot be used with --explore"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"test", "--url", s.base, "--token", s.key, "--suite", "okta-lifecycle"}, tc.args...)

@@ -87,7 +87,11 @@ func (r *runner) explore(ctx context.Context) (*Report, *Exploration, []string) 
 	if !ok {
 		cur = ops[:fail.op+1]
 	} else {
-		cur = shrinkOps(ctx, cur, fails, budget-1)
+		budget--
+		cur = shrinkOps(ctx, cur, fails, &budget)
+		if shrinkMembers(ctx, &cur, fails, &budget) {
+			cur = shrinkOps(ctx, cur, fails, &budget)
+		}
 	}
 	ex.Shrunk, _ = renderExplore(fmt.Sprintf("Shortest failing sequence (seed %d: %d of %d operations)", ex.Seed, len(cur), ex.Operations), cur)
 	if last != nil {
@@ -104,15 +108,15 @@ func (r *runner) explore(ctx context.Context) (*Report, *Exploration, []string) 
 // shrinkOps removes from ops, first in halves and then in ever smaller
 // chunks, every run of operations without which fails still holds; fails
 // returns the sequence that failed, cut after the failing operation. The
-// last operation, the one that fails, stays. At most budget runs.
-func shrinkOps(ctx context.Context, ops []exploreOp, fails func([]exploreOp) ([]exploreOp, bool), budget int) []exploreOp {
+// last operation, the one that fails, stays. Each run takes one of budget.
+func shrinkOps(ctx context.Context, ops []exploreOp, fails func([]exploreOp) ([]exploreOp, bool), budget *int) []exploreOp {
 	chunk := len(ops) / 2
-	for chunk >= 1 && budget > 0 && ctx.Err() == nil {
+	for chunk >= 1 && *budget > 0 && ctx.Err() == nil {
 		removed := false
-		for start := 0; start < len(ops)-1 && budget > 0 && ctx.Err() == nil; {
+		for start := 0; start < len(ops)-1 && *budget > 0 && ctx.Err() == nil; {
 			end := min(start+chunk, len(ops)-1)
 			cand := append(slices.Clone(ops[:start]), ops[end:]...)
-			budget--
+			*budget--
 			if got, ok := fails(cand); ok {
 				ops, removed = got, true
 				continue
@@ -125,6 +129,33 @@ func shrinkOps(ctx context.Context, ops []exploreOp, fails func([]exploreOp) ([]
 		chunk = min(chunk, len(ops)/2)
 	}
 	return ops
+}
+
+// shrinkMembers leaves out, one at a time, the members an operation
+// pushes, adds, removes or sets, wherever fails still holds without
+// them, so that the users they alone needed can go too. It reports
+// whether it left one out.
+func shrinkMembers(ctx context.Context, ops *[]exploreOp, fails func([]exploreOp) ([]exploreOp, bool), budget *int) bool {
+	changed := false
+	for i := 0; i < len(*ops); i++ {
+		for j := 0; j < len((*ops)[i].users) && *budget > 0 && ctx.Err() == nil; {
+			op := (*ops)[i]
+			if len(op.users) == 1 && (op.kind == exAddMembers || op.kind == exRemoveMembers) {
+				break // an add or a remove of nobody is not a request either sends
+			}
+			op.users = slices.Delete(slices.Clone(op.users), j, j+1)
+			cand := slices.Clone(*ops)
+			cand[i] = op
+			*budget--
+			got, ok := fails(cand)
+			if !ok || len(got) != len(cand) {
+				j++
+				continue
+			}
+			*ops, changed = got, true
+		}
+	}
+	return changed
 }
 
 // exploreRun runs ops as one scenario and returns its report, its first

@@ -172,7 +172,7 @@ var exploreWeights = []struct {
 	weight int
 }{
 	{exCreateUser, 8}, {exFindUser, 8}, {exGetUser, 3}, {exPutUser, 5}, {exActivate, 5},
-	{exPatchUser, 8}, {exDeleteUser, 2}, {exCreateGroup, 4}, {exFindGroup, 3},
+	{exPatchUser, 8}, {exDeleteUser, 3}, {exCreateGroup, 4}, {exFindGroup, 3},
 	{exAddMembers, 8}, {exRemoveMembers, 5}, {exReplaceMembers, 3}, {exRenameGroup, 3},
 	{exPutGroup, 2}, {exDeleteGroup, 1}, {exPage, 2},
 }
@@ -266,10 +266,18 @@ func (s *exploreState) draw(rng *rand.Rand, seq int) (exploreOp, bool) {
 		op.user, op.active = u.id, !u.active
 	case exDeleteUser:
 		u, ok := liveUser()
-		if !ok || s.inGroup(u.id) {
+		if !ok {
 			return op, false
 		}
 		op.user = u.id
+		// A member leaves its groups first, as an unassignment in Entra
+		// does before the delete.
+		for _, g := range groups {
+			if slices.Contains(g.members, u.id) {
+				op = exploreOp{kind: exRemoveMembers, group: g.id, users: []int{u.id}, entra: op.entra}
+				break
+			}
+		}
 	case exCreateGroup:
 		if len(groups) >= exploreMaxGroups {
 			return op, false

@@ -155,6 +155,27 @@ func (r *Result) WriteTextStyled(w io.Writer, st TextStyle) error {
 			b.WriteString(checkIndent + "- " + l + "\n")
 		}
 	}
+	if ex := r.Explore; ex != nil {
+		b.WriteByte('\n')
+		b.WriteString(styled(st.Heading, fmt.Sprintf("Explored: seed %d, %d operations", ex.Seed, ex.Operations)) + "\n")
+		switch {
+		case ex.Failure == "":
+			b.WriteString(checkIndent + "no check failed; the same --explore and --seed send the same sequence\n")
+		default:
+			b.WriteString(checkIndent + "first failure: " + ex.Failure + "\n")
+			if ex.Shrunk == nil {
+				break
+			}
+			if ex.Reproduced {
+				fmt.Fprintf(&b, "%sshrunk in %d runs to %d operations that fail the same way: %s\n", checkIndent, ex.ShrinkRuns, len(ex.Shrunk.Steps), ex.ShrunkFailure)
+			} else {
+				fmt.Fprintf(&b, "%sthe sequence up to the failure (%d operations) did not fail again: a fault that depends on timing, or on what else the server holds\n", checkIndent, len(ex.Shrunk.Steps))
+			}
+			for _, s := range ex.Shrunk.Steps {
+				detail(detailIndent, s.Name)
+			}
+		}
+	}
 	passed, failed, skipped := r.Totals()
 	if warn := r.Warnings(); warn > 0 {
 		b.WriteByte('\n')
@@ -221,6 +242,7 @@ type resultJSON struct {
 	Reports      []reportJSON        `json:"reports"`
 	Leftovers    []string            `json:"leftovers"`
 	Capabilities map[Capability]bool `json:"capabilities,omitempty"`
+	Explore      *Exploration        `json:"explore,omitempty"`
 }
 
 type reportJSON struct {
@@ -246,6 +268,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		Reports:      make([]reportJSON, 0, len(r.Reports)),
 		Leftovers:    r.Leftovers,
 		Capabilities: r.Capabilities,
+		Explore:      r.Explore,
 	}
 	if doc.Leftovers == nil {
 		doc.Leftovers = []string{}
