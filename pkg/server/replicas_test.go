@@ -421,6 +421,10 @@ func TestReplicasConformance(t *testing.T) {
 				IsolationToken: other.Key,
 				Directory:      fx.Directory(),
 				Transport:      rr,
+				// And a generated sequence of 500 operations, as
+				// `kacescim test --explore 500` sends it.
+				Explore: 500,
+				Seed:    2026,
 			})
 			for _, rep := range res.Reports {
 				if rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() == 0 {
@@ -431,6 +435,9 @@ func TestReplicasConformance(t *testing.T) {
 					t.Errorf("suite %s: %d passed, %d failed, %d skipped; want no failure and no skip\n%s",
 						rep.Suite, rep.Passed(), rep.Failed(), rep.Skipped(), buf.String())
 				}
+			}
+			if res.Explore == nil || res.Explore.Failure != "" {
+				t.Errorf("exploration %+v, want no failure", res.Explore)
 			}
 			p, f, s := res.Totals()
 			var sent []int64
