@@ -117,6 +117,6 @@ func (r *testRun) writeShrunk(ex *conformance.Exploration) error {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return fmt.Errorf("--explore-dir: %w", err)
 	}
-	r.note("The shortest failing sequence (%d operations) is in %s; replay it with: kacescim test --scenarios %s", len(ex.Shrunk.Steps), file, r.ExploreDir)
+	r.note("The shortest failing sequence (%d of %d operations) is in %s; replay it with: kacescim test --scenarios %s", len(ex.Shrunk.Steps), ex.Operations, file, r.ExploreDir)
 	return nil
 }

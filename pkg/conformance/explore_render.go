@@ -122,8 +122,10 @@ func (s *exploreState) render(op exploreOp, seq int) Step {
 		step.Method, step.Path = http.MethodPatch, "/Users/{{"+userVar(u.n)+"}}"
 		if op.entra {
 			step.Body = patchBody(map[string]any{"op": "Replace", "path": "active", "value": strings.ToUpper(fmt.Sprint(op.active)[:1]) + fmt.Sprint(op.active)[1:]})
+			step.Source = "docs/interop-quirks.md #1, #2, #21 (Entra: PascalCase op, \"False\" as a string)"
 		} else {
 			step.Body = patchBody(map[string]any{"op": "replace", "value": map[string]any{"active": op.active}})
+			step.Source = "docs/okta-traffic.md §1.5; docs/interop-quirks.md #4 (Okta: path-less replace {\"active\": false})"
 		}
 		lenient()
 	case exPatchUser:
@@ -143,6 +145,7 @@ func (s *exploreState) render(op exploreOp, seq int) Step {
 			value = nu.nick
 		case "emails":
 			path, value = `emails[type eq "work"].value`, nu.email
+			step.Source = "RFC 7644 §3.5.2.3; docs/interop-quirks.md #8 (a value path with a sub-attribute)"
 		case "department":
 			path, value = exploreEnterprise+":department", nu.department
 			step.Requires = append(step.Requires, CapEnterprise)
@@ -200,12 +203,14 @@ func (s *exploreState) render(op exploreOp, seq int) Step {
 				vals = append(vals, map[string]any{"value": s.userRef(n)})
 			}
 			step.Body = patchBody(map[string]any{"op": "Remove", "path": "members", "value": vals})
+			step.Source = "docs/interop-quirks.md #6 (Entra: remove with path members and the members as the value)"
 		default:
 			var list []map[string]any
 			for _, n := range op.users {
 				list = append(list, map[string]any{"op": "remove", "path": fmt.Sprintf("members[value eq \"%s\"]", s.userRef(n))})
 			}
 			step.Body = patchBody(list...)
+			step.Source = "RFC 7644 §3.5.2.2; docs/okta-traffic.md §2; docs/interop-quirks.md #7"
 		}
 		step.Requires = []Capability{CapGroups}
 		lenient()
@@ -222,6 +227,7 @@ func (s *exploreState) render(op exploreOp, seq int) Step {
 			step.Body = patchBody(map[string]any{"op": "Replace", "path": "displayName", "value": name})
 		} else {
 			step.Body = patchBody(map[string]any{"op": "replace", "value": map[string]any{"id": "{{" + groupVar(g.n) + "}}", "displayName": name}})
+			step.Source = "docs/okta-traffic.md §2; docs/interop-quirks.md #5 (Okta: the id in a path-less replace)"
 		}
 		step.Requires = []Capability{CapGroups}
 		lenient()

@@ -112,3 +112,32 @@ func brokenNamed(t *testing.T, name string) brokenServer {
 	t.Fatalf("no broken server %q", name)
 	return brokenServer{}
 }
+
+// TestExploreReportsAFaultOnce: a server that refuses Entra's string
+// booleans is sent a dozen of them in 300 operations; the first fails,
+// the later ones pass with a note naming it.
+func TestExploreReportsAFaultOnce(t *testing.T) {
+	ctx := context.Background()
+	base, admin := bkStart(t, brokenNamed(t, "string booleans refused").mw)
+	fx, err := conformance.NewFixture(ctx, admin, "kacescim-explore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fx.Close(ctx)
+	res := conformance.Run(ctx, nil, conformance.Options{BaseURL: base, Token: fx.Key, Explore: 300, Seed: 6})
+	var failed []string
+	noted := 0
+	for _, c := range res.Reports[0].Checks {
+		if c.Status == conformance.StatusFail {
+			failed = append(failed, c.Name)
+		}
+		for _, n := range c.Notes {
+			if strings.Contains(n, "(one fault, reported once)") {
+				noted++
+			}
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], "as Entra does (PATCH active)") || noted < 3 {
+		t.Errorf("failed %q, %d noted as the same fault; want one Entra PATCH active failed and the rest noted", failed, noted)
+	}
+}

@@ -167,9 +167,9 @@ func (r *Result) WriteTextStyled(w io.Writer, st TextStyle) error {
 				break
 			}
 			if ex.Reproduced {
-				fmt.Fprintf(&b, "%sshrunk in %d runs to %d operations that fail the same way: %s\n", checkIndent, ex.ShrinkRuns, len(ex.Shrunk.Steps), ex.ShrunkFailure)
+				fmt.Fprintf(&b, "%sshrunk in %d runs to %s that fail the same way: %s\n", checkIndent, ex.ShrinkRuns, plural(len(ex.Shrunk.Steps), "operation"), ex.ShrunkFailure)
 			} else {
-				fmt.Fprintf(&b, "%sthe sequence up to the failure (%d operations) did not fail again: a fault that depends on timing, or on what else the server holds\n", checkIndent, len(ex.Shrunk.Steps))
+				fmt.Fprintf(&b, "%sthe sequence up to the failure (%s) did not fail again: a fault that depends on timing, or on what else the server holds\n", checkIndent, plural(len(ex.Shrunk.Steps), "operation"))
 			}
 			for _, s := range ex.Shrunk.Steps {
 				detail(detailIndent, s.Name)
@@ -190,6 +190,14 @@ func (r *Result) WriteTextStyled(w io.Writer, st TextStyle) error {
 	fmt.Fprintf(&b, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plural is "1 operation", "2 operations".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // requestLine is "METHOD URL -> STATUS in DURATION".
