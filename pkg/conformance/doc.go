@@ -89,6 +89,18 @@
 // first check that sees it in a run and is only noted on later ones, so
 // that one habit of a server is one failure, not one per create.
 //
+// Options.Explore adds the "explore" suite: a sequence of that many
+// operations Okta and Entra ID send, drawn from Options.Seed (the same
+// seed, the same sequence, whatever the server answers) and rendered as a
+// scenario, so that every write gets the state checks above. When a check
+// fails, the sequence is shrunk — halves, then smaller runs of operations,
+// then group members, each candidate run against the server — to the
+// shortest that fails the same way (a failed check of the same kind of
+// operation and the same kind of check), returned in Result.Explore as a
+// scenario that Run replays. A check that fails as an earlier one did
+// (the same operation and kind, the same failures but for ids and
+// numbers) passes with a note naming it: one fault, one failure.
+//
 // Both runners return a Result of Reports of Checks, written as text, JSON
 // or JUnit XML. A Redactor keeps keys and Authorization values out of
 // every report, note and scenario file.

@@ -117,7 +117,8 @@ func (r *Result) Totals() (passed, failed, skipped int) {
 // per directory expectation (with opts.Directory). The built-in suites
 // written in Go (concurrency, isolation) run after the scenarios when
 // opts.Suites names them, or when it is empty and scenarios include
-// built-in ones (BuiltinScenarios). Like testing/fstest's
+// built-in ones (BuiltinScenarios); with opts.Explore, the generated
+// sequence runs last, as the explore suite. Like testing/fstest's
 // TestFS, it collects every failure instead of stopping at the first.
 //
 // A step that fails leaves its captures unset, and the steps that need
