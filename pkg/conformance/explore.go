@@ -94,7 +94,7 @@ func (r *runner) explore(ctx context.Context) (*Report, *Exploration, []string) 
 			cur = shrinkOps(ctx, cur, fails, &budget)
 		}
 	}
-	ex.Shrunk, _ = renderExplore(fmt.Sprintf("Shortest failing sequence (seed %d: %d of %d operations)", ex.Seed, len(cur), ex.Operations), cur)
+	ex.Shrunk, _ = renderExplore(fmt.Sprintf("Shortest failing sequence (seed %d: %d of %d operations)", ex.Seed, len(cur), ex.Operations), cur, r.caps[CapDirectory])
 	if last != nil {
 		ex.ShrunkFailure = r.red.Redact(last.String())
 	}
@@ -163,7 +163,7 @@ func shrinkMembers(ctx context.Context, ops *[]exploreOp, fails func([]exploreOp
 // failed check, the operations that were valid (the ones sent) and what
 // it could not remove.
 func (r *runner) exploreRun(ctx context.Context, name string, ops []exploreOp) (*Report, *exploreFailure, []exploreOp, []string) {
-	s, stepOp := renderExplore(name, ops)
+	s, stepOp := renderExplore(name, ops, r.caps[CapDirectory])
 	valid := make([]exploreOp, len(stepOp))
 	for i, j := range stepOp {
 		valid[i] = ops[j]

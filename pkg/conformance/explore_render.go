@@ -14,8 +14,9 @@ const ExploreSuite = "explore"
 
 // renderExplore makes ops into a scenario, and says for each step the
 // operation it came from. Operations no longer valid where they stand are
-// left out.
-func renderExplore(name string, ops []exploreOp) (*Scenario, []int) {
+// left out. With directory, each write also says what the directory user
+// it changed must hold (a run with mapping outcomes).
+func renderExplore(name string, ops []exploreOp, directory bool) (*Scenario, []int) {
 	st := &exploreState{}
 	s := &Scenario{
 		Suite:  ExploreSuite,
@@ -28,7 +29,11 @@ func renderExplore(name string, ops []exploreOp) (*Scenario, []int) {
 			continue
 		}
 		step := st.render(op, len(s.Steps)+1)
+		who := st.affected(op)
 		st.apply(op, step.Name)
+		if directory && who != 0 {
+			step.Directory = st.directoryExpect(op, who)
+		}
 		s.Steps = append(s.Steps, step)
 		stepOp = append(stepOp, i)
 	}
@@ -260,6 +265,68 @@ func (s *exploreState) render(op exploreOp, seq int) Step {
 		}
 	}
 	return step
+}
+
+// affected is the user whose directory user op changes, 0 for none: the
+// user a user operation writes, else a member whose groups change (or,
+// for a rename or a delete of a group, one of its members).
+func (s *exploreState) affected(op exploreOp) int {
+	switch op.kind {
+	case exCreateUser, exPutUser, exActivate, exPatchUser, exDeleteUser:
+		return op.user
+	case exCreateGroup, exAddMembers, exRemoveMembers:
+		if len(op.users) > 0 {
+			return op.users[0]
+		}
+	case exReplaceMembers, exPutGroup, exRenameGroup, exDeleteGroup:
+		g := s.group(op.group)
+		changed := slices.Concat(
+			slices.DeleteFunc(slices.Clone(g.members), func(n int) bool { return slices.Contains(op.users, n) }),
+			slices.DeleteFunc(slices.Clone(op.users), func(n int) bool { return slices.Contains(g.members, n) }))
+		if op.kind == exRenameGroup || op.kind == exDeleteGroup {
+			changed = g.members
+		}
+		if len(changed) > 0 {
+			return changed[0]
+		}
+	}
+	return 0
+}
+
+// directoryExpect is what the directory user of the user id holds after
+// op, by kacescim's required and suggested mappings: Email ← userName,
+// Name ← displayName, Disabled ← not active, Department ← the enterprise
+// department, Groups ← the names of its groups, sorted case-insensitively
+// and comma-joined (docs/okta-traffic.md §2). Group operations judge
+// Groups alone.
+func (s *exploreState) directoryExpect(op exploreOp, id int) *DirectoryExpect {
+	u := s.user(id)
+	d := &DirectoryExpect{User: s.userRef(id), Source: "PRODUCT.md (mappings); docs/okta-traffic.md §2 (the Groups field)"}
+	if u.deleted {
+		d.Absent = true
+		return d
+	}
+	var names []string
+	for _, g := range s.liveGroups() {
+		if slices.Contains(g.members, id) {
+			names = append(names, g.displayName)
+		}
+	}
+	// The names differ before their {{rand}}, so that the templates sort
+	// as the names will.
+	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	d.Fields = map[string]string{"Groups": strings.Join(names, ",")}
+	switch op.kind {
+	case exCreateUser, exPutUser, exActivate, exPatchUser:
+	default:
+		return d // a group operation
+	}
+	d.Fields["Email"], d.Fields["Name"] = u.userName, u.displayName
+	d.Fields["Disabled"] = fmt.Sprint(!u.active)
+	if u.entra {
+		d.Fields["Department"] = u.department
+	}
+	return d
 }
 
 // members says how many members: "no member", "1 member", "2 members".

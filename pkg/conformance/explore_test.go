@@ -20,7 +20,7 @@ func TestExploreAgainstKacescim(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fx.Close(ctx)
-	res := conformance.Run(ctx, nil, conformance.Options{BaseURL: env.base, Token: fx.Key, Explore: 500, Seed: 1})
+	res := conformance.Run(ctx, nil, conformance.Options{BaseURL: env.base, Token: fx.Key, Directory: fx.Directory(), Explore: 500, Seed: 1})
 	if len(res.Reports) != 1 || res.Reports[0].Suite != conformance.ExploreSuite {
 		t.Fatalf("reports %+v, want the explore suite alone", res.Reports)
 	}
@@ -29,6 +29,16 @@ func TestExploreAgainstKacescim(t *testing.T) {
 	_ = rep.WriteText(&buf)
 	if rep.Failed() != 0 || rep.Skipped() != 0 || rep.Passed() < 500 {
 		t.Errorf("%d passed, %d failed, %d skipped; want 500 or more passed and nothing else\n%s", rep.Passed(), rep.Failed(), rep.Skipped(), buf.String())
+	}
+	// With mapping outcomes, the writes check their directory users too.
+	dir := 0
+	for _, c := range rep.Checks {
+		if strings.HasSuffix(c.Name, ": directory user") {
+			dir++
+		}
+	}
+	if dir < 200 {
+		t.Errorf("%d directory checks, want one per write (200 or more)", dir)
 	}
 	if res.Explore == nil || res.Explore.Failure != "" || res.Explore.Shrunk != nil {
 		t.Errorf("exploration %+v, want no failure", res.Explore)
