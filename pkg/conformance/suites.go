@@ -36,7 +36,7 @@ func BuiltinScenarios() ([]*Scenario, error) {
 // Suites are the built-in suites, in the order they run: the scenarios'
 // and then those written in Go (concurrency: requests sent at once;
 // isolation: a second provider's key, Options.IsolationToken).
-var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644", "concurrency", "isolation"}
+var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644", "concurrency", "isolation", "lists"}
 
 // LoadScenarioDir reads the scenario files (*.json) under dir, a folder
 // of the user's: a scenario's suite is its "suite" field, else the name of

@@ -1,0 +1,45 @@
+package conformance_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kacescim/kacescim/pkg/conformance"
+)
+
+func TestListsSuite(t *testing.T) {
+	t.Run("against kacescim", func(t *testing.T) {
+		res, checks, _ := goSuiteRun(t, conformance.Options{Suites: []string{"lists"}, Verbose: true})
+		if len(checks) != len(conformance.GoSuiteChecks("lists")) {
+			t.Errorf("%d checks; want %d", len(checks), len(conformance.GoSuiteChecks("lists")))
+		}
+		for name, c := range checks {
+			if c.Status != conformance.StatusPass || c.Request == nil {
+				t.Errorf("%s: %s %q %q (request %v)", name, c.Status, c.Failures, c.Notes, c.Request)
+			}
+		}
+		if len(res.Leftovers) > 0 {
+			t.Errorf("leftovers %q", res.Leftovers)
+		}
+	})
+
+	t.Run("without groups or filtering", func(t *testing.T) {
+		res, checks, _ := goSuiteRun(t, conformance.Options{
+			Suites:       []string{"lists"},
+			Capabilities: map[conformance.Capability]bool{conformance.CapGroups: false, conformance.CapFilter: false},
+		})
+		for name, c := range checks {
+			switch group := strings.Contains(name, "Groups") || strings.Contains(name, "group is"); {
+			case group && (c.Status != conformance.StatusSkip || !strings.Contains(strings.Join(c.Notes, " "), "needs groups")):
+				t.Errorf("%s: %s %q, want skipped for want of groups", name, c.Status, c.Notes)
+			case !group && c.Status != conformance.StatusPass:
+				t.Errorf("%s: %s %q %q", name, c.Status, c.Failures, c.Notes)
+			case strings.HasPrefix(name, "lists/Paging /Users") && !strings.Contains(strings.Join(c.Notes, " "), "paged without a filter"):
+				t.Errorf("%s: notes %q; want the unfiltered walk noted", name, c.Notes)
+			}
+		}
+		if len(res.Leftovers) > 0 {
+			t.Errorf("leftovers %q", res.Leftovers)
+		}
+	})
+}
