@@ -59,7 +59,7 @@ type listKind struct {
 	// made is how many the suite creates; the last is deleted before the
 	// walk, and the rest, not a multiple of listPageSize, end in a partial
 	// page.
-	made                         int
+	made                       int
 	total, once, page, deleted string
 }
 
