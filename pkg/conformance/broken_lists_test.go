@@ -297,9 +297,14 @@ var brokenLists = []brokenServer{
 				c.write(w)
 			})
 		},
+		// The import's pages of one user and rfc7644's last page see it
+		// too; the lists suite alone pages through groups.
 		fail: []string{
 			"lists/Paging /Users 2 at a time: each of the run's users on one page, none on two",
 			"lists/Paging /Groups 2 at a time: each of the run's groups on one page, none on two",
+			"okta-lifecycle/Import: page startIndex=2&count=1 holds the second user of that order",
+			"okta-lifecycle/Import: page startIndex=3&count=1 holds the third user of that order",
+			"rfc7644/startIndex=3&count=2 returns the last, partial page",
 		},
 	},
 	{
