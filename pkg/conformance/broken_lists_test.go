@@ -149,6 +149,11 @@ var brokenLists = []brokenServer{
 			"okta-groups/Group exists check: displayName eq finds the pushed group",
 			"rfc7644/startIndex=3&count=2 returns the last, partial page",
 			"rfc7644/startIndex=0 is taken as 1",
+			// Every page misses one: the walk ends a resource short.
+			"lists/Paging /Users 2 at a time: every page's totalResults is the number of users the pages hold",
+			"lists/Paging /Users 2 at a time: each of the run's users on one page, none on two",
+			"lists/Paging /Groups 2 at a time: every page's totalResults is the number of groups the pages hold",
+			"lists/Paging /Groups 2 at a time: each of the run's groups on one page, none on two",
 		},
 		skip: []string{
 			"okta-spec/Required Test: Get Users/{{id}}",
@@ -224,8 +229,15 @@ var brokenLists = []brokenServer{
 		},
 		// The import's third page holds the first user; the second page,
 		// in the middle, holds the right one either way. rfc7644's last
-		// partial page is judged by its length.
-		fail: []string{"okta-lifecycle/Import: page startIndex=3&count=1 holds the third user of that order"},
+		// partial page is judged by its length. The lists suite's walks
+		// see some resources twice and others not at all.
+		fail: []string{
+			"okta-lifecycle/Import: page startIndex=3&count=1 holds the third user of that order",
+			"lists/Paging /Users 2 at a time: every page's totalResults is the number of users the pages hold",
+			"lists/Paging /Users 2 at a time: each of the run's users on one page, none on two",
+			"lists/Paging /Groups 2 at a time: every page's totalResults is the number of groups the pages hold",
+			"lists/Paging /Groups 2 at a time: each of the run's groups on one page, none on two",
+		},
 	},
 	{
 		name:   "filter on a URN-qualified extension attribute refused",
