@@ -370,6 +370,33 @@ var brokenLists = []brokenServer{
 			"lists/Paging /Groups 2 at a time: each page's itemsPerPage is its number of Resources, its startIndex the one asked for",
 		},
 	},
+	{
+		name:   "meta.location in a list built from the userName or displayName, not the id",
+		source: "RFC 7643 §3.1 (meta.location: the URI of the resource)",
+		// The list's own serializer gets it wrong; a single resource's
+		// answers are right, so the 201 and read-back checks pass.
+		mw: bkRewrite(bkIsList, func(r *http.Request, c *bkAnswer) {
+			doc, ok := c.object()
+			if !ok || !bkIsListResponse(doc) {
+				return
+			}
+			for _, v := range doc["Resources"].([]any) {
+				m, _ := v.(map[string]any)
+				meta, _ := m["meta"].(map[string]any)
+				loc, id := bkText(meta["location"]), bkText(m["id"])
+				if meta == nil || !strings.HasSuffix(loc, "/"+id) {
+					continue
+				}
+				name := bkText(m["userName"])
+				if name == "" {
+					name = bkText(m["displayName"])
+				}
+				meta["location"] = strings.TrimSuffix(loc, id) + url.PathEscape(name)
+			}
+			c.setJSON(doc)
+		}),
+		fail: []string{"lists/meta.location of a listed user or group answers it: a GET of it returns the same id"},
+	},
 }
 
 // bkDeleted remembers the resources a broken server deleted, as they were
