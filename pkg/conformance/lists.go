@@ -76,7 +76,9 @@ func runLists(ctx context.Context, g *goRun) {
 	for _, n := range listUsers.checks() {
 		want[n] = g.wanted(n)
 	}
+	kinds := []listKind{listUsers}
 	if g.needs([]Capability{CapGroups}, listGroups.checks()...) {
+		kinds = append(kinds, listGroups)
 		for _, n := range listGroups.checks() {
 			want[n] = g.wanted(n)
 		}
@@ -84,7 +86,7 @@ func runLists(ctx context.Context, g *goRun) {
 	wantLoc := g.wanted(checkListLocation)
 	loc := g.check(checkListLocation)
 	followed := 0
-	for _, k := range []listKind{listUsers, listGroups} {
+	for _, k := range kinds {
 		if !slices.ContainsFunc(k.checks(), func(n string) bool { return want[n] }) && !wantLoc {
 			continue
 		}

@@ -27,6 +27,8 @@ func TestListsSuite(t *testing.T) {
 		res, checks, _ := goSuiteRun(t, conformance.Options{
 			Suites:       []string{"lists"},
 			Capabilities: map[conformance.Capability]bool{conformance.CapGroups: false, conformance.CapFilter: false},
+			// What it leaves says what it made.
+			Keep: true,
 		})
 		for name, c := range checks {
 			switch group := strings.Contains(name, "Groups") || strings.Contains(name, "group is"); {
@@ -38,8 +40,16 @@ func TestListsSuite(t *testing.T) {
 				t.Errorf("%s: notes %q; want the unfiltered walk noted", name, c.Notes)
 			}
 		}
-		if len(res.Leftovers) > 0 {
-			t.Errorf("leftovers %q", res.Leftovers)
+		if len(res.Leftovers) != listUsersMade {
+			t.Errorf("leftovers %q; want the %d users alone, no group", res.Leftovers, listUsersMade)
+		}
+		for _, l := range res.Leftovers {
+			if !strings.Contains(l, "DELETE /Users/") {
+				t.Errorf("leftover %q; want users alone", l)
+			}
 		}
 	})
 }
+
+// listUsersMade is how many users the lists suite creates.
+const listUsersMade = 6
