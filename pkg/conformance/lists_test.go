@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -53,3 +54,27 @@ func TestListsSuite(t *testing.T) {
 
 // listUsersMade is how many users the lists suite creates.
 const listUsersMade = 6
+
+// A server that claims filtering but refuses sw is paged whole, saying so.
+func TestListsSuiteWithoutSw(t *testing.T) {
+	refuseSw := bkRefuse(func(r *http.Request, _ []byte) (int, string) {
+		if bkIsList(r) && strings.Contains(r.URL.Query().Get("filter"), " sw ") {
+			return http.StatusBadRequest, "invalidFilter"
+		}
+		return 0, ""
+	})
+	res := bkRun(t, refuseSw, func(*conformance.Scenario) bool { return false }, func(s string) bool { return s == "lists" })
+	checks := bkOutcomes(res)
+	if len(checks) != len(conformance.GoSuiteChecks("lists")) {
+		t.Errorf("%d checks; want %d", len(checks), len(conformance.GoSuiteChecks("lists")))
+	}
+	for name, c := range checks {
+		notes := strings.Join(c.Notes, " ")
+		switch {
+		case c.Status != conformance.StatusPass:
+			t.Errorf("%s: %s %q %q", name, c.Status, c.Failures, c.Notes)
+		case strings.HasPrefix(name, "lists/Paging") && (!strings.Contains(notes, "paged without a filter: the filter") || !strings.Contains(notes, "-> 400")):
+			t.Errorf("%s: notes %q; want the refused filter and the unfiltered walk noted", name, c.Notes)
+		}
+	}
+}
