@@ -316,6 +316,7 @@ var brokenResources = []brokenServer{
 			"entra/Entra group delete: the members' Groups field is empty",
 			"okta-groups/Unlink and delete: DELETE /Groups/{id} (204): state",
 			"entra/Entra group delete: DELETE /Groups/{id} is 204: state",
+			"lists/After DELETE /Groups/{id}: the group is on no page of GET /Groups",
 		},
 	},
 }

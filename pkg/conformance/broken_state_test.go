@@ -156,6 +156,7 @@ var brokenStates = []brokenServer{
 			"entra/Entra delete: DELETE /Users/{id} is 204: state",
 			"entra/Entra delete: the directory user is gone",
 			"isolation/Tenant B: DELETE of tenant A's user is 404, and the user is still there",
+			"lists/After DELETE /Users/{id}: the user is on no page of GET /Users",
 		},
 	},
 	{

@@ -20,7 +20,7 @@
 //     Runscope) export such as OktaSPECTest, Okta's own SPEC test, with
 //     that format's assertions; SeedUser makes the one user it needs.
 //
-// Two built-in suites are written in Go, for what a scenario's steps,
+// Three built-in suites are written in Go, for what a scenario's steps,
 // sent one after another with one key, cannot show. Run runs them after
 // the scenarios when Options.Suites names them, or when it is empty and
 // the scenarios include built-in ones; Suites lists them. "concurrency"
@@ -33,11 +33,17 @@
 // "isolation" checks, with a second provider's key
 // (Options.IsolationToken), that the first one's user and group cannot be
 // read, found, listed, changed, deleted or used as a member; without the
-// key its checks are skipped. Their checks are MUST; a capability the
-// server lacks, or a setup request that fails, skips the checks that need
-// it, saying why; what they create is deleted unless Options.Keep.
+// key its checks are skipped. "lists" pages through /Users and /Groups 2
+// at a time over resources of its own, one of each deleted first: the
+// same totalResults on every page, and the number of resources the pages
+// hold; each on one page, none on two; itemsPerPage and startIndex right;
+// the deleted ones on no page of the plain list; and a GET of a listed
+// resource's meta.location answers the same id. Their checks are MUST; a
+// capability the server lacks, or a setup request that fails, skips the
+// checks that need it, saying why; what they create is deleted unless
+// Options.Keep.
 //
-// A third, the recorder, is in package
+// A third tool, the recorder, is in package
 // github.com/kacescim/kacescim/pkg/conformance/record: a reverse proxy
 // that keeps the exchanges between an identity provider and a SCIM server
 // and turns them into a scenario that Run replays without their secrets.

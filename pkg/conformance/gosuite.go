@@ -32,7 +32,7 @@ type goCheck struct {
 }
 
 // goSuites are the built-in Go suites, in the order they run.
-var goSuites = []*goSuite{concurrencySuite, isolationSuite}
+var goSuites = []*goSuite{concurrencySuite, isolationSuite, listsSuite}
 
 func goSuiteNamed(name string) *goSuite {
 	for _, s := range goSuites {
