@@ -263,10 +263,12 @@ func (g *goRun) valueAdds(ctx context.Context, tag string) {
 	}
 	path := "/Users/" + id
 	values := make([]string, concurrency)
+	for i := range values {
+		values[i] = fmt.Sprintf("kcs-race-%s-role%02d", tag, i)
+	}
 	acked := make([]bool, concurrency)
 	answers := make([]*exchange, concurrency)
 	parallel(concurrency, func(i int) {
-		values[i] = fmt.Sprintf("kcs-race-%s-role%02d", tag, i)
 		x := g.do(ctx, g.opts.Token, http.MethodPatch, path, patchOp("add", "roles", []any{map[string]any{"value": values[i]}}))
 		acked[i], answers[i] = x.ok(), x
 	})
