@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,6 +40,17 @@ var brokenRaces = []brokenServer{
 		fail:   []string{"concurrency/Concurrent PATCHes to one user, each a different attribute: every acknowledged change is kept"},
 	},
 	{
+		// The same fault on a multi-valued attribute: a PATCH add to a
+		// user's roles (or emails, …) read the user, appended the values
+		// to the list read and wrote the whole user back, unlocked. Its
+		// own middleware: bkUserReadModifyWrite serves replaces alone, so
+		// each entry is caught by its own check.
+		name:   "user PATCH add to a multi-valued attribute as an unlocked read-modify-write (lost values)",
+		source: "RFC 7644 §3.5.2.1 (an add to a multi-valued attribute appends)",
+		mw:     bkUserAddReadModifyWrite,
+		fail:   []string{"concurrency/Concurrent adds to one multi-valued attribute (a user's roles): every acknowledged value is kept"},
+	},
+	{
 		// A check-then-insert uniqueness test: a POST that overlaps
 		// another of the same userName is let through (answered 201 as if
 		// created; the real store below keeps one).
@@ -46,6 +58,20 @@ var brokenRaces = []brokenServer{
 		source: "RFC 7644 §3.3 (409 uniqueness)",
 		mw:     bkRacyUniqueness(),
 		fail:   []string{"concurrency/Concurrent POSTs of one userName: exactly one 201, the others 409"},
+	},
+	{
+		// A check-then-insert uniqueness test whose duplicates are
+		// stored: unlike the entry above, whose 201s are lies, the users
+		// created in the window are found again, by id and by a filter on
+		// their userName, as a store without a unique index would keep
+		// them.
+		name:   "duplicate userName stored under concurrent POSTs (check-then-insert)",
+		source: "RFC 7644 §3.3 (409 uniqueness), §3.4.2.2",
+		mw:     bkStoredDuplicates(),
+		fail: []string{
+			"concurrency/Concurrent POSTs of one userName: exactly one 201, the others 409",
+			"concurrency/Concurrent POSTs of one userName: a filter on it finds exactly one user",
+		},
 	},
 	{
 		// GET by id looks the id up across providers: another provider's
@@ -159,6 +185,46 @@ func bkUserReadModifyWrite(next http.Handler) http.Handler {
 	})
 }
 
+// bkUserAddReadModifyWrite serves a PATCH of a user whose operations all
+// add values to a top-level multi-valued attribute (roles, emails, …) by
+// reading the user, waiting a little, appending the values to the list
+// read and PUTting the user back.
+func bkUserAddReadModifyWrite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ep, id := bkResource(r)
+		body := bkReadBody(r)
+		ops := bkPatchOps(r, body)
+		if ep != "Users" || id == "" || len(ops) == 0 || slices.ContainsFunc(ops, func(op map[string]any) bool {
+			path := bkText(op["path"])
+			_, multi := op["value"].([]any)
+			return !strings.EqualFold(bkText(op["op"]), "add") || path == "" || strings.ContainsAny(path, ".[:") || !multi
+		}) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path, nil))
+		doc, ok := got.object()
+		if got.status != http.StatusOK || !ok {
+			got.write(w)
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // the window another PATCH falls into
+		for _, op := range ops {
+			path := bkText(op["path"])
+			had, _ := doc[path].([]any)
+			doc[path] = append(had, op["value"].([]any)...)
+		}
+		delete(doc, "meta")
+		put, _ := json.Marshal(doc)
+		c := bkServe(next, bkInternal(r, http.MethodPut, r.URL.Path, put))
+		if c.status == http.StatusOK {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		c.write(w)
+	})
+}
+
 var bkMemberValueEq = regexp.MustCompile(`(?i)^members\[\s*value\s+eq\s+"([^"]*)"\s*\]$`)
 
 // bkRacyUniqueness lets a POST /Users through (201 with a made-up id)
@@ -204,6 +270,99 @@ func bkRacyUniqueness() func(http.Handler) http.Handler {
 				c.setJSON(doc)
 			}
 			c.write(w)
+		})
+	}
+}
+
+// bkStoredDuplicates makes POST /Users a check-then-insert: it looks the
+// userName up (a filter, its own duplicates included), waits a little,
+// and inserts when the look-up found nobody. kacescim's store refuses the
+// second insert of a userName, so the insert of a POST that lost the
+// race goes to a table of the middleware's own instead (a store without
+// a unique index), and is answered 201. The duplicates are served where a
+// provider finds a user again after creating it: GET and DELETE by id,
+// and a userName eq filter, merged into the server's answer; each
+// provider (Authorization) sees its own.
+func bkStoredDuplicates() func(http.Handler) http.Handler {
+	type dup struct {
+		auth string
+		doc  map[string]any
+	}
+	var mu sync.Mutex
+	dups := map[string]dup{} // id → the duplicate
+	// named are the duplicates of the provider auth whose userName is
+	// name (any case, as userName is not case-exact).
+	named := func(auth, name string) []any {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []any
+		for _, id := range bkSortedKeys(dups) {
+			if d := dups[id]; d.auth == auth && strings.EqualFold(bkText(d.doc["userName"]), name) {
+				out = append(out, d.doc)
+			}
+		}
+		return out
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			auth := r.Header.Get("Authorization")
+			_, id := bkResource(r)
+			mu.Lock()
+			d, isDup := dups[id]
+			isDup = isDup && d.auth == auth
+			mu.Unlock()
+			switch {
+			case isDup && r.Method == http.MethodGet:
+				c := &bkAnswer{status: http.StatusOK, header: http.Header{"Content-Type": {"application/scim+json"}}}
+				c.setJSON(d.doc)
+				c.write(w)
+			case isDup && r.Method == http.MethodDelete:
+				mu.Lock()
+				delete(dups, id)
+				mu.Unlock()
+				w.WriteHeader(http.StatusNoContent)
+			case bkOn(http.MethodGet, "Users", false)(r) && bkUserNameEq.MatchString(r.URL.Query().Get("filter")):
+				c := bkServe(next, r)
+				doc, ok := c.object()
+				more := named(auth, bkUserNameEq.FindStringSubmatch(r.URL.Query().Get("filter"))[1])
+				if c.status == http.StatusOK && ok && bkIsListResponse(doc) && len(more) > 0 {
+					res, _ := doc["Resources"].([]any)
+					res = append(res, more...)
+					doc["Resources"], doc["totalResults"], doc["itemsPerPage"] = res, len(res), len(res)
+					c.setJSON(doc)
+				}
+				c.write(w)
+			case bkOn(http.MethodPost, "Users", false)(r):
+				body := bkReadBody(r)
+				var doc map[string]any
+				if json.Unmarshal(body, &doc) != nil || bkText(doc["userName"]) == "" {
+					next.ServeHTTP(w, r)
+					return
+				}
+				name := bkText(doc["userName"])
+				q := url.Values{"filter": {fmt.Sprintf("userName eq %q", name)}}
+				look := bkServe(next, bkInternal(r, http.MethodGet, r.URL.Path+"?"+q.Encode(), nil))
+				found, ok := look.object()
+				taken := look.status != http.StatusOK || !ok || bkText(found["totalResults"]) != "0" || len(named(auth, name)) > 0
+				time.Sleep(20 * time.Millisecond) // the check-then-insert window
+				c := bkServe(next, r)
+				if c.status == http.StatusConflict && !taken {
+					// Nobody had the userName when looked up: the insert
+					// is kept, in the table without a unique index.
+					id := bkFakeID()
+					doc["id"] = id
+					doc["meta"] = map[string]any{"resourceType": "User", "location": "http://" + r.Host + r.URL.Path + "/" + id}
+					mu.Lock()
+					dups[id] = dup{auth: auth, doc: doc}
+					mu.Unlock()
+					c.status = http.StatusCreated
+					c.header = http.Header{"Content-Type": {"application/scim+json"}}
+					c.setJSON(doc)
+				}
+				c.write(w)
+			default:
+				next.ServeHTTP(w, r)
+			}
 		})
 	}
 }

@@ -17,6 +17,7 @@ const (
 	checkMemberAdds    = "Concurrent member adds: 16 PATCH add to one group, every acknowledged member is in it"
 	checkMemberRemoves = "Concurrent member removes: exactly the members added and not removed remain"
 	checkUserPatches   = "Concurrent PATCHes to one user, each a different attribute: every acknowledged change is kept"
+	checkValueAdds     = "Concurrent adds to one multi-valued attribute (a user's roles): every acknowledged value is kept"
 	checkUniqueCreate  = "Concurrent POSTs of one userName: exactly one 201, the others 409"
 	checkUniqueFilter  = "Concurrent POSTs of one userName: a filter on it finds exactly one user"
 )
@@ -30,6 +31,7 @@ var concurrencySuite = &goSuite{
 		{checkMemberAdds, SeverityMust, "RFC 7644 §3.5.2.1"},
 		{checkMemberRemoves, SeverityMust, "RFC 7644 §3.5.2.2"},
 		{checkUserPatches, SeverityMust, "RFC 7644 §3.5.2"},
+		{checkValueAdds, SeverityMust, "RFC 7644 §3.5.2.1"},
 		{checkUniqueCreate, SeverityMust, "RFC 7644 §3.3 (409 uniqueness)"},
 		{checkUniqueFilter, SeverityMust, "RFC 7644 §3.3, §3.4.2.2"},
 	},
@@ -40,6 +42,7 @@ func runConcurrency(ctx context.Context, g *goRun) {
 	tag := randomHex(4)
 	g.membership(ctx, tag)
 	g.userPatches(ctx, tag)
+	g.valueAdds(ctx, tag)
 	g.uniqueness(ctx, tag)
 }
 
@@ -237,6 +240,67 @@ func (g *goRun) userPatches(ctx context.Context, tag string) {
 	}
 	if len(lost) > 0 {
 		c.Failures = append(c.Failures, fmt.Sprintf("lost updates: %d of the acknowledged PATCHes are not in the user: %s", len(lost), strings.Join(lost, "; ")))
+	}
+	g.add(c)
+}
+
+// valueAdds: concurrent PATCH adds, each of another value, to the roles
+// of one user; an add to a multi-valued attribute appends (RFC 7644
+// §3.5.2.1), so every value acknowledged must be kept. Roles, because
+// Okta maps them (docs/okta-traffic.md §3 item 10) and granting a role is
+// one such add: two grants at once are the race. Unlike emails or
+// phoneNumbers they have no type, so no add is refused for repeating one
+// (docs/interop-quirks.md row 28).
+func (g *goRun) valueAdds(ctx context.Context, tag string) {
+	if !g.needs([]Capability{CapPatch}, checkValueAdds) || !g.wanted(checkValueAdds) {
+		return
+	}
+	c := g.check(checkValueAdds)
+	id, x := g.createUser(ctx, g.opts.Token, "kcs-race-"+tag+"-roles@example.com", nil)
+	if id == "" {
+		g.skip(checkValueAdds, "not run: setting up failed: "+x.describe())
+		return
+	}
+	path := "/Users/" + id
+	values := make([]string, concurrency)
+	for i := range values {
+		values[i] = fmt.Sprintf("kcs-race-%s-role%02d", tag, i)
+	}
+	acked := make([]bool, concurrency)
+	answers := make([]*exchange, concurrency)
+	parallel(concurrency, func(i int) {
+		x := g.do(ctx, g.opts.Token, http.MethodPatch, path, patchOp("add", "roles", []any{map[string]any{"value": values[i]}}))
+		acked[i], answers[i] = x.ok(), x
+	})
+	back := g.do(ctx, g.opts.Token, http.MethodGet, path, nil)
+	g.record(&c, back)
+	if back.status != http.StatusOK {
+		c.Failures = append(c.Failures, "reading the user back: "+back.describe())
+		g.add(c)
+		return
+	}
+	if !slices.Contains(acked, true) {
+		c.Failures = append(c.Failures, fmt.Sprintf("none of the %d PATCHes was acknowledged: %s", concurrency, answers[0].describe()))
+	}
+	got := map[string]bool{}
+	roles, _ := back.doc["roles"].([]any)
+	for _, r := range roles {
+		if m, ok := r.(map[string]any); ok {
+			got[text(m["value"])] = true
+		}
+	}
+	var lost []string
+	for i, v := range values {
+		if !acked[i] {
+			c.Notes = append(c.Notes, "not acknowledged: "+answers[i].describe())
+			continue
+		}
+		if !got[v] {
+			lost = append(lost, v)
+		}
+	}
+	if len(lost) > 0 {
+		c.Failures = append(c.Failures, fmt.Sprintf("lost values: %d of the acknowledged roles are not in the user (it has %d): %s", len(lost), len(roles), strings.Join(lost, ", ")))
 	}
 	g.add(c)
 }

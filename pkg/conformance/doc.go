@@ -28,7 +28,9 @@
 // Verbose apply): 16 concurrent PATCH adds of different members to one
 // group and concurrent removes of half of them, each read back (every
 // acknowledged change kept, lost members named); 8 concurrent PATCHes of
-// different attributes of one user; 8 concurrent POSTs of one userName
+// different attributes of one user; 8 concurrent PATCH adds of different
+// values to one user's roles (every acknowledged value kept); 8
+// concurrent POSTs of one userName
 // (exactly one 201, the others 409, and one user found by filter).
 // "isolation" checks, with a second provider's key
 // (Options.IsolationToken), that the first one's user and group cannot be
