@@ -40,6 +40,8 @@ type serveOptions struct {
 	// LogRetention and LogMaxEntries bound the provisioning log.
 	LogRetention  time.Duration
 	LogMaxEntries int
+	// Durability is what an acknowledged write survives: full or process.
+	Durability string
 }
 
 // NewCmdServe returns `kacescim serve`. runF replaces the run function in
@@ -59,7 +61,17 @@ server-url file there, so that the admin commands find it; this matters with
 
 For several replicas, give each the same --database postgres://… URL and the
 same --admin-token: they share providers, users and groups through
-PostgreSQL (rate limits stay per replica).`,
+PostgreSQL (rate limits stay per replica).
+
+--durability says what a write the server has answered survives. full (the
+default): a power loss or a kernel crash too — every commit is synced to
+disk before the answer (SQLite synchronous=FULL, PostgreSQL
+synchronous_commit=on); writes that arrive together share one sync (group
+commit). process: the death of the server process (kill -9, a crash), not
+a power loss, which can lose the last writes answered — faster on disks
+with a slow sync (SQLite synchronous=NORMAL; PostgreSQL
+synchronous_commit=off, which a crash of the database server can cost the
+last writes too). Neither ever leaves a write half done.`,
 		Example: `  kacescim serve
   kacescim serve --listen 0.0.0.0:8443 --public-url https://scim.example.com \
       --tls-cert cert.pem --tls-key key.pem
@@ -82,10 +94,11 @@ PostgreSQL (rate limits stay per replica).`,
 	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&opts.Durability, "durability", string(store.DurabilityFull), "what an answered write survives: full (a power loss) or process (the process's death; faster)")
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
-	configurable(f, "listen", "public-url", "database", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level",
+	configurable(f, "listen", "public-url", "database", "durability", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level",
 		"log-retention", "log-max-entries")
 	return cmd
 }
@@ -147,6 +160,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.LogMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
 	}
+	if _, err := store.ParseDurability(opts.Durability); err != nil {
+		return usageErr("--" + err.Error())
+	}
 	dataDir, err := opts.g.dataDir()
 	if err != nil {
 		return err
@@ -199,7 +215,11 @@ func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Lo
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := store.Open(ctx, cmp.Or(opts.Database, filepath.Join(dataDir, store.DefaultFile)))
+	durability, err := store.ParseDurability(opts.Durability)
+	if err != nil {
+		return nil, usageErr("--" + err.Error())
+	}
+	st, err := store.Open(ctx, cmp.Or(opts.Database, filepath.Join(dataDir, store.DefaultFile)), durability)
 	if err != nil {
 		return nil, err
 	}

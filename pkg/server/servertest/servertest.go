@@ -44,7 +44,7 @@ func Open(ctx context.Context, cfg server.Config, opts ...Option) (*server.Serve
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cmp.Or(o.database, filepath.Join(cfg.DataDir, store.DefaultFile)))
+	st, err := store.Open(ctx, cmp.Or(o.database, filepath.Join(cfg.DataDir, store.DefaultFile)), store.DurabilityFull)
 	if err != nil {
 		return nil, err
 	}

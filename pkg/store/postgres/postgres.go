@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/durability"
 	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 )
 
@@ -46,11 +47,29 @@ type DB struct {
 
 var _ directory.Store = (*DB)(nil)
 
+// An Option configures Open.
+type Option func(*options)
+
+type options struct {
+	durability durability.Level
+}
+
+// WithDurability sets what an acknowledged write survives: durability.Full
+// (the default: synchronous_commit=on) or durability.Process
+// (synchronous_commit=off: kacescim's death, not the database server's).
+func WithDurability(l durability.Level) Option {
+	return func(o *options) { o.durability = l }
+}
+
 // Open connects to the database a postgres:// (or postgresql://) URL
 // names and applies the migrations it does not have yet. The URL may carry
 // pgxpool's settings (pool_max_conns, …) and run-time parameters such as
 // search_path.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	o := options{durability: durability.Full}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -60,6 +79,14 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "kacescim"
+	}
+	// on: a commit is answered once its WAL is flushed on the server
+	// (and its synchronous standbys, if the server has any); off: up to
+	// a few hundred milliseconds of commits can be lost if the database
+	// server crashes, though not if kacescim does.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	if o.durability == durability.Process {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

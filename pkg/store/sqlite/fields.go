@@ -22,7 +22,7 @@ import (
 // (case-insensitively).
 func (db *DB) CreateCustomField(ctx context.Context, f *directory.CustomField) error {
 	const q = `INSERT INTO custom_fields (name, name_key, description, created) VALUES (?, ?, ?, ?)`
-	_, err := db.writer().ExecContext(ctx, q, f.Name, strings.ToLower(f.Name), f.Description, toMS(f.Created))
+	_, err := db.exec(ctx, q, f.Name, strings.ToLower(f.Name), f.Description, toMS(f.Created))
 	return dbError(err, subject{Kind: "custom field", Name: f.Name})
 }
 

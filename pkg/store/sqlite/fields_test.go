@@ -12,6 +12,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/kacescim/kacescim/pkg/store/internal/durability"
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/internal/record"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
@@ -254,7 +255,7 @@ func TestMigrateFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := sql.OpenDB(connector{drv: &sqlite.Driver{}, dsn: dsn(path, false)})
+	old := sql.OpenDB(connector{drv: &sqlite.Driver{}, dsn: dsn(path, false, durability.Full)})
 	if err := migrate(ctx, old, ms[:1]); err != nil {
 		t.Fatal(err)
 	}

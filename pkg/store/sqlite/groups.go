@@ -361,7 +361,7 @@ func (db *DB) DeleteGroup(ctx context.Context, providerID, id string, ifVersion 
 	s := subject{Kind: "group", ID: id}
 	v := record.ExpectedVersion(ifVersion)
 	if v == 0 {
-		res, err := db.writer().ExecContext(ctx, q, providerID, id)
+		res, err := db.exec(ctx, q, providerID, id)
 		return mustAffect(res, err, s)
 	}
 	return db.write(ctx, func(h handle) error {

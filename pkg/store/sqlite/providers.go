@@ -41,7 +41,7 @@ func scanProvider(row scanner) (*directory.Provider, error) {
 func (db *DB) CreateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `INSERT INTO providers (id, name, name_key, enabled, key_hash, key_hint, strict, rate_limit, synced_users, last_sync_at, created, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`
-	_, err := db.writer().ExecContext(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
+	_, err := db.exec(ctx, q, p.ID, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint,
 		p.Strict, p.RateLimit, nullMS(p.LastSyncAt), toMS(p.Created), toMS(p.Updated))
 	if err != nil {
 		return dbError(err, subject{Kind: "provider", ID: p.ID, Name: p.Name})
@@ -99,7 +99,7 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, key_hash = ?, key_hint = ?, strict = ?, rate_limit = ?, updated = ? WHERE id = ?`
 	s := subject{Kind: "provider", ID: p.ID, Name: p.Name}
-	res, err := db.writer().ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, p.Strict, p.RateLimit, toMS(p.Updated), p.ID)
+	res, err := db.exec(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, blob(p.KeyHash), p.KeyHint, p.Strict, p.RateLimit, toMS(p.Updated), p.ID)
 	return mustAffect(res, err, s)
 }
 
@@ -107,7 +107,7 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 // foreign keys cascade); ENOTFOUND if there is no such provider.
 func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 	const q = `DELETE FROM providers WHERE id = ?`
-	res, err := db.writer().ExecContext(ctx, q, id)
+	res, err := db.exec(ctx, q, id)
 	return mustAffect(res, err, subject{Kind: "provider", ID: id})
 }
 

@@ -28,6 +28,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/durability"
 	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 )
 
@@ -44,8 +45,9 @@ const foldFunc = "kace_fold"
 // DB is a directory.Store kept in a SQLite file. It is safe for concurrent
 // use; Close it when done.
 type DB struct {
-	w      *sql.DB // the single writer connection (BEGIN IMMEDIATE)
-	r      *sql.DB // read-only connections
+	w      *sql.DB    // the single writer connection (BEGIN IMMEDIATE)
+	cm     *committer // runs every write transaction (commit.go)
+	r      *sql.DB    // read-only connections
 	wc, rc *stmtCache
 	users  *sqlfilter.Schema
 	groups *sqlfilter.Schema
@@ -53,9 +55,28 @@ type DB struct {
 
 var _ directory.Store = (*DB)(nil)
 
+// An Option configures Open.
+type Option func(*options)
+
+type options struct {
+	durability durability.Level
+}
+
+// WithDurability sets what an acknowledged write survives: durability.Full
+// (the default: synchronous=FULL, every commit synced, a power loss
+// included) or durability.Process (synchronous=NORMAL: the process's
+// death, not a power loss).
+func WithDurability(l durability.Level) Option {
+	return func(o *options) { o.durability = l }
+}
+
 // Open opens (creating if needed) the SQLite database at path, a file name
 // or a "file:" URI, and applies the migrations it does not have yet.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	o := options{durability: durability.Full}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	switch {
 	case path == "":
 		return nil, errors.New("sqlite: no database path")
@@ -71,7 +92,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: register %s: %w", foldFunc, err)
 	}
 
-	w := sql.OpenDB(connector{drv: drv, dsn: dsn(path, false)})
+	w := sql.OpenDB(connector{drv: drv, dsn: dsn(path, false, o.durability)})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -91,8 +112,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 
+	db.cm = newCommitter(db.wc)
+
 	readers := max(4, runtime.GOMAXPROCS(0))
-	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, true)})
+	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, true, o.durability)})
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.r, db.rc = r, newStmtCache(r)
@@ -114,6 +137,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
+	if db.cm != nil {
+		db.cm.close()
+	}
 	var errs []error
 	if db.r != nil {
 		errs = append(errs, db.rc.close(), db.r.Close())
@@ -125,7 +151,7 @@ func (db *DB) Close() error {
 // dsn adds the connection settings to path. Every setting is a DSN
 // parameter so that the driver applies it to every connection the pools
 // open, not only to the first one.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, l durability.Level) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -135,7 +161,15 @@ func dsn(path string, readOnly bool) string {
 		q.Set("_query_only", "1")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		// In WAL mode FULL syncs the WAL at every commit; NORMAL only at
+		// checkpoints, so that a power loss may lose the last commits
+		// (never the database). The group commit (commit.go) shares one
+		// sync among the writes that arrive together.
+		sync := "FULL"
+		if l == durability.Process {
+			sync = "NORMAL"
+		}
+		q.Add("_pragma", "synchronous("+sync+")")
 		q.Set("_txlock", "immediate")
 	}
 	sep := "?"
@@ -168,13 +202,22 @@ func fold(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) 
 // reader runs single statements on the read-only pool.
 func (db *DB) reader() handle { return handle{c: db.rc} }
 
-// writer runs single statements on the writer connection.
-func (db *DB) writer() handle { return handle{c: db.wc} }
-
-// write runs fn in one write transaction (BEGIN IMMEDIATE) on the writer
-// connection and commits it if fn returns nil.
+// write runs fn in a write transaction on the writer connection, gathered
+// with the writes queued beside it (commit.go), and commits it if fn
+// returns nil: what fn wrote is then durable, per the DB's durability.
 func (db *DB) write(ctx context.Context, fn func(h handle) error) error {
-	return db.wc.inTx(ctx, nil, fn)
+	return db.cm.do(ctx, fn)
+}
+
+// exec runs one statement as a write of its own.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := db.write(ctx, func(h handle) error {
+		var err error
+		res, err = h.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 // read runs fn in one read transaction, so that the statements fn runs

@@ -14,6 +14,7 @@ import (
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/durability"
 	"github.com/kacescim/kacescim/pkg/store/internal/sqlfilter"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
@@ -175,7 +176,13 @@ func TestConnectionSettings(t *testing.T) {
 		check(pool, "foreign_keys", "1")
 		check(pool, "busy_timeout", "5000")
 	}
-	check(db.w, "synchronous", "1") // NORMAL
+	check(db.w, "synchronous", "2") // FULL, the default durability
+	process, err := Open(t.Context(), filepath.Join(t.TempDir(), "process.db"), WithDurability(durability.Process))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer process.Close()
+	check(process.w, "synchronous", "1") // NORMAL
 	check(db.r, "query_only", "1")
 	if _, err := db.r.Exec(`DELETE FROM providers`); err == nil {
 		t.Error("a reader connection could write")

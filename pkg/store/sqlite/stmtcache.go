@@ -77,6 +77,9 @@ type handle struct {
 	c      *stmtCache
 	tx     *sql.Tx
 	missed *[]string
+	// ctx, when set, replaces the context of every statement: in a group
+	// commit, one request's cancellation must not interrupt the others'.
+	ctx context.Context
 }
 
 func (h handle) stmt(ctx context.Context, query string) *sql.Stmt {
@@ -98,6 +101,9 @@ func (h handle) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // QueryContext is sql.DB.QueryContext / sql.Tx.QueryContext.
 func (h handle) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if h.ctx != nil {
+		ctx = h.ctx
+	}
 	if s := h.stmt(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -109,6 +115,9 @@ func (h handle) QueryContext(ctx context.Context, query string, args ...any) (*s
 
 // QueryRowContext is sql.DB.QueryRowContext / sql.Tx.QueryRowContext.
 func (h handle) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if h.ctx != nil {
+		ctx = h.ctx
+	}
 	if s := h.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -120,6 +129,9 @@ func (h handle) QueryRowContext(ctx context.Context, query string, args ...any) 
 
 // ExecContext is sql.DB.ExecContext / sql.Tx.ExecContext.
 func (h handle) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if h.ctx != nil {
+		ctx = h.ctx
+	}
 	if s := h.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
