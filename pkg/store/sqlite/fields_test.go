@@ -12,8 +12,8 @@ import (
 
 	"modernc.org/sqlite"
 
-	"github.com/kacescim/kacescim/pkg/store/internal/durability"
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/durability"
 	"github.com/kacescim/kacescim/pkg/store/internal/record"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
