@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // Group commit. With synchronous=FULL every COMMIT waits for an fsync of
@@ -40,7 +41,10 @@ type writeJob struct {
 
 // committer runs the write transactions of a DB's writer pool.
 type committer struct {
-	c      *stmtCache
+	c *stmtCache
+	// commits counts the transactions committed, for tests of the
+	// gathering.
+	commits atomic.Int64
 	jobs   chan *writeJob
 	stop   chan struct{}
 	exited chan struct{}
@@ -197,7 +201,9 @@ func (cm *committer) commit(batch []*writeJob) {
 		for _, j := range ok {
 			j.err = dbError(err, subject{})
 		}
+		return
 	}
+	cm.commits.Add(1)
 }
 
 // runJob runs j's fn, turning a panic into a value for its caller.

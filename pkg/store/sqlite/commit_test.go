@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
+)
+
+// TestGroupCommit sends 64 creates at once, every other one a duplicate
+// userName of one already written: the duplicates fail alone (409), every
+// other create is committed, and they share far fewer transactions than
+// there are writes.
+func TestGroupCommit(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	p := storetest.NewProvider(t, db, "p")
+	for i := range 32 {
+		if err := db.CreateUser(ctx, testUser(p.ID, fmt.Sprintf("dup%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := db.cm.commits.Load()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs = map[string]error{}
+	)
+	start := make(chan struct{})
+	for i := range 64 {
+		name := fmt.Sprintf("new%02d", i/2)
+		if i%2 == 1 {
+			name = fmt.Sprintf("dup%02d", i/2)
+		}
+		wg.Go(func() {
+			<-start
+			err := db.CreateUser(ctx, testUser(p.ID, name))
+			mu.Lock()
+			errs[name] = err
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	for name, err := range errs {
+		dup := name[:3] == "dup"
+		switch {
+		case dup && directory.ErrorCode(err) != directory.ECONFLICT:
+			t.Errorf("%s: %v, want a conflict", name, err)
+		case !dup && err != nil:
+			t.Errorf("%s: %v, want it created beside the failing duplicates", name, err)
+		}
+	}
+	if n := countUsers(t, db, p.ID, `userName sw "new"`); n != 32 {
+		t.Errorf("%d new users stored, want 32", n)
+	}
+	commits := db.cm.commits.Load() - before
+	if commits >= 32 {
+		t.Errorf("%d transactions for 32 successful writes sent at once: nothing was gathered", commits)
+	}
+	t.Logf("64 writes (32 failing) in %d transactions", commits)
+}
+
+// TestGroupCommitCallerGone: a write whose context ends before its turn is
+// not run; one already queued is answered with its outcome, not with the
+// context's end.
+func TestGroupCommitCallerGone(t *testing.T) {
+	db := openTemp(t)
+	p := storetest.NewProvider(t, db, "p")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := db.CreateUser(ctx, testUser(p.ID, "gone"))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled create: %v", err)
+	}
+	if n := countUsers(t, db, p.ID, `userName eq "gone"`); n != 0 {
+		t.Errorf("a cancelled create was written")
+	}
+}
+
+// TestGroupCommitClosed: a write after Close fails, saying so, and does
+// not hang.
+func TestGroupCommitClosed(t *testing.T) {
+	db := openTemp(t)
+	p := storetest.NewProvider(t, db, "p")
+	db.cm.close()
+	if err := db.CreateUser(t.Context(), testUser(p.ID, "late")); !errors.Is(err, errClosed) {
+		t.Errorf("write after close: %v", err)
+	}
+}
+
+func countUsers(t *testing.T, db *DB, providerID, filter string) int {
+	t.Helper()
+	_, total, err := db.FindUsers(t.Context(), providerID, directory.Query{Filter: storetest.MustParse(t, filter), Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
+}
