@@ -556,6 +556,8 @@ func bkText(v any) string {
 // bkEntraAfterMemberAdd are the Entra group steps that wait on the member
 // add's read-back: they expect the three members it adds.
 var bkEntraAfterMemberAdd = []string{
+	"entra/Entra member add again: members already in the group (200 or 204)",
+	"entra/Entra member add again read-back: each member is listed once",
 	"entra/Entra group rename: replace displayName",
 	"entra/Entra group rename read-back: displayName eq finds the new name",
 	`entra/Entra member removal: remove with path "members" and a value`,
