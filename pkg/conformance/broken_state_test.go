@@ -61,8 +61,9 @@ var brokenStates = []brokenServer{
 			return ops
 		}),
 		// Only the incremental push adds to a group that has members; the
-		// other adds go to an empty group, or follow a remove of the one
-		// member, where add and replace agree.
+		// other adds go to an empty group, follow a remove of the one
+		// member, or add again the members a group has (Entra's re-add),
+		// where add and replace agree.
 		fail: []string{
 			"okta-groups/Incremental push: add a member to a group that has one (path members): state",
 			"concurrency/Concurrent member adds: 16 PATCH add to one group, every acknowledged member is in it",

@@ -315,10 +315,16 @@ func bkStart(t *testing.T, mw func(http.Handler) http.Handler) (string, *client.
 }
 
 // bkOutcomes are a run's checks by "suite/name".
+// bkOutcomes holds every check of the run but those of the steps for a
+// strict server alone, which a run against the (lenient) kacescim of
+// these tests never judges.
 func bkOutcomes(res *conformance.Result) map[string]conformance.Check {
 	out := map[string]conformance.Check{}
 	for _, rep := range res.Reports {
 		for _, c := range rep.Checks {
+			if c.Status == conformance.StatusSkip && strings.HasPrefix(strings.Join(c.Notes, " "), "needs strict:") {
+				continue
+			}
 			out[rep.Suite+"/"+c.Name] = c
 		}
 	}
@@ -559,6 +565,8 @@ func bkText(v any) string {
 // bkEntraAfterMemberAdd are the Entra group steps that wait on the member
 // add's read-back: they expect the three members it adds.
 var bkEntraAfterMemberAdd = []string{
+	"entra/Entra member add again: members already in the group (200 or 204)",
+	"entra/Entra member add again read-back: each member is listed once",
 	"entra/Entra group rename: replace displayName",
 	"entra/Entra group rename read-back: displayName eq finds the new name",
 	`entra/Entra member removal: remove with path "members" and a value`,

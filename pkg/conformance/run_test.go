@@ -485,6 +485,40 @@ func TestRunAfter(t *testing.T) {
 	}
 }
 
+// TestRunUnlessFailed: a step with unlessFailed is skipped when the step
+// it names failed, and runs when that step passed or was not run (a
+// dialect step against a strict server).
+func TestRunUnlessFailed(t *testing.T) {
+	s := parse(t, `{"name": "unlessFailed", "steps": [
+	  {"name": "refused", "method": "PATCH", "path": "/Users/1", "body": {}, "expect": {"status": 200}},
+	  {"name": "dialect", "requires": ["lenient"], "method": "GET", "path": "/Users/1", "expect": {"status": 200}},
+	  {"name": "after refused", "unlessFailed": ["refused"], "method": "DELETE", "path": "/Users/1", "expect": {"status": 204}},
+	  {"name": "after dialect", "unlessFailed": ["dialect"], "method": "DELETE", "path": "/Users/2", "expect": {"status": 204}}
+	]}`)
+	stub := &stubSCIM{spc: `{"urn:kacescim:params:scim:schemas:extension:dialect:2.0:ServiceProviderConfig":{"strict":true}}`, answer: func(r *http.Request, _ string) (int, string) {
+		switch r.Method {
+		case http.MethodPatch:
+			return 400, `{"detail":"refused"}`
+		case http.MethodDelete:
+			return 204, ``
+		}
+		return 200, `{}`
+	}}
+	cs := checks(run(t, stub, Options{}, s))
+	if cs["refused"].Status != StatusFail || cs["dialect"].Status != StatusSkip {
+		t.Fatalf("refused %s, dialect %s", cs["refused"].Status, cs["dialect"].Status)
+	}
+	if c := cs["after refused"]; c.Status != StatusSkip || c.Notes[0] != `not run: "refused" failed` {
+		t.Errorf("after refused: %+v", c)
+	}
+	if c := cs["after dialect"]; c.Status != StatusPass {
+		t.Errorf("after dialect, whose step was not run: %+v", c)
+	}
+	if _, err := ParseScenario("x.json", []byte(`{"name":"x","steps":[{"name":"a","unlessFailed":["b"],"method":"GET","path":"/U"},{"name":"b","method":"GET","path":"/U"}]}`)); err == nil || !strings.Contains(err.Error(), `unlessFailed "b": no earlier step of that name`) {
+		t.Errorf("unlessFailed a later step: %v", err)
+	}
+}
+
 func TestRunStrictFromDialectExtension(t *testing.T) {
 	s := parse(t, `{"name": "dialect", "steps": [
 	  {"name": "entra only", "requires": ["lenient"], "method": "GET", "path": "/Users"},

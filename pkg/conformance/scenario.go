@@ -67,6 +67,12 @@ type Step struct {
 	// refused write fails its own check and skips, not fails, the
 	// read-back.
 	After []string `json:"after,omitempty"`
+	// UnlessFailed names earlier steps whose failure skips this one; unlike
+	// After, the step runs when they were skipped or not run. A step that
+	// applies to every server but would only repeat an earlier failure
+	// (a DELETE of the user a dialect step may have removed) waits on
+	// that failure, not on the dialect being supported.
+	UnlessFailed []string `json:"unlessFailed,omitempty"`
 
 	Method string `json:"method"`
 	// Path is relative to the SCIM base URL ("/Users?filter=userName eq
@@ -256,6 +262,11 @@ func (s *Scenario) Validate() error {
 		for _, name := range s.Steps[i].After {
 			if !slices.ContainsFunc(s.Steps[:i], func(st Step) bool { return st.Name == name }) {
 				errs = append(errs, fmt.Errorf("step %d (%q): after %q: no earlier step of that name", i+1, s.Steps[i].Name, name))
+			}
+		}
+		for _, name := range s.Steps[i].UnlessFailed {
+			if !slices.ContainsFunc(s.Steps[:i], func(st Step) bool { return st.Name == name }) {
+				errs = append(errs, fmt.Errorf("step %d (%q): unlessFailed %q: no earlier step of that name", i+1, s.Steps[i].Name, name))
 			}
 		}
 	}

@@ -165,6 +165,11 @@ func (sr *scenarioRun) step(ctx context.Context, st Step) []Check {
 			return skipAll(fmt.Sprintf("not run: waits on %q, which was not run", name))
 		}
 	}
+	for _, name := range st.UnlessFailed {
+		if sr.status[name] == StatusFail {
+			return skipAll(fmt.Sprintf("not run: %q failed", name))
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		sr.markUnset(st)
 		out := make([]Check, 0, len(names))
