@@ -315,16 +315,10 @@ func bkStart(t *testing.T, mw func(http.Handler) http.Handler) (string, *client.
 }
 
 // bkOutcomes are a run's checks by "suite/name".
-// bkOutcomes holds every check of the run but those of the steps for a
-// strict server alone, which a run against the (lenient) kacescim of
-// these tests never judges.
 func bkOutcomes(res *conformance.Result) map[string]conformance.Check {
 	out := map[string]conformance.Check{}
 	for _, rep := range res.Reports {
 		for _, c := range rep.Checks {
-			if c.Status == conformance.StatusSkip && strings.HasPrefix(strings.Join(c.Notes, " "), "needs strict:") {
-				continue
-			}
 			out[rep.Suite+"/"+c.Name] = c
 		}
 	}

@@ -45,9 +45,9 @@ type committer struct {
 	// commits counts the transactions committed, for tests of the
 	// gathering.
 	commits atomic.Int64
-	jobs   chan *writeJob
-	stop   chan struct{}
-	exited chan struct{}
+	jobs    chan *writeJob
+	stop    chan struct{}
+	exited  chan struct{}
 }
 
 func newCommitter(c *stmtCache) *committer {
