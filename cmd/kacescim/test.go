@@ -40,6 +40,8 @@ type testOptions struct {
 	Timeout      time.Duration
 	Insecure     bool
 	ScenariosDir string
+	// Strict judges the server as one that follows the RFCs alone.
+	Strict bool
 
 	Runscope   string
 	NoPause    bool
@@ -128,6 +130,13 @@ as a scenario file under --explore-dir (default ./kacescim-explore), which
 "kacescim test --scenarios DIR" replays. Without --suite or --scenarios,
 --explore runs alone.
 
+Some checks send what Entra ID and Okta really send beyond the RFCs
+("False" as a string, a PascalCase op, a value path to add): they need a
+lenient server and are MUST, because the identity provider sends them.
+--strict judges the server as one that follows the RFCs alone: those are
+skipped, and the checks that it refuses what the RFCs do not allow run.
+kacescim says which it is (a strict provider) in /ServiceProviderConfig.
+
 Exit status: 0 when no MUST check failed, 1 when one did, 2 for a mistake
 on the command line or a server that cannot be reached or refuses the key.`,
 		Example: `  kacescim test --url https://scim.example.com/scim/v2 --key "$KEY"
@@ -161,6 +170,7 @@ on the command line or a server that cannot be reached or refuses the key.`,
 	f.BoolVar(&opts.Keep, "keep", false, "leave the users, groups and throw-away provider the run created in place")
 	f.DurationVar(&opts.Timeout, "timeout", client.DefaultTimeout, "timeout of each request")
 	f.BoolVarP(&opts.Insecure, "insecure", "k", false, "accept any TLS certificate (test servers only)")
+	f.BoolVar(&opts.Strict, "strict", false, "judge the server as following the RFCs alone: skip the checks of Entra's and Okta's non-RFC dialect and run the strict ones")
 	f.StringVar(&opts.ScenariosDir, "scenarios", "", "also run the scenario files (*.json) under `DIR`; without --suite, only theirs")
 	f.StringVar(&opts.Runscope, "runscope", "", "replay this Runscope/BlazeMeter export (JSON `FILE`) instead of the scenarios")
 	f.BoolVar(&opts.NoPause, "no-pause", false, "with --runscope: skip the export's pauses (Okta's SPEC test waits 5 s after each request)")
@@ -277,6 +287,7 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 			Skip:           opts.Skip,
 			Keep:           opts.Keep,
 			Verbose:        opts.Verbose,
+			Capabilities:   opts.capabilities(),
 			Explore:        opts.Explore,
 			Seed:           opts.Seed,
 			Transport:      r.transport,
@@ -305,6 +316,15 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 		return &exitStatusError{code: exitError}
 	}
 	return nil
+}
+
+// capabilities are what the flags say of the server, over what its
+// discovery endpoints say.
+func (o *testOptions) capabilities() map[conformance.Capability]bool {
+	if !o.Strict {
+		return nil
+	}
+	return map[conformance.Capability]bool{conformance.CapLenient: false, conformance.CapStrict: true}
 }
 
 // exploreOnly says whether --explore runs alone: no --suite, no

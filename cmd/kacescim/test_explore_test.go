@@ -92,3 +92,19 @@ func TestTestCommandExploreShrinks(t *testing.T) {
 		t.Fatalf("replay: exit %d, want a failure of %q\n%s\n%s", replay.code, failed, replay.stdout, replay.stderr)
 	}
 }
+
+// TestTestCommandStrict: --strict judges the server as following the RFCs
+// alone: the checks of the identity providers' dialect are skipped, saying
+// why, and those of a strict server run (against kacescim's lenient
+// provider, they fail: it accepts what they send).
+func TestTestCommandStrict(t *testing.T) {
+	isolateEnv(t)
+	s := startTestServer(t, t.TempDir(), "adm-secret-0123456789")
+	r := runCLI(t, false, "test", "--url", s.base, "--key", s.key, "--suite", "entra", "--strict")
+	if r.code != exitError || !strings.Contains(r.stdout, "note: needs lenient: the run judges the server as following the RFCs alone (--strict)") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "SKIP  Entra PATCH: ops in any case") {
+		t.Errorf("the PascalCase op check was not skipped:\n%s", r.stdout)
+	}
+}

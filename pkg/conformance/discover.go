@@ -62,9 +62,14 @@ func (r *runner) discover(ctx context.Context) {
 	} else {
 		r.caps[CapStrict] = !r.caps[CapLenient]
 	}
-	if r.caps[CapStrict] {
+	_, toldLenient := r.opts.Capabilities[CapLenient]
+	_, toldStrict := r.opts.Capabilities[CapStrict]
+	switch {
+	case r.caps[CapStrict] && (toldLenient || toldStrict):
+		r.capWhy[CapLenient] = "the run judges the server as following the RFCs alone (--strict)"
+	case r.caps[CapStrict]:
 		r.capWhy[CapLenient] = "the server is strict: it refuses input the RFCs do not allow"
-	} else {
+	default:
 		r.capWhy[CapStrict] = "the server accepts input beyond the RFCs (lenient), as its /ServiceProviderConfig says or by default"
 	}
 }
