@@ -42,18 +42,39 @@ func (s *Service) Log(ctx context.Context, providerName string, q LogQuery) ([]*
 		}
 		q.ProviderID = p.ID
 	}
+	if err := s.FlushLog(ctx); err != nil {
+		return nil, err
+	}
 	return s.Store.FindLog(ctx, q)
 }
 
 // RecordRequest appends e to the provisioning log and, when it is a
 // provider's successful request, moves the provider's most recent sync
-// to e.Time, in one transaction.
+// to e.Time. The entry is queued and written with the others of the
+// moment (logbuffer.go): the request's answer need not wait for it, and
+// e.ID is set only once it is written.
 func (s *Service) RecordRequest(ctx context.Context, e *LogEntry) error {
-	return s.Store.RecordRequest(ctx, e)
+	if s.logs == nil {
+		return s.Store.RecordRequests(ctx, []*LogEntry{e})
+	}
+	return s.logs.add(ctx, e)
+}
+
+// FlushLog returns once the log entries recorded before it are written:
+// what Log, the provider's synced counts and last sync then show holds
+// them.
+func (s *Service) FlushLog(ctx context.Context) error {
+	if s.logs == nil {
+		return nil
+	}
+	return s.logs.flush(ctx)
 }
 
 // PruneLog deletes the entries older than retention and, beyond them, the
 // oldest until at most keep remain. It returns how many it deleted.
 func (s *Service) PruneLog(ctx context.Context, retention time.Duration, keep int) (int, error) {
+	if err := s.FlushLog(ctx); err != nil {
+		return 0, err
+	}
 	return s.Store.PruneLog(ctx, s.Now().Add(-retention), keep)
 }

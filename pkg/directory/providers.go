@@ -206,8 +206,13 @@ func (s *Service) SetProviderOptions(ctx context.Context, name string, o Provide
 }
 
 // Provider returns the provider called name (case-insensitively);
-// ENOTFOUND if there is none.
+// ENOTFOUND if there is none. Its last sync holds every request answered
+// before the call (the queued log is written first); the SCIM requests
+// themselves authenticate without that wait.
 func (s *Service) Provider(ctx context.Context, name string) (*Provider, error) {
+	if err := s.FlushLog(ctx); err != nil {
+		return nil, err
+	}
 	p, err := s.Store.FindProviderByName(ctx, name)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
@@ -218,8 +223,11 @@ func (s *Service) Provider(ctx context.Context, name string) (*Provider, error) 
 	return p, nil
 }
 
-// Providers returns every provider, ordered by name.
+// Providers returns every provider, ordered by name, as Provider does.
 func (s *Service) Providers(ctx context.Context) ([]*Provider, error) {
+	if err := s.FlushLog(ctx); err != nil {
+		return nil, err
+	}
 	return s.Store.FindProviders(ctx)
 }
 

@@ -15,11 +15,14 @@ type Service struct {
 	Now   func() time.Time
 
 	mappers *mapperMemo // nil in a Service built by hand: no memo
+	// logs queues the provisioning log (logbuffer.go); nil in a Service
+	// built by hand, which writes each entry at once.
+	logs *logBuffer
 }
 
 // NewService returns a Service over store with the real clock.
 func NewService(store Store) *Service {
-	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo()}
+	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo(), logs: newLogBuffer(store)}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
@@ -27,5 +30,20 @@ func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Milliseco
 // Ping checks that the store answers, for readiness probes.
 func (s *Service) Ping(ctx context.Context) error { return s.Store.Ping(ctx) }
 
-// Close closes the store.
-func (s *Service) Close() error { return s.Store.Close() }
+// OnLogError tells f about provisioning-log entries that could not be
+// written after their requests were answered (a full disk, say): the
+// server logs them. Call it before the service is used.
+func (s *Service) OnLogError(f func(error)) {
+	if s.logs != nil {
+		s.logs.onError.Store(&f)
+	}
+}
+
+// Close writes the provisioning-log entries still queued and closes the
+// store.
+func (s *Service) Close() error {
+	if s.logs != nil {
+		s.logs.close()
+	}
+	return s.Store.Close()
+}

@@ -133,6 +133,11 @@ type LogStore interface {
 	// known and e.Status < 400, moves its LastSyncAt forward to e.Time;
 	// both in one transaction.
 	RecordRequest(ctx context.Context, e *LogEntry) error
+	// RecordRequests appends entries in one transaction (setting their
+	// IDs) and moves each known provider's LastSyncAt forward to its
+	// newest entry below 400. An entry whose provider no longer exists is
+	// kept without a provider.
+	RecordRequests(ctx context.Context, entries []*LogEntry) error
 	// FindLog returns matching entries, oldest first, with ProviderName.
 	FindLog(ctx context.Context, q LogQuery) ([]*LogEntry, error)
 	// PruneLog deletes entries older than before and, beyond them, the

@@ -121,6 +121,7 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token}
+	dir.OnLogError(func(err error) { s.log.Error("record requests", "err", err) })
 	s.handler = s.routes()
 	return s, nil
 }

@@ -45,6 +45,58 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 	return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
 }
 
+// RecordRequests appends entries to the provisioning log in one
+// transaction (setting their IDs) and moves each provider's LastSyncAt
+// forward to its newest successful entry. An entry of a provider that no
+// longer exists is kept without one.
+func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	const insert = `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
+		VALUES ($1, (SELECT id FROM providers WHERE id = $2), $3, $4, $5, $6, $7, $8, $9) RETURNING id`
+	return db.write(ctx, func(tx pgx.Tx) error {
+		synced := map[string]time.Time{}
+		var order []string
+		b := &pgx.Batch{}
+		for _, e := range entries {
+			var provider any
+			if e.ProviderID != "" {
+				provider = e.ProviderID
+			}
+			b.Queue(insert, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error)
+			if e.ProviderID != "" && e.Status < 400 {
+				if t, ok := synced[e.ProviderID]; !ok || e.Time.After(t) {
+					if !ok {
+						order = append(order, e.ProviderID)
+					}
+					synced[e.ProviderID] = e.Time
+				}
+			}
+		}
+		// The providers in a fixed order, so that two batches lock them
+		// alike.
+		slices.Sort(order)
+		for _, id := range order {
+			b.Queue(`UPDATE providers SET last_sync_at = $1 WHERE id = $2 AND (last_sync_at IS NULL OR last_sync_at < $1)`, ms(synced[id]), id)
+		}
+		res := tx.SendBatch(ctx, b)
+		for _, e := range entries {
+			if err := res.QueryRow().Scan(&e.ID); err != nil {
+				res.Close()
+				return dbError(err, subject{Kind: "log entry"})
+			}
+		}
+		for range order {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
+				return dbError(err, subject{Kind: "provider"})
+			}
+		}
+		return dbError(res.Close(), subject{Kind: "log entry"})
+	})
+}
+
 // FindLog returns the newest q.Limit matching entries, oldest first.
 func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.LogEntry, error) {
 	limit := record.LogLimit(q.Limit)

@@ -38,6 +38,50 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 	})
 }
 
+// RecordRequests appends entries to the provisioning log in one write
+// (setting their IDs) and moves each provider's LastSyncAt forward to its
+// newest successful entry. An entry of a provider that no longer exists
+// is kept without one.
+func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(h handle) error {
+		synced := map[string]time.Time{}
+		var order []string
+		for _, e := range entries {
+			var provider any
+			if e.ProviderID != "" {
+				provider = e.ProviderID
+			}
+			res, err := h.ExecContext(ctx, `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
+				VALUES (?1, (SELECT id FROM providers WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+				toMS(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error)
+			if err != nil {
+				return dbError(err, subject{Kind: "log entry"})
+			}
+			if e.ID, err = res.LastInsertId(); err != nil {
+				return dbError(err, subject{Kind: "log entry"})
+			}
+			if e.ProviderID != "" && e.Status < 400 {
+				if t, ok := synced[e.ProviderID]; !ok || e.Time.After(t) {
+					if !ok {
+						order = append(order, e.ProviderID)
+					}
+					synced[e.ProviderID] = e.Time
+				}
+			}
+		}
+		for _, id := range order {
+			if _, err := h.ExecContext(ctx, `UPDATE providers SET last_sync_at = ?1 WHERE id = ?2 AND (last_sync_at IS NULL OR last_sync_at < ?1)`,
+				toMS(synced[id]), id); err != nil {
+				return dbError(err, subject{Kind: "provider", ID: id})
+			}
+		}
+		return nil
+	})
+}
+
 // FindLog returns the newest q.Limit matching entries, oldest first.
 func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.LogEntry, error) {
 	limit := record.LogLimit(q.Limit)

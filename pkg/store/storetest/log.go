@@ -116,3 +116,49 @@ func testRequestLog(t *testing.T, s directory.Store) {
 		t.Errorf("after deleting the provider: %v", got)
 	}
 }
+
+// testRequestLogBatch: RecordRequests writes a batch in order, moves each
+// provider's last sync to its newest success, and keeps the entry of a
+// provider deleted meanwhile, without a provider.
+func testRequestLogBatch(t *testing.T, s directory.Store) {
+	ctx := context.Background()
+	okta := newProvider(t, s, "okta")
+	gone := newProvider(t, s, "gone")
+	if err := s.DeleteProvider(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	entry := func(provider string, at time.Time, status int) *directory.LogEntry {
+		return &directory.LogEntry{Time: at, ProviderID: provider, RequestID: "b", Method: "PATCH", Path: "/scim/v2/Users/x", Status: status}
+	}
+	batch := []*directory.LogEntry{
+		entry(okta.ID, logT0.Add(2*time.Minute), 200),
+		entry(gone.ID, logT0.Add(3*time.Minute), 200),
+		entry(okta.ID, logT0.Add(time.Minute), 204), // older: the sync stays at +2m
+		entry(okta.ID, logT0.Add(4*time.Minute), 500),
+	}
+	if err := s.RecordRequests(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(batch); i++ {
+		if batch[i].ID <= batch[i-1].ID {
+			t.Fatalf("ids do not increase in batch order: %d then %d", batch[i-1].ID, batch[i].ID)
+		}
+	}
+	p, err := s.FindProviderByID(ctx, okta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.LastSyncAt.Equal(logT0.Add(2 * time.Minute)) {
+		t.Errorf("last sync %v, want the newest success %v", p.LastSyncAt, logT0.Add(2*time.Minute))
+	}
+	got, err := s.FindLog(ctx, directory.LogQuery{AfterID: batch[0].ID - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[1].ProviderID != "" || got[0].ProviderID != okta.ID {
+		t.Errorf("entries %+v: want 4, the deleted provider's without a provider", got)
+	}
+	if err := s.RecordRequests(ctx, nil); err != nil {
+		t.Errorf("empty batch: %v", err)
+	}
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"DirectoryUsers", testDirectoryUsers},
 		{"DirectoryUser", testDirectoryUser},
 		{"RequestLog", testRequestLog},
+		{"RequestLogBatch", testRequestLogBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
