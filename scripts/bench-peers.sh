@@ -40,9 +40,9 @@ echo "building into $work" >&2
 (cd "$peers/null" && go build -o "$work/null-peer" .)
 (cd "$peers/scimload" && go build -o "$work/scimload" .)
 
-wait_up() { # URL: wait until it answers
+wait_up() { # URL: wait until it answers (any HTTP status)
 	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		curl -sS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "no answer from $1" >&2
@@ -71,7 +71,8 @@ for run in $(seq "$runs"); do
 	PEER_TOKEN=peer-token "$work/null-peer" -addr 127.0.0.1:18183 >/dev/null 2>&1 &
 	pids+=($!)
 	wait_up http://127.0.0.1:18180/readyz
-	wait_up http://127.0.0.1:18181/scim/v2/ServiceProviderConfig || true
+	wait_up http://127.0.0.1:18181/scim/v2/ServiceProviderConfig
+	wait_up http://127.0.0.1:18183/scim/v2/ServiceProviderConfig
 	key=$("$work/kacescim" --server http://127.0.0.1:18180 provider add "bench$run" --enabled -o json | jq -r .key)
 
 	echo "run $run of $runs" >&2
