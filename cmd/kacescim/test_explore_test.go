@@ -80,8 +80,8 @@ func TestTestCommandExploreShrinks(t *testing.T) {
 		t.Errorf("shrunk scenario:\n%s", data)
 	}
 	// The shrunk sequence's failing check, from the report's "shrunk ..."
-	// line: "... fail the same way: NAME: failure".
-	_, after, ok := strings.Cut(r.stdout, "fail the same way: ")
+	// line: "..., failing the same way: NAME: failure".
+	_, after, ok := strings.Cut(r.stdout, "failing the same way: ")
 	failed, _, _ := strings.Cut(after, ": state:")
 	if !ok || !strings.Contains(failed, "delete user") {
 		t.Fatalf("report:\n%s", r.stdout)

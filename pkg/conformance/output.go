@@ -167,7 +167,7 @@ func (r *Result) WriteTextStyled(w io.Writer, st TextStyle) error {
 				break
 			}
 			if ex.Reproduced {
-				fmt.Fprintf(&b, "%sshrunk in %d runs to %s that fail the same way: %s\n", checkIndent, ex.ShrinkRuns, plural(len(ex.Shrunk.Steps), "operation"), ex.ShrunkFailure)
+				fmt.Fprintf(&b, "%sshrunk in %d runs to %s, failing the same way: %s\n", checkIndent, ex.ShrinkRuns, plural(len(ex.Shrunk.Steps), "operation"), ex.ShrunkFailure)
 			} else {
 				fmt.Fprintf(&b, "%sthe sequence up to the failure (%s) did not fail again: a fault that depends on timing, or on what else the server holds\n", checkIndent, plural(len(ex.Shrunk.Steps), "operation"))
 			}
