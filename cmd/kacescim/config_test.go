@@ -290,6 +290,7 @@ func TestServeFlagValidation(t *testing.T) {
 		{"--log-max-entries -1", "--log-max-entries must be positive, got -1"},
 		{"--log-retention 30d", `"30d" is not a duration such as 24h or 90m`},
 		{"--durability fast", `--durability "fast": use full (survives a power loss) or process`},
+		{"--pprof-listen 0.0.0.0:6060", `--pprof-listen "0.0.0.0:6060": give a loopback address`},
 	} {
 		r := runCLI(t, false, append([]string{"serve", "--data-dir", t.TempDir()}, strings.Fields(tc.args)...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {

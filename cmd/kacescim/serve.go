@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +44,9 @@ type serveOptions struct {
 	LogMaxEntries int
 	// Durability is what an acknowledged write survives: full or process.
 	Durability string
+	// PprofListen, when set, serves net/http/pprof there, for profiles
+	// under load (a loopback address: the profiles are not authenticated).
+	PprofListen string
 }
 
 // NewCmdServe returns `kacescim serve`. runF replaces the run function in
@@ -94,11 +99,12 @@ last writes too). Neither ever leaves a write half done.`,
 	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&opts.PprofListen, "pprof-listen", "", "also serve Go's pprof profiles on this loopback `ADDR` (127.0.0.1:6060), for measuring under load")
 	f.StringVar(&opts.Durability, "durability", string(store.DurabilityFull), "what an answered write survives: full (a power loss) or process (the process's death; faster)")
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
-	configurable(f, "listen", "public-url", "database", "durability", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level",
+	configurable(f, "listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level",
 		"log-retention", "log-max-entries")
 	return cmd
 }
@@ -169,6 +175,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.PprofListen != "" {
+		stopPprof, err := servePprof(opts.PprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 
 	srv, err := opts.open(ctx, dataDir, log)
 	if err != nil {
@@ -300,4 +313,27 @@ func removeServerURL(path, url string) {
 		return
 	}
 	os.Remove(path)
+}
+
+// servePprof serves net/http/pprof on addr, a loopback address only: the
+// profiles hold no secrets but are not authenticated, and cost CPU.
+func servePprof(addr string, log *slog.Logger) (func(), error) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return nil, usageErr(fmt.Sprintf("--pprof-listen %q: give a loopback address such as 127.0.0.1:6060", addr))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("pprof listening", slog.String("url", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	return func() { srv.Close() }, nil
 }
