@@ -76,8 +76,9 @@
 //
 // The same checks hold every answer and read-back of a modelled resource
 // to the metadata and lifecycle rules, each failure naming its rule,
-// severity and section: the id is the one the POST returned (RFC 7643
-// §3); a 201 has a Location header equal to meta.location (RFC 7644
+// severity and section: schemas holds the core schema and every
+// extension the resource carries, and the id is the one the POST
+// returned (RFC 7643 §3); a 201 has a Location header equal to meta.location (RFC 7644
 // §3.3); meta.resourceType is the endpoint's, meta.created never changes,
 // meta.lastModified equals it until a change and never goes back, and the
 // ETag header equals meta.version (RFC 7643 §3.1); after a DELETE, the

@@ -3,6 +3,8 @@ package conformance
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/conformance/internal/jsontext"
@@ -67,6 +69,26 @@ func (r *modelResource) metaIn(what string, doc map[string]any, hdr http.Header,
 			got = fmt.Sprintf("%q", id)
 		}
 		fail("id is stable (MUST, RFC 7643 §3)", fmt.Sprintf("%q, the id the POST returned", m.id), got)
+	}
+	// schemas names the resource's core schema and every extension it
+	// holds (RFC 7643 §3: REQUIRED, the schemas "used to indicate the
+	// attributes contained within a resource").
+	schemas, _ := doc["schemas"].([]any)
+	has := func(urn string) bool {
+		return slices.ContainsFunc(schemas, func(v any) bool { s, _ := v.(string); return strings.EqualFold(s, urn) })
+	}
+	switch {
+	case len(schemas) == 0:
+		failOnce("schemas is present (MUST, RFC 7643 §3)", fmt.Sprintf("[%q, …]", r.rt.Schema.ID), metaShow(doc["schemas"]))
+	case !has(r.rt.Schema.ID):
+		failOnce("schemas holds the resource's core schema (MUST, RFC 7643 §3)", fmt.Sprintf("%q among them", r.rt.Schema.ID), metaShow(doc["schemas"]))
+	default:
+		for k, v := range doc {
+			if ext := r.rt.Extension(k); ext != nil && v != nil && !has(ext.ID) {
+				failOnce("schemas holds every extension the resource carries (MUST, RFC 7643 §3)", fmt.Sprintf("%q among them", ext.ID), metaShow(doc["schemas"]))
+				break
+			}
+		}
 	}
 	meta, _ := doc["meta"].(map[string]any)
 	if status == http.StatusCreated {

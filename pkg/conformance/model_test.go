@@ -19,6 +19,7 @@ func memUsers(dropTitle bool) func(r *http.Request, body string) (int, string) {
 	rt := scim.UserResourceType()
 	answer := func(status int) (int, string) {
 		out := scim.CopyMap(doc)
+		out["schemas"] = []any{rt.Schema.ID}
 		out["id"] = "u1"
 		out["meta"] = map[string]any{"resourceType": "User", "location": "http://stub/Users/u1"}
 		b, _ := json.Marshal(out)
@@ -183,6 +184,10 @@ func metaUsers(bug string) http.Handler {
 			return
 		}
 		out := scim.CopyMap(doc)
+		out["schemas"] = []any{rt.Schema.ID}
+		if bug == "no schemas" {
+			delete(out, "schemas")
+		}
 		out["id"] = "u1"
 		tag := fmt.Sprintf(`W/"%d"`, version)
 		meta := map[string]any{"resourceType": "User", "location": "http://stub/Users/u1", "version": tag,
@@ -228,6 +233,7 @@ func TestModelMetadataRules(t *testing.T) {
 		"Location differs":      {"create: state", "meta.location equals the Location header"},
 		"resourceType Group":    {"create: state", "meta.resourceType"},
 		"ETag differs":          {"create: state", "the ETag header equals meta.version"},
+		"no schemas":            {"create: state", "schemas is present (MUST, RFC 7643 §3)"},
 		"lastModified backward": {"patch2: state", "never moves backward"},
 		"version stays":         {"patch2: metadata", "the version changes"},
 		"delete kept":           {"delete: state", "expected 404, got 200"},
