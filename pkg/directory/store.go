@@ -44,7 +44,8 @@ type Store interface {
 	// if none.
 	FindUserByID(ctx context.Context, providerID, id string) (*User, error)
 	// FindUsers returns one page of the provider's users in a stable order
-	// (q's sort order, else creation order) and the total number that match.
+	// (q's sort order, else creation order) and the total number that match,
+	// without their directory Fields (a SCIM list never shows them).
 	FindUsers(ctx context.Context, providerID string, q Query) ([]*User, int, error)
 	// UpdateUser replaces the user if its stored Version still equals
 	// u.Version, then increments u.Version; ESTALE if it changed,

@@ -25,6 +25,10 @@ const userGroups = `(SELECT coalesce(jsonb_agg(jsonb_build_array(g.id, g.display
 const userColumns = `r.seq, r.id, r.user_name, r.external_id, r.display_name, r.resource, r.fields,
 	r.created, r.last_modified, r.version, ` + userGroups
 
+// listColumns is userColumns for SCIM lists: a list shows no directory
+// fields, so they are neither read nor decoded.
+var listColumns = strings.Replace(userColumns, "r.fields", "'{}'::jsonb", 1)
+
 // scanUser reads the columns pre point to, then userColumns; it also
 // returns the user's seq and the stored JSON of its fields. The caller
 // sets ProviderID unless pre reads it.
@@ -167,7 +171,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 		}
 		return nil, total, nil
 	}
-	rows, err := db.pool.Query(ctx, sel.Page("("+count+"), "+userColumns), sel.PageArgs()...)
+	rows, err := db.pool.Query(ctx, sel.Page("("+count+"), "+listColumns), sel.PageArgs()...)
 	if err != nil {
 		return nil, 0, dbError(err, subject{})
 	}

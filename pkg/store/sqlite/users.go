@@ -17,6 +17,10 @@ import (
 // userColumns is what scanUser reads, in order.
 const userColumns = `seq, id, user_name, external_id, display_name, resource, fields, created, last_modified, version`
 
+// listColumns is userColumns for SCIM lists: a list shows no directory
+// fields, so they are neither read nor decoded ('{}').
+var listColumns = strings.Replace(userColumns, "fields", "'{}'", 1)
+
 // userColumnsU is userColumns of the users table aliased as u, preceded by
 // its provider_id: what queries across providers read.
 var userColumnsU = "u.provider_id, u." + strings.ReplaceAll(userColumns, ", ", ", u.")
@@ -143,7 +147,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 			return dbError(err, subject{})
 		}
 
-		rows, err := h.QueryContext(ctx, sel.Page(userColumns), sel.PageArgs()...)
+		rows, err := h.QueryContext(ctx, sel.Page(listColumns), sel.PageArgs()...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
