@@ -191,6 +191,8 @@ func (o ProviderOptions) apply(p *Provider) error {
 
 // SetProviderOptions changes the provider's dialect and rate limit.
 func (s *Service) SetProviderOptions(ctx context.Context, name string, o ProviderOptions) (*Provider, error) {
+	// Authenticate must not keep using the provider as it was.
+	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return nil, err
@@ -236,6 +238,8 @@ func (s *Service) Providers(ctx context.Context) ([]*Provider, error) {
 // disabled stops working. Enabling an enabled provider changes nothing and
 // returns key "".
 func (s *Service) EnableProvider(ctx context.Context, name string) (*Provider, string, error) {
+	// Authenticate must not keep using the provider as it was.
+	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return nil, "", err
@@ -260,6 +264,8 @@ func (s *Service) EnableProvider(ctx context.Context, name string) (*Provider, s
 // provider is disabled (403) rather than that its key is wrong (401).
 // Disabling a disabled provider changes nothing.
 func (s *Service) DisableProvider(ctx context.Context, name string) (*Provider, error) {
+	// Authenticate must not keep using the provider as it was.
+	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return nil, err
@@ -279,6 +285,8 @@ func (s *Service) DisableProvider(ctx context.Context, name string) (*Provider, 
 // stops working at once. EINVALID for a disabled provider, which gets its
 // new key by being enabled.
 func (s *Service) RotateKey(ctx context.Context, name string) (*Provider, string, error) {
+	// Authenticate must not keep using the provider as it was.
+	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return nil, "", err
@@ -300,6 +308,8 @@ func (s *Service) RotateKey(ctx context.Context, name string) (*Provider, string
 // RemoveProvider deletes the provider called name with all its users and
 // groups; ENOTFOUND if there is none.
 func (s *Service) RemoveProvider(ctx context.Context, name string) error {
+	// Authenticate must not keep using the provider as it was.
+	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return err
@@ -311,6 +321,14 @@ func (s *Service) RemoveProvider(ctx context.Context, name string) error {
 		return err
 	}
 	return nil
+}
+
+// forgetProviders drops the providers Authenticate remembers (authcache.go):
+// one of them changed.
+func (s *Service) forgetProviders() {
+	if s.auth != nil {
+		s.auth.forget()
+	}
 }
 
 // Authenticate returns the provider whose security key the Authorization
@@ -326,12 +344,23 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (*Prov
 		return nil, err
 	}
 	hash := hashKey(key)
-	p, err := s.Store.FindProviderByKeyHash(ctx, hash)
-	if err != nil {
-		if ErrorCode(err) == ENOTFOUND {
-			return nil, Errorf(EUNAUTHORIZED, "invalid security key")
+	var (
+		p   *Provider
+		gen uint64
+	)
+	if s.auth != nil {
+		p, gen = s.auth.get(hash, time.Now())
+	}
+	if p == nil {
+		if p, err = s.Store.FindProviderByKeyHash(ctx, hash); err != nil {
+			if ErrorCode(err) == ENOTFOUND {
+				return nil, Errorf(EUNAUTHORIZED, "invalid security key")
+			}
+			return nil, err
 		}
-		return nil, err
+		if s.auth != nil {
+			s.auth.put(hash, p, gen, time.Now())
+		}
 	}
 	// The index lookup already matched; comparing again in constant time
 	// keeps a store that matched loosely (a prefix, a collation) from

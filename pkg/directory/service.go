@@ -18,11 +18,14 @@ type Service struct {
 	// logs queues the provisioning log (logbuffer.go); nil in a Service
 	// built by hand, which writes each entry at once.
 	logs *logBuffer
+	// auth remembers the providers keys authenticated lately
+	// (authcache.go); nil in a Service built by hand.
+	auth *authMemo
 }
 
 // NewService returns a Service over store with the real clock.
 func NewService(store Store) *Service {
-	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo(), logs: newLogBuffer(store)}
+	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo(), logs: newLogBuffer(store), auth: newAuthMemo()}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }

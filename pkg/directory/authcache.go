@@ -1,0 +1,68 @@
+package directory
+
+import (
+	"sync"
+	"time"
+)
+
+// The providers that keys authenticated lately, by key hash. Every SCIM
+// request authenticates, and the provider's row changes only when an
+// admin changes it: a second of memory saves a database lookup on nearly
+// every request. A change made through this Service (disable, key
+// rotation, options, removal) empties the memo at once; one made through
+// another replica sharing the database is seen within providerTTL. Unknown
+// keys are never remembered, so a guessed key always costs a lookup and
+// never fills the memo.
+
+// providerTTL is how long an authenticated provider is reused.
+const providerTTL = time.Second
+
+// maxAuthMemo bounds the memo; past it, it starts afresh.
+const maxAuthMemo = 256
+
+type authMemo struct {
+	mu  sync.Mutex
+	m   map[string]authMemoEntry
+	gen uint64 // bumped by forget, so that a lookup begun before it is not kept
+}
+
+type authMemoEntry struct {
+	p  Provider
+	at time.Time
+}
+
+func newAuthMemo() *authMemo { return &authMemo{m: map[string]authMemoEntry{}} }
+
+// get returns a copy of the provider hash authenticated less than
+// providerTTL ago, and the generation to put a fresh lookup with.
+func (a *authMemo) get(hash []byte, now time.Time) (*Provider, uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[string(hash)]
+	if !ok || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
+		return nil, a.gen
+	}
+	p := e.p
+	return &p, a.gen
+}
+
+// put remembers p for hash, unless forget ran since gen was read.
+func (a *authMemo) put(hash []byte, p *Provider, gen uint64, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if gen != a.gen {
+		return
+	}
+	if len(a.m) >= maxAuthMemo {
+		clear(a.m)
+	}
+	a.m[string(hash)] = authMemoEntry{p: *p, at: now}
+}
+
+// forget empties the memo: a provider changed.
+func (a *authMemo) forget() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	clear(a.m)
+}
