@@ -39,7 +39,6 @@ func TestScripts(t *testing.T) {
 			"jsonenv":    cmdJSONEnv,
 			"perm":       cmdPerm,
 			"pgschema":   cmdPGSchema,
-			"sleep":      cmdSleep,
 		},
 		// [postgres]: a PostgreSQL server is there to test against
 		// (scripts/with-postgres.sh sets KACESCIM_TEST_POSTGRES).
@@ -183,17 +182,4 @@ func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == os.FileMode(want)) == neg {
 		ts.Fatalf("%s has mode %#o, want %s%#o", args[1], got, map[bool]string{true: "not ", false: ""}[neg], want)
 	}
-}
-
-// cmdSleep waits: sleep DURATION (what a replica's memo of a key needs to
-// pass, say).
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	d, err := time.ParseDuration(args[0])
-	if err != nil {
-		ts.Fatalf("sleep: %v", err)
-	}
-	time.Sleep(d)
 }

@@ -9,8 +9,11 @@ import (
 // request authenticates, and the provider's row changes only when an
 // admin changes it: a second of memory saves a database lookup on nearly
 // every request. A change made through this Service (disable, key
-// rotation, options, removal) empties the memo at once; one made through
-// another replica sharing the database is seen within providerTTL. Unknown
+// rotation, options, removal) empties the memo at once. Only a store no
+// other process writes (SQLite) gets a memo: replicas on PostgreSQL look
+// every key up, so that a key disabled through one is refused by the
+// others on their next request; should a second process write the same
+// SQLite file anyway, it sees such a change within providerTTL. Unknown
 // keys are never remembered, so a guessed key always costs a lookup and
 // never fills the memo.
 

@@ -12,8 +12,8 @@ import (
 
 // TestAuthenticateMemo: a disable or a key rotation through the Service
 // takes effect on the next request, though the key authenticated a moment
-// before; through another Service on the same database (a second replica)
-// within a second.
+// before; through another Service on the same SQLite file (a second
+// process, which SQLite deployments do not have) within a second.
 func TestAuthenticateMemo(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kacescim.db"))

@@ -25,7 +25,14 @@ type Service struct {
 
 // NewService returns a Service over store with the real clock.
 func NewService(store Store) *Service {
-	return &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo(), logs: newLogBuffer(store), auth: newAuthMemo()}
+	s := &Service{Store: store, Now: func() time.Time { return time.Now().UTC() }, mappers: newMapperMemo(), logs: newLogBuffer(store)}
+	// Replicas sharing a database must see a disabled or rotated key at
+	// once: only a store no other process writes lets Authenticate
+	// remember keys.
+	if sh, ok := store.(interface{ SharedByReplicas() bool }); !ok || !sh.SharedByReplicas() {
+		s.auth = newAuthMemo()
+	}
+	return s
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }

@@ -104,6 +104,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	return &DB{pool: pool, users: userSchema(), groups: groupSchema()}, nil
 }
 
+// SharedByReplicas reports that other kacescim processes may write the
+// database: the directory then remembers nothing a replica may change
+// (an authenticated key).
+func (db *DB) SharedByReplicas() bool { return true }
+
 // Ping checks that the server answers on a pooled connection.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
