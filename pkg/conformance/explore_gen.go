@@ -526,5 +526,15 @@ func (s *exploreState) members(users []int) []any {
 	return out
 }
 
+// memberValues are the members users (ids) as Entra sends them: the id
+// alone.
+func (s *exploreState) memberValues(users []int) []any {
+	out := []any{}
+	for _, id := range users {
+		out = append(out, map[string]any{"value": s.userRef(id)})
+	}
+	return out
+}
+
 // userRef is the variable reference of the id of the user id.
 func (s *exploreState) userRef(id int) string { return "{{" + userVar(s.user(id).n) + "}}" }

@@ -195,19 +195,11 @@ func (s *exploreState) render(op exploreOp, seq int) Step {
 		step.Method, step.Path = http.MethodPatch, "/Groups/{{"+groupVar(g.n)+"}}"
 		switch {
 		case op.kind == exAddMembers && op.entra:
-			vals := []any{}
-			for _, n := range op.users {
-				vals = append(vals, map[string]any{"value": s.userRef(n)})
-			}
-			step.Body = patchBody(map[string]any{"op": "Add", "path": "members", "value": vals})
+			step.Body = patchBody(map[string]any{"op": "Add", "path": "members", "value": s.memberValues(op.users)})
 		case op.kind == exAddMembers:
 			step.Body = patchBody(map[string]any{"op": "add", "path": "members", "value": s.members(op.users)})
 		case op.entra:
-			vals := []any{}
-			for _, n := range op.users {
-				vals = append(vals, map[string]any{"value": s.userRef(n)})
-			}
-			step.Body = patchBody(map[string]any{"op": "Remove", "path": "members", "value": vals})
+			step.Body = patchBody(map[string]any{"op": "Remove", "path": "members", "value": s.memberValues(op.users)})
 			step.Source = "docs/interop-quirks.md #6 (Entra: remove with path members and the members as the value)"
 		default:
 			var list []map[string]any
