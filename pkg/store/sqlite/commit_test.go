@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -100,4 +102,22 @@ func countUsers(t *testing.T, db *DB, providerID, filter string) int {
 		t.Fatal(err)
 	}
 	return total
+}
+
+// TestUnmarshalResourceAsEncodingJSON: the stored-resource decoder reads
+// what encoding/json reads: float64 numbers, escapes, nesting.
+func TestUnmarshalResourceAsEncodingJSON(t *testing.T) {
+	const doc = `{"userName":"a\u003cb\u003e@example.com","n":12.5,"big":1e21,"i":9007199254740993,"esc":"\u2028\ud83d\ude00\"\\","null":null,` +
+		`"emails":[{"value":"x@example.com","primary":true}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":{"value":"m"}},"empty":{},"list":[]}`
+	got, err := unmarshalResource(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := json.Unmarshal([]byte(doc), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded\n%#v\nencoding/json\n%#v", got, want)
+	}
 }

@@ -3,10 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/internal/record"
@@ -305,7 +306,10 @@ func checkVersion(ctx context.Context, h handle, table, providerID string, s sub
 // unmarshalResource reads a stored resource document (or fields).
 func unmarshalResource(s string) (map[string]any, error) {
 	m := map[string]any{}
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
+	// The store wrote s: goccy/go-json decodes it as encoding/json does
+	// (float64 numbers), at a fraction of the cost, which is most of a
+	// list page's.
+	if err := gojson.UnmarshalNoEscape([]byte(s), &m); err != nil {
 		return nil, err
 	}
 	return m, nil
