@@ -73,7 +73,7 @@ for run in $(seq "$runs"); do
 	wait_up http://127.0.0.1:18180/readyz
 	wait_up http://127.0.0.1:18181/scim/v2/ServiceProviderConfig
 	wait_up http://127.0.0.1:18183/scim/v2/ServiceProviderConfig
-	key=$("$work/kacescim" --server http://127.0.0.1:18180 provider add "bench$run" --enabled -o json | jq -r .key)
+	key=$("$work/kacescim" --server http://127.0.0.1:18180 provider add "bench-$$-$run" --enabled -o json | jq -r .key)
 
 	echo "run $run of $runs" >&2
 	{
