@@ -148,7 +148,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 			return dbError(err, subject{})
 		}
 
-		rows, err := h.QueryContext(ctx, sel.Page(listColumns), sel.PageArgs()...)
+		rows, err := h.QueryContext(ctx, sel.PageBySeq(listColumns), sel.PageBySeqArgs()...)
 		if err != nil {
 			return dbError(err, subject{})
 		}
