@@ -69,15 +69,9 @@ func (g *goRun) membership(ctx context.Context, tag string) {
 	if !g.needs([]Capability{CapGroups, CapPatch}, checkMemberAdds, checkMemberRemoves) {
 		return
 	}
-	if g.skipped(checkMemberAdds) {
-		if !g.skipped(checkMemberRemoves) && g.reported(checkMemberRemoves) {
-			g.skip(checkMemberRemoves, fmt.Sprintf("not run: waits on %q, which was not run", checkMemberAdds))
-		}
-		return
-	}
 	// The adds run, unreported, when --only selects the removes alone.
-	wantRemoves := !g.skipped(checkMemberRemoves) && g.reported(checkMemberRemoves)
-	if !wantRemoves && !g.reported(checkMemberAdds) {
+	wantRemoves, run := g.pair(checkMemberAdds, checkMemberRemoves)
+	if !run {
 		return
 	}
 	adds := g.check(checkMemberAdds)
@@ -307,14 +301,8 @@ func (g *goRun) valueAdds(ctx context.Context, tag string) {
 
 // uniqueness: concurrent POSTs of one userName; one may be created.
 func (g *goRun) uniqueness(ctx context.Context, tag string) {
-	if g.skipped(checkUniqueCreate) {
-		if !g.skipped(checkUniqueFilter) && g.reported(checkUniqueFilter) {
-			g.skip(checkUniqueFilter, fmt.Sprintf("not run: waits on %q, which was not run", checkUniqueCreate))
-		}
-		return
-	}
-	wantFilter := !g.skipped(checkUniqueFilter) && g.reported(checkUniqueFilter)
-	if !wantFilter && !g.reported(checkUniqueCreate) {
+	wantFilter, run := g.pair(checkUniqueCreate, checkUniqueFilter)
+	if !run {
 		return
 	}
 	c := g.check(checkUniqueCreate)
@@ -389,4 +377,20 @@ func describeStatusCounts(statuses map[int]int) string {
 		parts[i] = fmt.Sprintf("%d × %s", statuses[s], what)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// pair decides the run of a check and of the one that waits on it: run is
+// false when the first must not run (skipped by --skip, which skips the
+// second too, saying why, or neither reported by --only); wantThen says
+// whether the second is wanted. The first runs, unreported, when --only
+// selects the second alone.
+func (g *goRun) pair(first, then string) (wantThen, run bool) {
+	wantThen = !g.skipped(then) && g.reported(then)
+	if g.skipped(first) {
+		if wantThen {
+			g.skip(then, fmt.Sprintf("not run: waits on %q, which was not run", first))
+		}
+		return false, false
+	}
+	return wantThen, wantThen || g.reported(first)
 }
