@@ -62,7 +62,9 @@ func (s *Service) AddCustomField(ctx context.Context, name, description string) 
 		return nil, err
 	}
 	f := &CustomField{Name: name, Description: strings.TrimSpace(description), Created: s.now()}
-	if err := s.Store.CreateCustomField(ctx, f); err != nil {
+	err := s.Store.CreateCustomField(ctx, f)
+	s.providerMappers.forget()
+	if err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -78,6 +80,7 @@ func (s *Service) RemoveCustomField(ctx context.Context, name string) error {
 	if b, ok := IsBuiltinField(name); ok {
 		return Errorf(EINVALID, "%s is a built-in field and cannot be removed", b)
 	}
+	defer s.providerMappers.forget()
 	return s.Store.DeleteCustomField(ctx, strings.TrimSpace(name))
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
@@ -60,7 +58,7 @@ func (s *Service) CreateGroup(ctx context.Context, p *Provider, body map[string]
 		return nil, err
 	}
 	now := s.Now()
-	g := &Group{ProviderID: p.ID, ID: uuid.NewString(), Created: now, LastModified: now}
+	g := &Group{ProviderID: p.ID, ID: newResourceID(), Created: now, LastModified: now}
 	if err := groupFromDoc(g, doc); err != nil {
 		return nil, err
 	}

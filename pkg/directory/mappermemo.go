@@ -3,6 +3,7 @@ package directory
 import (
 	"strings"
 	"sync"
+	"time"
 )
 
 // mapperMemo keeps compiled Mappers by what they were compiled from: a
@@ -65,4 +66,63 @@ func (c *mapperMemo) compile(optional []*Mapping, custom []*CustomField) (*Mappe
 	c.m[key] = m
 	c.mu.Unlock()
 	return m, nil
+}
+
+// providerMappers remembers each provider's Mapper for a second, so that
+// a create or a PATCH does not read the provider's mappings (and the
+// custom fields) from the store again. Like authMemo it is given only to
+// a Service over a store no other process writes (SQLite); a change of
+// mappings or custom fields made through the Service empties it at once,
+// and a change written by another process is seen within mapperTTL.
+// Replicas on PostgreSQL read the mappings on every write.
+type providerMappers struct {
+	mu  sync.Mutex
+	m   map[string]providerMapper
+	gen uint64 // bumped by forget, so that a read begun before it is not kept
+}
+
+type providerMapper struct {
+	m  *Mapper
+	at time.Time
+}
+
+// mapperTTL is how long a provider's Mapper is reused.
+const mapperTTL = time.Second
+
+func newProviderMappers() *providerMappers { return &providerMappers{m: map[string]providerMapper{}} }
+
+// get returns the provider's Mapper if it was read less than mapperTTL
+// ago, and the generation to put a fresh one with.
+func (c *providerMappers) get(providerID string, now time.Time) (*Mapper, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[providerID]
+	if !ok || now.Sub(e.at) >= mapperTTL || now.Before(e.at) {
+		return nil, c.gen
+	}
+	return e.m, c.gen
+}
+
+// put remembers m for the provider, unless forget ran since gen was read.
+func (c *providerMappers) put(providerID string, m *Mapper, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.m) >= maxMemoMappers {
+		clear(c.m)
+	}
+	c.m[providerID] = providerMapper{m: m, at: now}
+}
+
+// forget empties the memo: mappings or custom fields changed.
+func (c *providerMappers) forget() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kacescim/kacescim/pkg/scim"
 )
@@ -370,9 +371,17 @@ func GroupNames(groups []GroupRef) string {
 }
 
 // Mapper loads and compiles the provider's mappings. The SCIM server calls
-// it on every write, so it costs two indexed reads; the compiled Mapper of
-// an unchanged set of mappings is reused (mapperMemo).
+// it on every write, so it costs two indexed reads, except where the
+// Service remembers the provider's Mapper (providerMappers); the compiled
+// Mapper of an unchanged set of mappings is reused (mapperMemo).
 func (s *Service) Mapper(ctx context.Context, providerID string) (*Mapper, error) {
+	var gen uint64
+	if s.providerMappers != nil {
+		var m *Mapper
+		if m, gen = s.providerMappers.get(providerID, time.Now()); m != nil {
+			return m, nil
+		}
+	}
 	optional, err := s.Store.FindMappings(ctx, providerID)
 	if err != nil {
 		return nil, err
@@ -383,7 +392,11 @@ func (s *Service) Mapper(ctx context.Context, providerID string) (*Mapper, error
 			return nil, err
 		}
 	}
-	return s.mappers.compile(optional, custom)
+	m, err := s.mappers.compile(optional, custom)
+	if err == nil && s.providerMappers != nil {
+		s.providerMappers.put(providerID, m, gen, time.Now())
+	}
+	return m, err
 }
 
 // Mappings returns the provider's mappings: the required ones, then the
@@ -432,6 +445,7 @@ func (s *Service) SetMappings(ctx context.Context, providerName string, mappings
 	changed, err := s.Store.ReplaceMappings(ctx, p.ID, mapper.Optional(), func(u *User) (map[string]any, error) {
 		return mapper.Derive(u), nil
 	})
+	s.providerMappers.forget() // even on an error: the store may have committed
 	if err != nil {
 		return nil, 0, err
 	}

@@ -329,6 +329,7 @@ func (s *Service) forgetProviders() {
 	if s.auth != nil {
 		s.auth.forget()
 	}
+	s.providerMappers.forget()
 }
 
 // Authenticate returns the provider whose security key the Authorization

@@ -21,6 +21,9 @@ type Service struct {
 	// auth remembers the providers keys authenticated lately
 	// (authcache.go); nil in a Service built by hand.
 	auth *authMemo
+	// providerMappers remembers each provider's Mapper (mappermemo.go);
+	// nil in a Service built by hand and over a store replicas share.
+	providerMappers *providerMappers
 }
 
 // NewService returns a Service over store with the real clock.
@@ -31,6 +34,7 @@ func NewService(store Store) *Service {
 	// remember keys.
 	if sh, ok := store.(interface{ SharedByReplicas() bool }); !ok || !sh.SharedByReplicas() {
 		s.auth = newAuthMemo()
+		s.providerMappers = newProviderMappers()
 	}
 	return s
 }

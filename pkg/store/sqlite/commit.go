@@ -41,7 +41,8 @@ type writeJob struct {
 
 // committer runs the write transactions of a DB's writer pool.
 type committer struct {
-	c *stmtCache
+	c  *stmtCache
+	cp *checkpointer // told of every commit
 	// commits counts the transactions committed, for tests of the
 	// gathering.
 	commits atomic.Int64
@@ -50,8 +51,8 @@ type committer struct {
 	exited  chan struct{}
 }
 
-func newCommitter(c *stmtCache) *committer {
-	cm := &committer{c: c, jobs: make(chan *writeJob, writeQueue), stop: make(chan struct{}), exited: make(chan struct{})}
+func newCommitter(c *stmtCache, cp *checkpointer) *committer {
+	cm := &committer{c: c, cp: cp, jobs: make(chan *writeJob, writeQueue), stop: make(chan struct{}), exited: make(chan struct{})}
 	go cm.run()
 	return cm
 }
@@ -122,6 +123,9 @@ func (cm *committer) run() {
 			}
 		}
 		cm.commit(batch)
+		if cm.cp != nil {
+			cm.cp.finish(cm.c.pool)
+		}
 	}
 }
 
@@ -204,6 +208,9 @@ func (cm *committer) commit(batch []*writeJob) {
 		return
 	}
 	cm.commits.Add(1)
+	if cm.cp != nil {
+		cm.cp.committed()
+	}
 }
 
 // runJob runs j's fn, turning a panic into a value for its caller.

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
@@ -119,5 +123,82 @@ func TestUnmarshalResourceAsEncodingJSON(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("decoded\n%#v\nencoding/json\n%#v", got, want)
+	}
+}
+
+// TestCheckpointsOffTheWritePath: the committer's connection never
+// checkpoints (its wal_autocheckpoint is off), and the checkpointer's
+// connection does, once checkpointEvery commits have passed.
+func TestCheckpointsOffTheWritePath(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	var auto int
+	if err := db.write(ctx, func(h handle) error {
+		return h.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if auto != 0 {
+		t.Errorf("the writer's wal_autocheckpoint is %d, want 0: its COMMITs would checkpoint", auto)
+	}
+	p := storetest.NewProvider(t, db, "p")
+	runs := db.cp.runs.Load()
+	for i := range checkpointEvery + 1 {
+		if err := db.CreateUser(ctx, testUser(p.ID, fmt.Sprintf("u%03d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 50 { // half a second: well before the idle tick
+		if db.cp.runs.Load() > runs {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if db.cp.runs.Load() == runs {
+		t.Fatalf("no checkpoint ran after %d commits", checkpointEvery+1)
+	}
+}
+
+// TestWALStaysBounded: under a steady load of writes from 8 callers the
+// WAL restarts instead of growing with every commit (a checkpoint beside
+// a busy writer never catches up alone; the committer finishes it).
+func TestWALStaysBounded(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "kacescim.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := storetest.NewProvider(t, db, "p")
+	const callers, each = 8, 500
+	var (
+		wg     sync.WaitGroup
+		maxWAL atomic.Int64
+	)
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				if err := db.CreateUser(ctx, testUser(p.ID, fmt.Sprintf("c%d-u%03d", c, i))); err != nil {
+					t.Error(err)
+					return
+				}
+				if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > maxWAL.Load() {
+					maxWAL.Store(fi.Size())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	commits := db.cm.commits.Load()
+	// Growing, the WAL would hold every page of every commit: far more
+	// than the few checkpoint intervals a restarting WAL spans.
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d commits; WAL at most %d bytes, %d at the end", commits, maxWAL.Load(), fi.Size())
+	if limit := int64(32 << 20); maxWAL.Load() > limit {
+		t.Errorf("the WAL grew to %d bytes over %d commits (bound %d): it does not restart", maxWAL.Load(), commits, limit)
 	}
 }

@@ -255,7 +255,7 @@ func TestMigrateFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := sql.OpenDB(connector{drv: &sqlite.Driver{}, dsn: dsn(path, false, durability.Full)})
+	old := sql.OpenDB(connector{drv: &sqlite.Driver{}, dsn: dsn(path, writer, durability.Full)})
 	if err := migrate(ctx, old, ms[:1]); err != nil {
 		t.Fatal(err)
 	}

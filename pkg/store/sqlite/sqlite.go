@@ -9,7 +9,7 @@
 // lookup. Write transactions start with BEGIN IMMEDIATE and every connection
 // has a busy_timeout, so another process writing the same file makes a
 // writer wait rather than fail with SQLITE_BUSY half-way through a
-// transaction.
+// transaction. A third connection runs the checkpoints (checkpoint.go).
 //
 // The schema lives in migrations/*.sql, embedded in the binary and applied
 // in order by Open; schema_migrations records which ones ran.
@@ -45,10 +45,13 @@ const foldFunc = "kace_fold"
 // DB is a directory.Store kept in a SQLite file. It is safe for concurrent
 // use; Close it when done.
 type DB struct {
-	w      *sql.DB    // the single writer connection (BEGIN IMMEDIATE)
-	cm     *committer // runs every write transaction (commit.go)
-	r      *sql.DB    // read-only connections
+	w      *sql.DB       // the single writer connection (BEGIN IMMEDIATE)
+	cm     *committer    // runs every write transaction (commit.go)
+	ck     *sql.DB       // the connection of the checkpoints
+	cp     *checkpointer // folds the WAL into the database (checkpoint.go)
+	r      *sql.DB       // read-only connections
 	wc, rc *stmtCache
+	pages  *pageMarks // where the pages of unfiltered lists ended (pages.go)
 	users  *sqlfilter.Schema
 	groups *sqlfilter.Schema
 }
@@ -92,12 +95,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: register %s: %w", foldFunc, err)
 	}
 
-	w := sql.OpenDB(connector{drv: drv, dsn: dsn(path, false, o.durability)})
+	w := sql.OpenDB(connector{drv: drv, dsn: dsn(path, writer, o.durability)})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{w: w, wc: newStmtCache(w), users: userSchema(), groups: groupSchema()}
+	db := &DB{w: w, wc: newStmtCache(w), pages: newPageMarks(), users: userSchema(), groups: groupSchema()}
 	if err := db.w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -112,10 +115,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 
-	db.cm = newCommitter(db.wc)
+	ck := sql.OpenDB(connector{drv: drv, dsn: dsn(path, checkpoints, o.durability)})
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
+	db.ck, db.cp = ck, newCheckpointer(ck)
+	db.cm = newCommitter(db.wc, db.cp)
 
 	readers := max(4, runtime.GOMAXPROCS(0))
-	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, true, o.durability)})
+	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, reader, o.durability)})
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.r, db.rc = r, newStmtCache(r)
@@ -141,6 +150,10 @@ func (db *DB) Close() error {
 		db.cm.close()
 	}
 	var errs []error
+	if db.cp != nil {
+		db.cp.close()
+		errs = append(errs, db.ck.Close())
+	}
 	if db.r != nil {
 		errs = append(errs, db.rc.close(), db.r.Close())
 	}
@@ -148,28 +161,47 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// dsn adds the connection settings to path. Every setting is a DSN
-// parameter so that the driver applies it to every connection the pools
-// open, not only to the first one.
-func dsn(path string, readOnly bool, l durability.Level) string {
+// A role is what a connection pool of the DB is for.
+type role int
+
+const (
+	writer      role = iota // the committer's connection
+	reader                  // the read-only pool
+	checkpoints             // the checkpointer's connection
+)
+
+// dsn adds the connection settings of a role to path. Every setting is a
+// DSN parameter so that the driver applies it to every connection the
+// pools open, not only to the first one.
+func dsn(path string, r role, l durability.Level) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
-	if readOnly {
+	switch r {
+	case reader:
 		// The writer has put the file in WAL mode already (it is
 		// persistent); a reader must not try to change it.
 		q.Set("_query_only", "1")
-	} else {
+	case checkpoints:
+		// Its checkpoints sync the database file, per the durability.
+		q.Add("_pragma", "synchronous("+syncPragma(l)+")")
+	case writer:
 		q.Add("_pragma", "journal_mode(WAL)")
 		// In WAL mode FULL syncs the WAL at every commit; NORMAL only at
 		// checkpoints, so that a power loss may lose the last commits
 		// (never the database). The group commit (commit.go) shares one
 		// sync among the writes that arrive together.
-		sync := "FULL"
-		if l == durability.Process {
-			sync = "NORMAL"
-		}
-		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "synchronous("+syncPragma(l)+")")
+		// The checkpointer's connection checkpoints (checkpoint.go), not
+		// the COMMIT of whichever batch fills the WAL.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+		// A WAL that grew while a reader held it open is cut back when
+		// it restarts.
+		q.Add("_pragma", "journal_size_limit(67108864)")
+		// Each write of a group commit runs in a savepoint, whose
+		// sub-journal SQLite spills to a temporary file past 64 KiB;
+		// in memory it costs a copy, not a write() per page.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	}
 	sep := "?"
@@ -177,6 +209,14 @@ func dsn(path string, readOnly bool, l durability.Level) string {
 		sep = "&"
 	}
 	return path + sep + q.Encode()
+}
+
+// syncPragma is the synchronous setting of a durability level.
+func syncPragma(l durability.Level) string {
+	if l == durability.Process {
+		return "NORMAL"
+	}
+	return "FULL"
 }
 
 // connector opens connections with the DB's own driver instance, which

@@ -96,6 +96,12 @@ func createUser(ctx context.Context, h handle, u *directory.User) error {
 	return dbError(err, subject{Kind: "user", ID: u.ID, Name: u.UserName})
 }
 
+// pageFromMarkQuery is pageFromMark's: the page's seqs from the
+// (provider_id, seq) index alone, then its rows (a deferred join, as
+// sqlfilter's PageBySeq).
+var pageFromMarkQuery = `SELECT ` + listColumns + ` FROM users WHERE seq IN (SELECT seq FROM users WHERE provider_id = ? AND seq > ?
+	ORDER BY seq LIMIT ? OFFSET ?) ORDER BY seq`
+
 // FindUserByID returns the provider's user with its Groups; ENOTFOUND if
 // none.
 func (db *DB) FindUserByID(ctx context.Context, providerID, id string) (*directory.User, error) {
@@ -137,9 +143,17 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 	err = db.read(ctx, func(h handle) error {
 		var err error
 		if q.Filter == nil {
-			err = h.QueryRowContext(ctx, `SELECT synced_users FROM providers WHERE id = ?`, providerID).Scan(&total)
+			var gen int64
+			err = h.QueryRowContext(ctx, `SELECT synced_users, users_gen FROM providers WHERE id = ?`, providerID).Scan(&total, &gen)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil // no provider, no users
+			}
+			if err == nil && q.SortBy == "" {
+				if sel.Limit == 0 || sel.Offset >= total {
+					return nil
+				}
+				users, err = db.pageFromMark(ctx, h, providerID, gen, sel.Limit, sel.Offset)
+				return err
 			}
 		} else {
 			err = h.QueryRowContext(ctx, sel.Count(), sel.WhereArgs()...).Scan(&total)
@@ -161,6 +175,27 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 		return nil, 0, err
 	}
 	return users, total, nil
+}
+
+// pageFromMark reads the page of limit users from offset of the
+// provider's users in creation order, from the nearest mark below offset
+// (pages.go), and marks where it ends.
+func (db *DB) pageFromMark(ctx context.Context, h handle, providerID string, gen int64, limit, offset int) ([]*directory.User, error) {
+	markOffset, after := db.pages.from(providerID, gen, offset)
+	rows, err := h.QueryContext(ctx, pageFromMarkQuery, providerID, after, limit, offset-markOffset)
+	if err != nil {
+		return nil, dbError(err, subject{})
+	}
+	var last int64
+	users, err := readUsers(ctx, h, rows, func(rows *sql.Rows) (*directory.User, int64, error) {
+		u, seq, err := scanUser(rows, providerID)
+		last = seq
+		return u, seq, err
+	})
+	if err == nil && len(users) > 0 {
+		db.pages.mark(providerID, gen, offset+len(users), last)
+	}
+	return users, err
 }
 
 // readUsers reads the users of a page with scan, then the groups of all of
@@ -268,7 +303,7 @@ func (db *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 func (db *DB) DeleteUser(ctx context.Context, providerID, id string, ifVersion ...int64) error {
 	const (
 		del   = `DELETE FROM users WHERE provider_id = ? AND id = ?`
-		count = `UPDATE providers SET synced_users = synced_users - 1 WHERE id = ?`
+		count = `UPDATE providers SET synced_users = synced_users - 1, users_gen = users_gen + 1 WHERE id = ?`
 	)
 	s := subject{Kind: "user", ID: id}
 	return db.write(ctx, func(h handle) error {
