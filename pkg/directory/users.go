@@ -26,6 +26,11 @@ type User struct {
 	ExternalID  string
 	DisplayName string
 	Resource    map[string]any
+	// RawResource is Resource as the store keeps it, a JSON object, and
+	// Resource is nil: what a store may return for a Query with
+	// RawResources, so that a list is written without decoding and
+	// re-encoding every user. "" otherwise.
+	RawResource string
 	// Fields are the directory-user fields the provider's mappings derive
 	// from Resource (all but the Groups field, which is read from the
 	// memberships). The Service derives them; the store keeps them in the
@@ -84,6 +89,10 @@ type Query struct {
 	SortBy string
 	// SortDescending sorts by SortBy in descending order.
 	SortDescending bool
+	// RawResources lets FindUsers return each user's RawResource instead
+	// of its decoded Resource (a store may still decode); the caller reads
+	// nothing of the users but the columns and the JSON it writes out.
+	RawResources bool
 }
 
 // Target names the resource a PUT, PATCH or DELETE changes and the

@@ -131,15 +131,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *directory.
 			return err
 		}
 	}
+	// Without a projection the users are written from their stored JSON
+	// (rawjson.go), where the store keeps it so.
+	q.RawResources = proj == nil
 	users, total, err := s.dir.FindUsers(r.Context(), p, q)
 	if err != nil {
 		return err
 	}
-	res := make([]any, len(users))
-	for i, u := range users {
-		res[i] = proj.Apply(s.renderUser(r, u))
-	}
-	writeSCIM(w, http.StatusOK, newList(total, q.StartIndex, res))
+	s.writeUserList(w, r, total, q.StartIndex, users, proj)
 	return nil
 }
 

@@ -30,6 +30,12 @@ import (
 // thousands of pages.
 const checkpointEvery = 64
 
+// restartFrames is how long the WAL may grow, in pages, before the
+// committer finishes a checkpoint so that it restarts: as often as
+// SQLite's own automatic checkpoint would run, not at every checkpoint,
+// since the finishing one syncs the database file inside the write path.
+const restartFrames = 1000
+
 // checkpointIdle is how often a checkpoint runs when fewer commits came,
 // so that a quiet server's WAL is folded into the database soon.
 const checkpointIdle = time.Second
@@ -90,7 +96,7 @@ func (c *checkpointer) checkpoint() {
 	var busy, frames, done int
 	err := c.pool.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
 	c.runs.Add(1)
-	if err == nil && busy == 0 && frames > 0 && done == frames {
+	if err == nil && busy == 0 && frames >= restartFrames && done == frames {
 		c.caughtUp.Store(true)
 	}
 }

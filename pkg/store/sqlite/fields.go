@@ -245,7 +245,7 @@ func rederive(ctx context.Context, h handle, providerID string, derive func(u *d
 			return 0, dbError(err, subject{})
 		}
 		for rows.Next() {
-			u, seq, text, err := scanUserRow(rows)
+			u, seq, text, err := scanUserRow(rows, false)
 			if err != nil {
 				rows.Close()
 				return 0, dbError(err, subject{})
@@ -369,7 +369,7 @@ func (db *DB) FindEntries(ctx context.Context, q directory.EntryQuery) ([]*direc
 		}
 		users, err = readUsers(ctx, h, rows, func(rows *sql.Rows) (*directory.User, int64, error) {
 			var providerID string
-			u, seq, _, err := scanUserRow(rows, &providerID)
+			u, seq, _, err := scanUserRow(rows, false, &providerID)
 			if err == nil {
 				u.ProviderID = providerID
 			}
@@ -417,7 +417,7 @@ func (db *DB) FindEntry(ctx context.Context, key string) (*directory.User, error
 		for rows.Next() {
 			var m match
 			var providerID string
-			m.user, m.seq, _, err = scanUserRow(rows, &m.provider, &providerID)
+			m.user, m.seq, _, err = scanUserRow(rows, false, &m.provider, &providerID)
 			if err != nil {
 				return nil, dbError(err, subject{})
 			}

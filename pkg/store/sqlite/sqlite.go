@@ -36,6 +36,17 @@ import (
 // connection (usually another process) holds before giving up.
 const busyTimeoutMS = 5000
 
+// The page caches, in KiB: the writer's, and the readers' together
+// (shared out among them, 2 MiB each at least, SQLite's default). With 4
+// readers they bound the memory SQLite keeps at 48 MiB.
+const (
+	writerCacheKiB  = 16 << 10
+	readersCacheKiB = 32 << 10
+)
+
+// readerCount is the size of the read-only pool.
+func readerCount() int { return max(4, runtime.GOMAXPROCS(0)) }
+
 // foldFunc is the SQL function, registered on this package's own driver
 // instance, that lower-cases text the way strings.ToLower does (Unicode,
 // unlike SQLite's ASCII-only lower()). Filters on attributes kept inside the
@@ -123,7 +134,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db.ck, db.cp = ck, newCheckpointer(ck)
 	db.cm = newCommitter(db.wc, db.cp)
 
-	readers := max(4, runtime.GOMAXPROCS(0))
+	readers := readerCount()
 	r := sql.OpenDB(connector{drv: drv, dsn: dsn(path, reader, o.durability)})
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
@@ -182,6 +193,10 @@ func dsn(path string, r role, l durability.Level) string {
 		// The writer has put the file in WAL mode already (it is
 		// persistent); a reader must not try to change it.
 		q.Set("_query_only", "1")
+		// Room for the inner pages of the indexes a lookup descends at a
+		// million users (SQLite's default is 2 MB), so that it reads
+		// the leaf alone from the file.
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -max(2<<10, readersCacheKiB/readerCount())))
 	case checkpoints:
 		// Its checkpoints sync the database file, per the durability.
 		q.Add("_pragma", "synchronous("+syncPragma(l)+")")
@@ -195,6 +210,7 @@ func dsn(path string, r role, l durability.Level) string {
 		// The checkpointer's connection checkpoints (checkpoint.go), not
 		// the COMMIT of whichever batch fills the WAL.
 		q.Add("_pragma", "wal_autocheckpoint(0)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 		// A WAL that grew while a reader held it open is cut back when
 		// it restarts.
 		q.Add("_pragma", "journal_size_limit(67108864)")

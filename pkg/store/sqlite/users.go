@@ -27,7 +27,13 @@ var listColumns = strings.Replace(userColumns, "fields", "'{}'", 1)
 var userColumnsU = "u.provider_id, u." + strings.ReplaceAll(userColumns, ", ", ", u.")
 
 func scanUser(row scanner, providerID string) (*directory.User, int64, error) {
-	u, seq, _, err := scanUserRow(row)
+	return scanListUser(row, providerID, false)
+}
+
+// scanListUser is scanUser leaving the resource as its stored JSON
+// (User.RawResource) if raw.
+func scanListUser(row scanner, providerID string, raw bool) (*directory.User, int64, error) {
+	u, seq, _, err := scanUserRow(row, raw)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -37,7 +43,7 @@ func scanUser(row scanner, providerID string) (*directory.User, int64, error) {
 
 // scanUserRow reads the columns pre point to, then userColumns; it also
 // returns the stored text of the fields. The caller sets ProviderID.
-func scanUserRow(row scanner, pre ...any) (*directory.User, int64, string, error) {
+func scanUserRow(row scanner, raw bool, pre ...any) (*directory.User, int64, string, error) {
 	var (
 		u                 directory.User
 		seq               int64
@@ -49,7 +55,9 @@ func scanUserRow(row scanner, pre ...any) (*directory.User, int64, string, error
 		return nil, 0, "", err
 	}
 	var err error
-	if u.Resource, err = unmarshalResource(resource); err != nil {
+	if raw {
+		u.RawResource = resource
+	} else if u.Resource, err = unmarshalResource(resource); err != nil {
 		return nil, 0, "", err
 	}
 	if u.Fields, err = unmarshalResource(fields); err != nil {
@@ -152,7 +160,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 				if sel.Limit == 0 || sel.Offset >= total {
 					return nil
 				}
-				users, err = db.pageFromMark(ctx, h, providerID, gen, sel.Limit, sel.Offset)
+				users, err = db.pageFromMark(ctx, h, providerID, gen, sel.Limit, sel.Offset, q.RawResources)
 				return err
 			}
 		} else {
@@ -167,7 +175,7 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 			return dbError(err, subject{})
 		}
 		users, err = readUsers(ctx, h, rows, func(rows *sql.Rows) (*directory.User, int64, error) {
-			return scanUser(rows, providerID)
+			return scanListUser(rows, providerID, q.RawResources)
 		})
 		return err
 	})
@@ -179,21 +187,27 @@ func (db *DB) FindUsers(ctx context.Context, providerID string, q directory.Quer
 
 // pageFromMark reads the page of limit users from offset of the
 // provider's users in creation order, from the nearest mark below offset
-// (pages.go), and marks where it ends.
-func (db *DB) pageFromMark(ctx context.Context, h handle, providerID string, gen int64, limit, offset int) ([]*directory.User, error) {
+// (pages.go), and marks where it starts and ends.
+func (db *DB) pageFromMark(ctx context.Context, h handle, providerID string, gen int64, limit, offset int, raw bool) ([]*directory.User, error) {
 	markOffset, after := db.pages.from(providerID, gen, offset)
 	rows, err := h.QueryContext(ctx, pageFromMarkQuery, providerID, after, limit, offset-markOffset)
 	if err != nil {
 		return nil, dbError(err, subject{})
 	}
-	var last int64
+	var first, last int64
 	users, err := readUsers(ctx, h, rows, func(rows *sql.Rows) (*directory.User, int64, error) {
-		u, seq, err := scanUser(rows, providerID)
+		u, seq, err := scanListUser(rows, providerID, raw)
+		if first == 0 {
+			first = seq
+		}
 		last = seq
 		return u, seq, err
 	})
 	if err == nil && len(users) > 0 {
+		// Where the page ends, for the next one, and where it starts,
+		// for the same page again.
 		db.pages.mark(providerID, gen, offset+len(users), last)
+		db.pages.mark(providerID, gen, offset, first-1)
 	}
 	return users, err
 }
