@@ -170,7 +170,9 @@ func benchSCIM(b *testing.B, newEnv func(b *testing.B) *scimEnv) {
 			b.Run("list-last-page", func(b *testing.B) {
 				var l latencies
 				for b.Loop() {
-					l.time(func() { e.benchDo(b, client, "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", max(1, n-99)), "", 200) })
+					l.time(func() {
+						e.benchDo(b, client, "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", max(1, n-99)), "", 200)
+					})
 				}
 				l.report(b)
 			})

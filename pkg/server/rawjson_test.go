@@ -37,7 +37,7 @@ func TestRawUserListAsRendered(t *testing.T) {
 		{"server attributes in the document", map[string]any{"userName": "d", "id": "forged", "schemas": []any{"x"},
 			"meta": map[string]any{"resourceType": "Group"}}, "", nil},
 		{"extensions", map[string]any{"userName": "e",
-			scim.EnterpriseUserURN:                   map[string]any{"department": "R&D", "manager": map[string]any{"value": "m"}},
+			scim.EnterpriseUserURN:                                 map[string]any{"department": "R&D", "manager": map[string]any{"value": "m"}},
 			"urn:ietf:params:scim:schemas:extension:acme:2.0:User": map[string]any{"badge": "7"}}, "x", nil},
 		{"escapes and awkward strings", map[string]any{"userName": "a<b>&c\"q\\@example.com", "displayName": "Zoë \u2028 \u2029 \x7f \t",
 			"title": `}],{"[`, "nickName": nil, "n": 12.5, "big": 1e21, "small": 1e-7, "z": []any{}, "a": map[string]any{},
