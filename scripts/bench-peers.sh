@@ -14,6 +14,10 @@
 #   RUNS=3 N=5000 C=8 PHASES=create,lookup,deactivate,list:1000,grouppush:1100 scripts/bench-peers.sh
 #   KACESCIM_FLAGS="--durability process" scripts/bench-peers.sh
 #   DATABASE=postgres://… scripts/bench-peers.sh    # kacescim on PostgreSQL
+#   DATABASE=postgres://… REPLICAS=2 C=32 scripts/bench-peers.sh
+#       # two kacescim replicas on one PostgreSQL database, each loaded by a
+#       # scimload of its own with C/2 clients at once; a phase's figure is
+#       # the sum of their requests per second and the higher p99
 #
 # Needs go, curl and jq. Leaves nothing running; its files are in a
 # temporary directory it removes.
@@ -25,6 +29,11 @@ runs=${RUNS:-3}
 n=${N:-5000}
 c=${C:-8}
 phases=${PHASES:-create,lookup,deactivate,list:1000,grouppush:1100}
+replicas=${REPLICAS:-1}
+if [ "$replicas" -gt 1 ] && [ -z "${DATABASE:-}" ]; then
+	echo "REPLICAS=$replicas needs DATABASE: replicas share a PostgreSQL database" >&2
+	exit 2
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -53,8 +62,23 @@ wait_up() { # URL: wait until it answers (any HTTP status)
 # scimload exits 1 when an answer fails its verification (always on the
 # null server, which stores nothing): the errors are in the figures.
 load() {
-	{ "$work/scimload" -url "$2" -token "$3" -phases "$phases" -n "$n" -c "$c" -timeout 600s || true; } |
+	{ "$work/scimload" -url "$2" -token "$3" -phases "$phases" -n "$n" -c "${4:-$c}" -timeout 600s || true; } |
 		jq -c --arg s "$1" 'select(.phase != null) | {server: $s, phase, rps, p99_ms, errors}'
+}
+
+# load_replicas TOKEN: one scimload per kacescim replica, at once, with
+# c/replicas clients each; per phase, the sum of their rps and the worst
+# p99. (The phases of the loads run side by side, not in lockstep: the
+# sum is of each load's own rate over its own phase.)
+load_replicas() {
+	local outs=()
+	for r in $(seq 0 $((replicas - 1))); do
+		load kacescim "http://127.0.0.1:$((18180 + 10 * r))/scim/v2" "$1" $((c / replicas)) >"$work/replica-$r.jsonl" &
+		outs+=("$work/replica-$r.jsonl")
+	done
+	wait
+	jq -cs 'group_by(.phase)[] | {server: "kacescim", phase: .[0].phase, rps: (map(.rps) | add),
+		p99_ms: (map(.p99_ms) | max), errors: (map(.errors) | add)}' "${outs[@]}"
 }
 
 results="$work/results.jsonl"
@@ -66,6 +90,13 @@ for run in $(seq "$runs"); do
 	# shellcheck disable=SC2086 # KACESCIM_FLAGS is a list of flags
 	"$work/kacescim" serve --listen 127.0.0.1:18180 "${db[@]}" ${KACESCIM_FLAGS:-} >"$work/kacescim-$run.log" 2>&1 &
 	pids+=($!)
+	wait_up http://127.0.0.1:18180/readyz
+	for r in $(seq 1 $((replicas - 1))); do
+		# shellcheck disable=SC2086
+		"$work/kacescim" serve --listen "127.0.0.1:$((18180 + 10 * r))" "${db[@]}" ${KACESCIM_FLAGS:-} >"$work/kacescim-$run-$r.log" 2>&1 &
+		pids+=($!)
+		wait_up "http://127.0.0.1:$((18180 + 10 * r))/readyz"
+	done
 	PEER_TOKEN=peer-token "$work/elimity-peer" -addr 127.0.0.1:18181 >/dev/null 2>&1 &
 	pids+=($!)
 	PEER_TOKEN=peer-token "$work/null-peer" -addr 127.0.0.1:18183 >/dev/null 2>&1 &
@@ -77,7 +108,11 @@ for run in $(seq "$runs"); do
 
 	echo "run $run of $runs" >&2
 	{
-		load kacescim http://127.0.0.1:18180/scim/v2 "$key"
+		if [ "$replicas" -gt 1 ]; then
+			load_replicas "$key"
+		else
+			load kacescim http://127.0.0.1:18180/scim/v2 "$key"
+		fi
 		load elimity http://127.0.0.1:18181/scim/v2 peer-token
 		load null http://127.0.0.1:18183/scim/v2 peer-token
 	} | jq -c --argjson run "$run" '. + {run: $run}' | tee -a "$results" >&2
