@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scim2/filter-parser/v2"
 )
@@ -24,6 +25,10 @@ const (
 	// MaxFilterComparisons is the most attribute comparisons (attrExp,
 	// including pr and those inside value paths) a filter may hold.
 	MaxFilterComparisons = 50
+	// MaxFilterBytes is the longest filter accepted, checked before
+	// anything else reads it: fifty comparisons of long values fit, and
+	// parsing costs microseconds per byte.
+	MaxFilterBytes = 8 << 10
 	// MaxFilterDepth is the deepest nesting a filter may have. A
 	// comparison is at depth 1; a chain of one logical operator
 	// (a or b or c) adds one level however long it is; each not (...),
@@ -44,6 +49,10 @@ const (
 // Match and in the store alike. A filter beyond MaxFilterComparisons or
 // MaxFilterDepth is a 400 tooMany.
 func ParseFilter(raw string) (filter.Expression, error) {
+	if len(raw) > MaxFilterBytes {
+		return nil, Errorf(http.StatusBadRequest, TypeTooMany,
+			"the filter is %d bytes long: at most %d are accepted; split it into simpler queries", len(raw), MaxFilterBytes)
+	}
 	raw = strings.TrimSpace(raw)
 	if expr, ok := parseSimpleEq(raw); ok {
 		return expr, nil
@@ -55,10 +64,10 @@ func ParseFilter(raw string) (filter.Expression, error) {
 	}
 	expr, err := filter.ParseFilter(upperHexEscapes(raw))
 	if err != nil {
-		return nil, Errorf(http.StatusBadRequest, TypeInvalidFilter, "cannot parse filter %q: check the attribute names, operators and quoting (RFC 7644 §3.4.2.2)", raw)
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidFilter, "cannot parse filter %q: check the attribute names, operators and quoting (RFC 7644 §3.4.2.2)", Clip(raw))
 	}
 	if err := decodeValues(expr); err != nil {
-		return nil, Errorf(http.StatusBadRequest, TypeInvalidFilter, "filter %q: %v", raw, err)
+		return nil, Errorf(http.StatusBadRequest, TypeInvalidFilter, "filter %q: %v", Clip(raw), err)
 	}
 	if err := CheckFilterLimits(expr); err != nil {
 		return nil, err
@@ -81,12 +90,26 @@ func CheckFilterLimits(expr filter.Expression) error {
 }
 
 func tooMany(raw string) error {
-	if len(raw) > 200 {
-		raw = raw[:200] + "…"
-	}
 	return Errorf(http.StatusBadRequest, TypeTooMany,
 		"the filter %q is too complex: at most %d comparisons nested %d deep are accepted; split it into simpler queries",
-		raw, MaxFilterComparisons, MaxFilterDepth)
+		Clip(raw), MaxFilterComparisons, MaxFilterDepth)
+}
+
+// clipBytes is how much of a client's input an error message quotes.
+const clipBytes = 200
+
+// Clip is s as an error message may quote it: its first 200 bytes (cut
+// at a rune boundary) and an ellipsis when it is longer, so that no
+// answer or log line echoes unbounded input.
+func Clip(s string) string {
+	if len(s) <= clipBytes {
+		return s
+	}
+	cut := clipBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // filterSize counts the comparisons of e and measures its depth as

@@ -61,6 +61,11 @@ func toSCIMError(err error) (*scim.Error, bool) {
 // notes its detail for the provisioning log.
 func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err error) {
 	se, internal := toSCIMError(err)
+	if len(se.Detail) > maxErrorDetail {
+		c := *se
+		c.Detail = clipText(c.Detail, maxErrorDetail)
+		se = &c
+	}
 	infoFrom(r.Context()).errDetail = se.Detail
 	if internal {
 		s.log.Error("internal error", "request_id", infoFrom(r.Context()).id, "err", err)

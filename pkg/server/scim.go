@@ -41,7 +41,24 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := infoFrom(r.Context())
 	rec := &statusRecorder{ResponseWriter: w}
-	p, err := s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	var (
+		p      *directory.Provider
+		err    error
+		ip     = clientIP(r)
+		logRow = true // whether the request gets a provisioning-log row
+	)
+	p, err = s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if directory.ErrorCode(err) == directory.EUNAUTHORIZED {
+		// A valid key is served whatever its address did: only failures
+		// are throttled (authfail.go).
+		ok, retryAfter := s.authFails.allow(ip, start)
+		if !ok {
+			rec.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+			err = scim.Errorf(http.StatusTooManyRequests, "",
+				"too many failed authentications from %s: retry after the number of seconds in Retry-After, with a valid security key", ip)
+		}
+		logRow = s.authFails.failed(s.log, ip, !ok, start)
+	}
 	if p != nil {
 		ri.provider = p.Name
 	}
@@ -56,18 +73,23 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 			s.writeSCIMError(rec, r, err)
 		}
 	}
+	if !logRow {
+		return // a failed authentication the window has seen (authfail.go)
+	}
 	entry := &directory.LogEntry{
 		Time:       s.dir.Now(),
 		RequestID:  ri.id,
 		Method:     r.Method,
-		Path:       r.URL.RequestURI(),
+		Path:       logURI(r.URL, maxLogText),
 		ResourceID: ri.resourceID,
 		Status:     rec.status,
 		Latency:    time.Since(start),
-		Error:      ri.errDetail,
+		Error:      clipText(ri.errDetail, maxLogText),
 	}
 	if p != nil {
 		entry.ProviderID = p.ID
+	} else {
+		entry.Path = logURI(r.URL, maxFailureURI)
 	}
 	if entry.Status == 0 {
 		entry.Status = http.StatusOK

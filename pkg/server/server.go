@@ -82,6 +82,7 @@ type Server struct {
 	adminToken string
 	handler    http.Handler
 	throttle   throttle // per-provider rate limits
+	authFails  failedAuth
 }
 
 // New validates cfg, loads or creates the admin token and builds the

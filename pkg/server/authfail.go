@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Failed authentication. A SCIM request whose key matches no provider is
+// written to the provisioning log only as the first failure of its client
+// IP in a window of failedAuthWindow, at most maxFailureRows a window,
+// with its URI cut to maxFailureURI (10,000 wrong keys were 10,000 rows
+// queued for the one writer, and a megabyte of URI each): what an admin
+// needs to see that a provider was set up with a wrong key, and at most
+// ~26,000 short rows a day whatever an attacker sends. Every failure is
+// counted, and the request log tells the first failure of each window at
+// once, then the window's failures per client IP in one line when the
+// next window opens. A client IP that fails
+// more than failedAuthBurst times, then more than failedAuthRate a
+// second, gets 429 with Retry-After before its key is even looked up,
+// unless the key is one that just authenticated (a provider behind the
+// same address as a misconfigured one keeps working).
+const (
+	failedAuthRate   = 10 // failures a second, per client IP, once the burst is spent
+	failedAuthBurst  = 50
+	failedAuthWindow = 10 * time.Second
+	// maxFailingIPs bounds the IPs tracked; past it the tracking starts
+	// afresh (an attacker with more addresses than that is not slowed by
+	// a per-IP limit anyway).
+	maxFailingIPs = 10_000
+	// maxFailureRows bounds the provisioning-log rows of failed
+	// authentications a window.
+	maxFailureRows = 3
+	// maxFailureURI bounds the URI such a row keeps.
+	maxFailureURI = 256
+)
+
+type failedAuth struct {
+	mu  sync.Mutex
+	ips map[string]*rate.Limiter
+	// The current window of the request log's line.
+	windowStart time.Time
+	byIP        map[string]int
+	throttled   int
+	rows        int // provisioning-log rows granted in the window
+	// total counts every failed authentication since start.
+	total atomic.Int64
+}
+
+// allow reports whether a request from ip may try its key at now and,
+// if not, after how many whole seconds it should try again.
+func (f *failedAuth) allow(ip string, now time.Time) (bool, int) {
+	f.mu.Lock()
+	lim := f.ips[ip]
+	f.mu.Unlock()
+	if lim == nil || lim.TokensAt(now) >= 1 {
+		return true, 0
+	}
+	wait := time.Duration((1 - lim.TokensAt(now)) / failedAuthRate * float64(time.Second))
+	return false, max(1, int(math.Ceil(wait.Seconds())))
+}
+
+// failed records a failed authentication from ip (throttled: refused by
+// allow), and writes the window's line to log when a window ends. It
+// reports whether the failure gets a provisioning-log row.
+func (f *failedAuth) failed(log *slog.Logger, ip string, throttled bool, now time.Time) (row bool) {
+	f.total.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ips == nil || len(f.ips) >= maxFailingIPs {
+		f.ips = map[string]*rate.Limiter{}
+	}
+	lim := f.ips[ip]
+	if lim == nil {
+		lim = rate.NewLimiter(failedAuthRate, failedAuthBurst)
+		f.ips[ip] = lim
+	}
+	if !throttled {
+		lim.AllowN(now, 1)
+	}
+	if f.byIP == nil || now.Sub(f.windowStart) >= failedAuthWindow {
+		f.flushLocked(log, now)
+		// The first failure of a window is told at once: a provider
+		// set up with a wrong key shows in the log on its first try.
+		log.LogAttrs(context.Background(), slog.LevelWarn, "authentication failed",
+			slog.String("client_ip", ip), slog.Bool("throttled", throttled))
+	}
+	if f.byIP[ip] == 0 && f.rows < maxFailureRows {
+		f.rows++
+		row = true
+	}
+	if len(f.byIP) < 1000 || f.byIP[ip] > 0 {
+		f.byIP[ip]++
+	}
+	if throttled {
+		f.throttled++
+	}
+	return row
+}
+
+// flushLocked writes the line of the window that ends at now, if it had
+// failures, and opens the next.
+func (f *failedAuth) flushLocked(log *slog.Logger, now time.Time) {
+	if n := len(f.byIP); n > 0 {
+		ips := make([]string, 0, n)
+		total := 0
+		for ip, c := range f.byIP {
+			ips = append(ips, ip)
+			total += c
+		}
+		slices.SortFunc(ips, func(a, b string) int { return f.byIP[b] - f.byIP[a] })
+		var top []string
+		for _, ip := range ips[:min(10, len(ips))] {
+			top = append(top, fmt.Sprintf("%s=%d", ip, f.byIP[ip]))
+		}
+		log.LogAttrs(context.Background(), slog.LevelWarn, "authentication failures",
+			slog.Int("failures", total),
+			slog.Int("throttled", f.throttled),
+			slog.Int("client_ips", n),
+			slog.String("top_client_ips", strings.Join(top, " ")),
+			slog.Duration("window", now.Sub(f.windowStart).Round(time.Millisecond)),
+		)
+	}
+	f.windowStart, f.byIP, f.throttled, f.rows = now, map[string]int{}, 0, 0
+}
+
+// clientIP is the address r came from (the connection's peer).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
