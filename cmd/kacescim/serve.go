@@ -40,8 +40,9 @@ type serveOptions struct {
 	LogFormat    string
 	LogLevel     string
 	// LogRetention and LogMaxEntries bound the provisioning log.
-	LogRetention  time.Duration
-	LogMaxEntries int
+	LogRetention   time.Duration
+	LogMaxEntries  int
+	RequestTimeout time.Duration
 	// Durability is what an acknowledged write survives: full or process.
 	Durability string
 	// PprofListen, when set, serves net/http/pprof there, for profiles
@@ -97,6 +98,8 @@ last writes too). Neither ever leaves a write half done.`,
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&opts.AdminToken, "admin-token", "", "admin API token (default: the admin-token file in the data directory, generated at first start)")
 	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
+	opts.RequestTimeout = server.DefaultRequestTimeout
+	f.Var((*durationFlag)(&opts.RequestTimeout), "request-timeout", "longest a SCIM request may take; one the database does not answer in time gets 503 with Retry-After")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.PprofListen, "pprof-listen", "", "also serve Go's pprof profiles on this loopback `ADDR` (127.0.0.1:6060), for measuring under load")
@@ -104,7 +107,7 @@ last writes too). Neither ever leaves a write half done.`,
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
-	configurable(f, "listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "log-format", "log-level",
+	configurable(f, "listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
 		"log-retention", "log-max-entries")
 	return cmd
 }
@@ -162,6 +165,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.LogRetention <= 0 {
 		return usageErr(fmt.Sprintf("--log-retention must be positive, got %s", opts.LogRetention))
+	}
+	if opts.RequestTimeout <= 0 {
+		return usageErr(fmt.Sprintf("--request-timeout must be positive, got %s", opts.RequestTimeout))
 	}
 	if opts.LogMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
@@ -247,16 +253,17 @@ func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Lo
 // config is the server configuration the options describe.
 func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config {
 	return server.Config{
-		Listen:        opts.Listen,
-		PublicURL:     opts.PublicURL,
-		DataDir:       dataDir,
-		TLSCertFile:   opts.TLSCert,
-		TLSKeyFile:    opts.TLSKey,
-		AdminToken:    opts.AdminToken,
-		MaxBodyBytes:  opts.MaxBodyBytes,
-		LogRetention:  opts.LogRetention,
-		LogMaxEntries: opts.LogMaxEntries,
-		Logger:        log,
+		Listen:         opts.Listen,
+		PublicURL:      opts.PublicURL,
+		DataDir:        dataDir,
+		TLSCertFile:    opts.TLSCert,
+		TLSKeyFile:     opts.TLSKey,
+		AdminToken:     opts.AdminToken,
+		MaxBodyBytes:   opts.MaxBodyBytes,
+		RequestTimeout: opts.RequestTimeout,
+		LogRetention:   opts.LogRetention,
+		LogMaxEntries:  opts.LogMaxEntries,
+		Logger:         log,
 	}
 }
 

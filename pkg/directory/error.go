@@ -19,6 +19,7 @@ const (
 	EBADFILTER    = "bad_filter"   // a SCIM filter the store cannot evaluate (unknown attribute, wrong type)
 	EPRECONDITION = "precondition" // the client's If-Match names no current version of the resource
 	ETOOMANY      = "too_many"     // a filter beyond scim.CheckFilterLimits (too many comparisons, too deep)
+	EUNAVAILABLE  = "unavailable"  // the database is away for now (busy, disk full, unreachable, too slow): retry later
 )
 
 // Error is the domain error. Message is safe to show to the caller.

@@ -120,6 +120,9 @@ func (s *Service) PatchGroup(ctx context.Context, t Target, req *scim.PatchReque
 	}
 	// If-Match pins the version the delta's own statement requires.
 	delta := groupDelta(d, s.Now())
+	if err := checkDelta(delta); err != nil {
+		return nil, err
+	}
 	var err error
 	if delta.IfVersion, err = pinnedVersion(t, "Group", s.groupVersion(ctx, t)); err != nil {
 		return nil, err
@@ -186,6 +189,9 @@ func groupFromDoc(g *Group, doc map[string]any) error {
 	if name == "" {
 		return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "displayName is required and must be a non-empty string")
 	}
+	if err := scim.CheckContent(doc); err != nil {
+		return err
+	}
 	g.DisplayName = name
 	g.ExternalID, _ = doc["externalId"].(string)
 	members, _ := doc["members"].([]any)
@@ -244,4 +250,28 @@ func groupDelta(d *scim.MembershipDelta, now time.Time) GroupDelta {
 		out.AddMembers = append(out.AddMembers, Member{Value: m.Value, Display: m.Display})
 	}
 	return out
+}
+
+// checkDelta applies the content policy (scim.CheckContent) to what a
+// membership delta writes: the new name and the members' values.
+func checkDelta(d GroupDelta) error {
+	if d.DisplayName != "" {
+		if err := scim.CheckString("displayName", d.DisplayName, true); err != nil {
+			return err
+		}
+	}
+	for _, m := range d.AddMembers {
+		if err := scim.CheckString("members.value", m.Value, true); err != nil {
+			return err
+		}
+		if err := scim.CheckString("members.display", m.Display, false); err != nil {
+			return err
+		}
+	}
+	for _, id := range d.RemoveMembers {
+		if err := scim.CheckString("members.value", id, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }

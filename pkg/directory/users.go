@@ -261,6 +261,9 @@ func userFromDoc(u *User, doc map[string]any) error {
 	if name == "" {
 		return scim.Errorf(http.StatusBadRequest, scim.TypeInvalidValue, "userName is required and must be a non-empty string")
 	}
+	if err := scim.CheckContent(doc); err != nil {
+		return err
+	}
 	if _, ok := doc["active"].(bool); !ok {
 		doc["active"] = true
 	}

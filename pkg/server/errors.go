@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/directory"
@@ -38,7 +40,11 @@ var errorTable = map[string]struct {
 	directory.ESTALE:        {http.StatusConflict, ""},
 	directory.EPRECONDITION: {http.StatusPreconditionFailed, ""}, // RFC 7644 §3.14 gives it no scimType
 	directory.ETOOMANY:      {http.StatusBadRequest, scim.TypeTooMany},
+	directory.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""}, // with Retry-After: Okta and Entra retry
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503.
+const unavailableRetryAfter = 2
 
 // toSCIMError converts any error into the *scim.Error the client sees,
 // and reports whether it is internal: a bare 500 with no detail from
@@ -51,11 +57,18 @@ func toSCIMError(err error) (*scim.Error, bool) {
 	if errors.As(err, &mbe) {
 		return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than the limit of %d bytes", mbe.Limit), false
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = errDeadline
+	}
 	if e, ok := errorTable[directory.ErrorCode(err)]; ok {
 		return &scim.Error{Status: e.status, ScimType: e.scimType, Detail: directory.ErrorMessage(err)}, false
 	}
 	return &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error"}, true
 }
+
+// errDeadline is what a request that ran out of its deadline (Config.
+// RequestTimeout) answers: the database did not answer in time.
+var errDeadline = directory.Errorf(directory.EUNAVAILABLE, "the database did not answer in time; try again")
 
 // writeSCIMError answers a SCIM request with the error body for err and
 // notes its detail for the provisioning log.
@@ -70,8 +83,12 @@ func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err erro
 	if internal {
 		s.log.Error("internal error", "request_id", infoFrom(r.Context()).id, "err", err)
 	}
-	if se.Status == http.StatusUnauthorized {
+	switch se.Status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+		s.log.Warn("database unavailable", "request_id", infoFrom(r.Context()).id, "err", err)
 	}
 	writeSCIM(w, se.Status, se)
 }
@@ -105,8 +122,11 @@ func (s *Server) writeAdminError(w http.ResponseWriter, r *http.Request, err err
 			slog.String("error", err.Error()),
 		)
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim admin"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
 	}
 	s.adminJSON(w, r, status, adminapi.ErrorBody{Error: body})
 }

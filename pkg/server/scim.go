@@ -40,6 +40,11 @@ func (s *Server) scimRoutes(mux *http.ServeMux) {
 func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := infoFrom(r.Context())
+	// Every request has a deadline of its own: a frozen database answers
+	// 503 (errDeadline), not a hang until the client gives up.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	var (
 		p      *directory.Provider
@@ -224,6 +229,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 			return nil, err
 		}
 		return nil, scim.Errorf(http.StatusBadRequest, scim.TypeInvalidSyntax, "cannot read the request body")
+	}
+	if err := scim.CheckBody(b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

@@ -50,6 +50,9 @@ type Config struct {
 	AdminToken string
 	// MaxBodyBytes limits request bodies (default 4 MiB); larger ones get 413.
 	MaxBodyBytes int64
+	// RequestTimeout bounds each SCIM request (default 15 s): one the
+	// database does not answer in time gets 503 with Retry-After.
+	RequestTimeout time.Duration
 	// LogRetention is how long the provisioning log keeps an entry
 	// (default 30 days).
 	LogRetention time.Duration
@@ -66,6 +69,9 @@ const DefaultListen = "127.0.0.1:8080"
 // Defaults of the Config fields.
 const (
 	DefaultMaxBodyBytes  = 4 << 20 // room for Okta's Push Now of a group of tens of thousands
+	// DefaultRequestTimeout is well inside the 60 s Okta waits, and room
+	// for a Bulk request of a thousand operations.
+	DefaultRequestTimeout = 15 * time.Second
 	DefaultLogRetention  = 30 * 24 * time.Hour
 	DefaultLogMaxEntries = 1_000_000
 	// pruneEvery is how often Serve trims the provisioning log.
@@ -94,6 +100,9 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	if cfg.LogRetention <= 0 {
 		cfg.LogRetention = DefaultLogRetention

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,7 +51,13 @@ func dbError(err error, s subject) error {
 	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
+		if unreachable(err) {
+			return directory.Errorf(directory.EUNAVAILABLE, "the database cannot be reached for now; try again")
+		}
 		return fmt.Errorf("postgres: %w", err)
+	}
+	if unavailableCode(pe.Code) {
+		return directory.Errorf(directory.EUNAVAILABLE, "the database is unavailable for now (%s); try again", pe.Code)
 	}
 	switch pe.Code {
 	case codeUniqueViolation:
@@ -63,6 +73,38 @@ func dbError(err error, s subject) error {
 		return fmt.Errorf("postgres: %w: %v", context.Canceled, err)
 	}
 	return fmt.Errorf("postgres: %w", err)
+}
+
+// unreachable reports whether err, not a server's error, is the
+// connection's: refused, reset, closed, timed out, or pgx's "safe to
+// retry" (nothing was sent).
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.As(err, &oe) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
+}
+
+// unavailableCode reports whether a server's SQLSTATE says it cannot
+// serve for now: a connection exception (08), insufficient resources
+// (53: disk full, out of memory, too many connections), an operator
+// intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+// connect now), an I/O error (58030), or a read-only transaction on a
+// standby (25006).
+func unavailableCode(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"):
+		return true
+	}
+	switch code {
+	case "57P01", "57P02", "57P03", "58030", "25006":
+		return true
+	}
+	return false
 }
 
 func kindOr(s subject, def string) string {

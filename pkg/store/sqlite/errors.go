@@ -28,8 +28,10 @@ type subject = storeerr.Subject
 //     a message naming the value that is taken;
 //   - a FOREIGN KEY violation (the parent is gone) becomes ENOTFOUND for s;
 //   - SQLITE_BUSY / SQLITE_LOCKED (another process held the database for
-//     longer than busy_timeout) becomes EINTERNAL with a "try again"
-//     message, since the failure is transient and safe to retry;
+//     longer than busy_timeout), SQLITE_FULL (the disk is full),
+//     SQLITE_READONLY, SQLITE_IOERR and SQLITE_CANTOPEN become
+//     EUNAVAILABLE: the failure is the database's, for now, and the
+//     request is safe to retry;
 //   - an interrupted statement (its context ended) wraps the context error;
 //   - anything else is wrapped as is, which directory.ErrorCode reports as
 //     EINTERNAL without showing its text to a client.
@@ -48,7 +50,11 @@ func dbError(err error, s subject) error {
 		// A row that references a parent (a provider) that is not there.
 		return storeerr.NotFound(s)
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
-		return directory.Errorf(directory.EINTERNAL, "the database is busy; try again")
+		return directory.Errorf(directory.EUNAVAILABLE, "the database is busy (another process holds it); try again")
+	case code&0xff == sqlite3.SQLITE_FULL:
+		return directory.Errorf(directory.EUNAVAILABLE, "the database's disk is full; try again once space is freed")
+	case code&0xff == sqlite3.SQLITE_READONLY, code&0xff == sqlite3.SQLITE_IOERR, code&0xff == sqlite3.SQLITE_CANTOPEN:
+		return directory.Errorf(directory.EUNAVAILABLE, "the database cannot be written for now (%s); try again", sqlite.ErrorCodeString[code&0xff])
 	case code&0xff == sqlite3.SQLITE_INTERRUPT:
 		return fmt.Errorf("sqlite: %w: %v", context.Canceled, err)
 	}

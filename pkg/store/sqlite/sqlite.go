@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 
@@ -98,6 +99,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		// Each pooled connection would get a database of its own.
 		return nil, errors.New("sqlite: in-memory databases are not supported: give a file path")
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	// A Driver of our own carries foldFunc to this DB's connections only.
 	// (The driver keeps a registration for the life of the process: a few
 	// bytes per Open.)
@@ -144,6 +148,38 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// ownerOnly makes the database file at path (a file name or a "file:"
+// URI) readable by its owner only, whatever the umask: it holds key hashes
+// and the directory's personal data. A new file is created 0600 before
+// SQLite opens it (SQLite gives its WAL and shared-memory files the
+// database file's mode); an existing one, and its WAL and shared-memory
+// files, lose their group and other permissions.
+func ownerOnly(path string) error {
+	if rest, ok := strings.CutPrefix(path, "file:"); ok {
+		path, _, _ = strings.Cut(rest, "?")
+		if u, err := url.PathUnescape(path); err == nil {
+			path = u
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make %s readable by its owner only: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Ping checks that the database answers a query on a reading connection.

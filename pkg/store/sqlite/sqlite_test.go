@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -409,5 +411,40 @@ func BenchmarkFindUsersByUserName(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFilesOwnerOnly: the database and its WAL and shared-memory files
+// are readable by their owner only, under a permissive umask and for a
+// file created world-readable before.
+func TestFilesOwnerOnly(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.db")
+	loose := filepath.Join(dir, "loose.db")
+	if err := os.WriteFile(loose, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fresh, "file:" + loose + "?_pragma=busy_timeout(1000)"} {
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := storetest.NewProvider(t, db, "p")
+		if err := db.CreateUser(t.Context(), testUser(p.ID, "u")); err != nil {
+			t.Fatal(err)
+		}
+		file := strings.TrimPrefix(strings.Split(path, "?")[0], "file:")
+		for _, f := range []string{file, file + "-wal", file + "-shm"} {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				t.Errorf("%s is %v, want no group or other permission", filepath.Base(f), perm)
+			}
+		}
+		db.Close()
 	}
 }
