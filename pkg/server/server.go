@@ -68,12 +68,12 @@ const DefaultListen = "127.0.0.1:8080"
 
 // Defaults of the Config fields.
 const (
-	DefaultMaxBodyBytes  = 4 << 20 // room for Okta's Push Now of a group of tens of thousands
+	DefaultMaxBodyBytes = 4 << 20 // room for Okta's Push Now of a group of tens of thousands
 	// DefaultRequestTimeout is well inside the 60 s Okta waits, and room
 	// for a Bulk request of a thousand operations.
 	DefaultRequestTimeout = 15 * time.Second
-	DefaultLogRetention  = 30 * 24 * time.Hour
-	DefaultLogMaxEntries = 1_000_000
+	DefaultLogRetention   = 30 * 24 * time.Hour
+	DefaultLogMaxEntries  = 1_000_000
 	// pruneEvery is how often Serve trims the provisioning log.
 	pruneEvery = 10 * time.Minute
 )
