@@ -201,11 +201,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	url := listenURL(ln.Addr(), opts.TLSCert != "")
 	urlFile := filepath.Join(dataDir, serverURLFile)
+	// A full disk must not keep the service down: the CLI then needs
+	// --server, and says so.
 	if err := writeServerURL(urlFile, url); err != nil {
-		ln.Close()
-		return err
+		log.Warn("cannot write the server-url file: the CLI will need --server "+url, "err", err)
+	} else {
+		defer removeServerURL(urlFile, url)
 	}
-	defer removeServerURL(urlFile, url)
 
 	scimBase := url + server.SCIMPrefix
 	if opts.PublicURL != "" {
@@ -228,6 +230,28 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	return err
 }
 
+// openStore opens the store at dsn, trying again while the database is
+// not available (a PostgreSQL server not up yet, or restarting), with a
+// back-off from half a second to ten, logging each try, until ctx ends.
+// Any other failure (a wrong URL, a refused password, a migration) is
+// returned at once.
+func openStore(ctx context.Context, dsn string, d store.Durability, log *slog.Logger) (directory.Store, error) {
+	wait := 500 * time.Millisecond
+	for try := 1; ; try++ {
+		st, err := store.Open(ctx, dsn, d)
+		if err == nil || directory.ErrorCode(err) != directory.EUNAVAILABLE {
+			return st, err
+		}
+		log.Warn("database not available; trying again", "try", try, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stopped while waiting for the database: %w", err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
 // open opens the store the options name (running its migrations), the
 // directory service over it and the server over both.
 func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Logger) (*server.Server, error) {
@@ -238,7 +262,7 @@ func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Lo
 	if err != nil {
 		return nil, usageErr("--" + err.Error())
 	}
-	st, err := store.Open(ctx, cmp.Or(opts.Database, filepath.Join(dataDir, store.DefaultFile)), durability)
+	st, err := openStore(ctx, cmp.Or(opts.Database, filepath.Join(dataDir, store.DefaultFile)), durability, log)
 	if err != nil {
 		return nil, err
 	}

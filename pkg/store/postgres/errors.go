@@ -89,6 +89,13 @@ func unreachable(err error) bool {
 		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
 }
 
+// unavailable reports whether err is a server's error whose SQLSTATE
+// unavailableCode accepts.
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && unavailableCode(pe.Code)
+}
+
 // unavailableCode reports whether a server's SQLSTATE says it cannot
 // serve for now: a connection exception (08), insufficient resources
 // (53: disk full, out of memory, too many connections), an operator

@@ -99,6 +99,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	}
 	if err := migrate(ctx, pool, ms); err != nil {
 		pool.Close()
+		if unreachable(err) || unavailable(err) {
+			// The server is not up (yet): a caller may try again.
+			return nil, directory.Errorf(directory.EUNAVAILABLE, "postgres: the database is not available: %v", err)
+		}
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	return &DB{pool: pool, users: userSchema(), groups: groupSchema()}, nil
