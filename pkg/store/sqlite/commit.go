@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+
+	"github.com/kacescim/kacescim/pkg/directory"
 )
 
 // Group commit. With synchronous=FULL every COMMIT waits for an fsync of
@@ -49,6 +51,10 @@ type committer struct {
 	jobs    chan *writeJob
 	stop    chan struct{}
 	exited  chan struct{}
+	// unwritable holds the error of the last batch that failed for want
+	// of the disk (EUNAVAILABLE), nil once a batch commits again: what
+	// readiness reports (DB.Ping).
+	unwritable atomic.Pointer[error]
 }
 
 func newCommitter(c *stmtCache, cp *checkpointer) *committer {
@@ -123,6 +129,7 @@ func (cm *committer) run() {
 			}
 		}
 		cm.commit(batch)
+		cm.noteHealth(batch)
 		if cm.cp != nil {
 			cm.cp.finish(cm.c.pool)
 		}
@@ -210,6 +217,22 @@ func (cm *committer) commit(batch []*writeJob) {
 	cm.commits.Add(1)
 	if cm.cp != nil {
 		cm.cp.committed()
+	}
+}
+
+// noteHealth records whether batch could be written: a job that failed
+// with EUNAVAILABLE (the disk) makes the database unwritable, a job that
+// succeeded makes it writable again.
+func (cm *committer) noteHealth(batch []*writeJob) {
+	for _, j := range batch {
+		switch {
+		case j.err == nil && j.pan == nil:
+			cm.unwritable.Store(nil)
+			return
+		case directory.ErrorCode(j.err) == directory.EUNAVAILABLE:
+			err := j.err
+			cm.unwritable.Store(&err)
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 
@@ -182,11 +183,23 @@ func ownerOnly(path string) error {
 	return nil
 }
 
-// Ping checks that the database answers a query on a reading connection.
+// Ping checks that the database answers a query on a reading connection
+// and, once a write has failed for want of the disk, that a write commits
+// again: a full disk makes the server not ready until space is freed.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if db.cm.unwritable.Load() == nil {
+		return nil
+	}
+	err := db.write(ctx, func(h handle) error {
+		_, err := h.ExecContext(ctx, `INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)`, time.Now().UnixMilli())
+		return dbError(err, subject{})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: the database cannot be written: %w", err)
 	}
 	return nil
 }
