@@ -64,6 +64,11 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		ri := &requestInfo{id: newRequestID()}
 		w.Header().Set("X-Request-Id", ri.id)
+		if r.TLS != nil {
+			// Served over TLS: browsers and clients keep to HTTPS
+			// (RFC 6797).
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		func() {
 			// A panic is a bug: log it with the request id and answer 500
@@ -92,6 +97,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("request_id", ri.id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
+			slog.String("client_ip", clientIP(r)),
 			slog.String("provider", ri.provider),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
