@@ -21,6 +21,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -107,6 +109,10 @@ func exitCode(g *globalOptions, cmd *cobra.Command, err error) int {
 		}
 		fmt.Fprintf(w, "Run '%s --help' for usage.\n", path)
 		return exitUsage
+	case errors.As(err, &unreachable) && isCertificateError(unreachable.Err):
+		fmt.Fprintf(w, "Error: kacescim at %s answered with a TLS certificate this machine does not trust: %v\n", unreachable.URL, unreachable.Err)
+		fmt.Fprintln(w, "If serve uses a self-signed or private certificate, pass its CA with --ca-cert FILE (or KACESCIM_CA_CERT).")
+		return exitError
 	case errors.As(err, &unreachable):
 		fmt.Fprintf(w, "Error: cannot reach kacescim at %s: is `kacescim serve` running? (set --server)\n", unreachable.URL)
 		return exitError
@@ -123,4 +129,16 @@ func exitCode(g *globalOptions, cmd *cobra.Command, err error) int {
 // isCobraUsage recognises the errors cobra returns for an unknown command.
 func isCobraUsage(err error) bool {
 	return strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// isCertificateError reports whether err is a TLS certificate that did
+// not verify: an unknown authority, a wrong host name, an expired one.
+func isCertificateError(err error) bool {
+	var (
+		cve *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+	)
+	return errors.As(err, &cve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,6 +51,7 @@ type globalOptions struct {
 	Server     string
 	Token      string
 	Output     string
+	CACert     string // --ca-cert: the PEM file of a CA to trust
 
 	// tokenSource says where the admin token came from, for error messages.
 	tokenSource string
@@ -92,7 +94,8 @@ wins over the config file.`,
 	pf.StringVar(&g.Server, "server", "", "kacescim server URL (default: the URL kacescim serve wrote to the data directory, else "+defaultServerURL+")")
 	pf.StringVar(&g.Token, "token", "", "admin token (default: the admin-token file in the data directory)")
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
-	configurable(pf, "config", "data-dir", "server", "token", "output")
+	pf.StringVar(&g.CACert, "ca-cert", "", "PEM `FILE` of the CA (or self-signed certificate) to trust for the server's TLS certificate")
+	configurable(pf, "config", "data-dir", "server", "token", "output", "ca-cert")
 
 	root.AddCommand(
 		NewCmdServe(g, nil),
@@ -268,7 +271,36 @@ func (g *globalOptions) admin() (*client.Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.NewAdmin(g.serverURL(), token, client.WithUserAgent(g.userAgent())), nil
+	tlsOpts, err := g.tlsOptions()
+	if err != nil {
+		return nil, err
+	}
+	return client.NewAdmin(g.serverURL(), token, append(tlsOpts, client.WithUserAgent(g.userAgent()))...), nil
+}
+
+// caPool is the pool of --ca-cert, nil without it.
+func (g *globalOptions) caPool() (*x509.CertPool, error) {
+	if g.CACert == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(g.CACert)
+	if err != nil {
+		return nil, usageErr(fmt.Sprintf("--ca-cert: %v", err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, usageErr(fmt.Sprintf("--ca-cert %s holds no PEM certificate", g.CACert))
+	}
+	return pool, nil
+}
+
+// tlsOptions are the client options of --ca-cert.
+func (g *globalOptions) tlsOptions() ([]client.Option, error) {
+	pool, err := g.caPool()
+	if err != nil || pool == nil {
+		return nil, err
+	}
+	return []client.Option{client.WithRootCAs(pool)}, nil
 }
 
 func (g *globalOptions) userAgent() string { return "kacescim/" + g.Version }

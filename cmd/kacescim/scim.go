@@ -72,7 +72,11 @@ func runSCIM(ctx context.Context, opts *scimOptions) error {
 	if base == "" {
 		base = opts.g.serverURL() + server.SCIMPrefix
 	}
-	copts := []client.Option{client.WithUserAgent(opts.g.userAgent())}
+	copts, err := opts.g.tlsOptions()
+	if err != nil {
+		return err
+	}
+	copts = append(copts, client.WithUserAgent(opts.g.userAgent()))
 	for _, h := range opts.Headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {

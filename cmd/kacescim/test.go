@@ -216,8 +216,12 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 	}
 	r.base = base
 	r.transport = http.DefaultTransport.(*http.Transport).Clone()
-	if opts.Insecure {
-		r.transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	pool, err := opts.g.caPool()
+	if err != nil {
+		return err
+	}
+	if opts.Insecure || pool != nil {
+		r.transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: opts.Insecure, RootCAs: pool}
 	}
 	defer r.transport.CloseIdleConnections()
 	r.copts = []client.Option{client.WithTimeout(opts.Timeout), client.WithUserAgent(opts.g.userAgent()), client.WithTransport(r.transport)}

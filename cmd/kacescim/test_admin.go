@@ -134,6 +134,9 @@ func (r *testRun) isolationFixture(ctx context.Context) *conformance.Fixture {
 
 func (r *testRun) adminOptions() []client.Option {
 	opts := []client.Option{client.WithTimeout(r.Timeout), client.WithUserAgent(r.g.userAgent())}
+	if pool, err := r.g.caPool(); err == nil && pool != nil {
+		opts = append(opts, client.WithRootCAs(pool))
+	}
 	if r.Insecure {
 		opts = append(opts, client.WithInsecureSkipVerify())
 	}

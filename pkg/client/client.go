@@ -16,6 +16,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -53,6 +54,7 @@ type options struct {
 	userAgent string
 	transport http.RoundTripper
 	insecure  bool
+	roots     *x509.CertPool
 	headers   http.Header
 	authMode  AuthMode
 }
@@ -82,6 +84,10 @@ func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = u
 // WithTransport replaces the HTTP transport (tests, proxies, custom CAs).
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
+// WithRootCAs trusts the certificates of pool (a private or self-signed
+// CA, from --ca-cert) instead of the system's; nil keeps the system's.
+func WithRootCAs(pool *x509.CertPool) Option { return func(o *options) { o.roots = pool } }
+
 // WithInsecureSkipVerify accepts any TLS certificate. It exists for test
 // servers with self-signed certificates and is never the default.
 func WithInsecureSkipVerify() Option { return func(o *options) { o.insecure = true } }
@@ -103,13 +109,16 @@ func newResty(o options) *resty.Client {
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	if o.insecure {
+	if o.insecure || o.roots != nil {
 		if t, ok := rt.(*http.Transport); ok {
 			t = t.Clone()
 			if t.TLSClientConfig == nil {
 				t.TLSClientConfig = &tls.Config{}
 			}
-			t.TLSClientConfig.InsecureSkipVerify = true
+			t.TLSClientConfig.InsecureSkipVerify = o.insecure
+			if o.roots != nil {
+				t.TLSClientConfig.RootCAs = o.roots
+			}
 			rt = t
 		}
 	}
