@@ -43,6 +43,7 @@ type serveOptions struct {
 	LogRetention   time.Duration
 	LogMaxEntries  int
 	RequestTimeout time.Duration
+	AdminListen    string
 	// Durability is what an acknowledged write survives: full or process.
 	Durability string
 	// PprofListen, when set, serves net/http/pprof there, for profiles
@@ -102,12 +103,13 @@ last writes too). Neither ever leaves a write half done.`,
 	f.Var((*durationFlag)(&opts.RequestTimeout), "request-timeout", "longest a SCIM request may take; one the database does not answer in time gets 503 with Retry-After")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&opts.AdminListen, "admin-listen", "", "serve the admin API on this `ADDR` only (with the SCIM endpoints), not on --listen: keep it off the public interface")
 	f.StringVar(&opts.PprofListen, "pprof-listen", "", "also serve Go's pprof profiles on this loopback `ADDR` (127.0.0.1:6060), for measuring under load")
 	f.StringVar(&opts.Durability, "durability", string(store.DurabilityFull), "what an answered write survives: full (a power loss) or process (the process's death; faster)")
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
-	configurable(f, "listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
+	configurable(f, "listen", "admin-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
 		"log-retention", "log-max-entries")
 	return cmd
 }
@@ -200,13 +202,24 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		return fmt.Errorf("cannot listen on %s: %w", opts.Listen, err)
 	}
 	url := listenURL(ln.Addr(), opts.TLSCert != "")
+	// With --admin-listen the admin API is served there alone (with the
+	// SCIM endpoints): that is the URL the CLI is given.
+	var adminLn net.Listener
+	cliURL := url
+	if opts.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", opts.AdminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on %s (--admin-listen): %w", opts.AdminListen, err)
+		}
+		cliURL = listenURL(adminLn.Addr(), opts.TLSCert != "")
+	}
 	urlFile := filepath.Join(dataDir, serverURLFile)
 	// A full disk must not keep the service down: the CLI then needs
 	// --server, and says so.
-	if err := writeServerURL(urlFile, url); err != nil {
-		log.Warn("cannot write the server-url file: the CLI will need --server "+url, "err", err)
+	if err := writeServerURL(urlFile, cliURL); err != nil {
+		log.Warn("cannot write the server-url file: the CLI will need --server "+cliURL, "err", err)
 	} else {
-		defer removeServerURL(urlFile, url)
+		defer removeServerURL(urlFile, cliURL)
 	}
 
 	scimBase := url + server.SCIMPrefix
@@ -218,6 +231,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		slog.String("scim_base_url", scimBase),
 		slog.String("data_dir", dataDir),
 	}
+	if adminLn != nil {
+		attrs = append(attrs, slog.String("admin_url", cliURL))
+	}
 	if opts.AdminToken == "" {
 		attrs = append(attrs, slog.String("admin_token_file", filepath.Join(dataDir, adminapi.TokenFile)))
 	} else {
@@ -225,7 +241,11 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	log.Info("kacescim listening", attrs...)
 
-	err = srv.Serve(ctx, ln)
+	if adminLn != nil {
+		err = srv.ServeWithAdmin(ctx, ln, adminLn)
+	} else {
+		err = srv.Serve(ctx, ln)
+	}
 	log.Info("kacescim stopped")
 	return err
 }

@@ -9,14 +9,18 @@ import (
 // SCIMPrefix is where the SCIM 2.0 endpoints are served.
 const SCIMPrefix = "/scim/v2"
 
-func (s *Server) routes() http.Handler {
+// routes is the handler of everything: the health checks, the SCIM
+// endpoints and, with admin, the admin API.
+func (s *Server) routes(admin bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.adminRoutes(mux)
+	if admin {
+		s.adminRoutes(mux)
+	}
 	s.scimRoutes(mux)
 	return s.logRequests(mux)
 }

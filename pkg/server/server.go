@@ -86,7 +86,8 @@ type Server struct {
 	dir        *directory.Service
 	log        *slog.Logger
 	adminToken string
-	handler    http.Handler
+	handler    http.Handler // everything
+	public     http.Handler // all but the admin API (ServeWithAdmin)
 	throttle   throttle // per-provider rate limits
 	authFails  failedAuth
 }
@@ -132,7 +133,7 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token}
 	dir.OnLogError(func(err error) { s.log.Error("record requests", "err", err) })
-	s.handler = s.routes()
+	s.handler, s.public = s.routes(true), s.routes(false)
 	return s, nil
 }
 
@@ -164,39 +165,66 @@ func (s *Server) Close() error { return s.dir.Close() }
 // Serve answers on ln until ctx is done, then shuts down gracefully, giving
 // requests in flight up to ten seconds to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	return s.serve(ctx, map[net.Listener]http.Handler{ln: s.handler})
+}
+
+// ServeWithAdmin is Serve with the admin API on a listener of its own
+// (--admin-listen, an address kept off the public interface): public
+// answers the SCIM endpoints and the health checks, admin everything,
+// the SCIM endpoints included, so that the CLI and the tester need only
+// it.
+func (s *Server) ServeWithAdmin(ctx context.Context, public, admin net.Listener) error {
+	return s.serve(ctx, map[net.Listener]http.Handler{public: s.public, admin: s.handler})
+}
+
+func (s *Server) serve(ctx context.Context, listeners map[net.Listener]http.Handler) error {
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	defer stopPruning()
 	go s.pruneLog(pruneCtx)
-	errc := make(chan error, 1)
-	go func() {
-		if s.cfg.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
-		} else {
-			errc <- srv.Serve(ln)
+	var servers []*http.Server
+	errc := make(chan error, len(listeners))
+	for ln, h := range listeners {
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
-	}()
+		servers = append(servers, srv)
+		go func() {
+			if s.cfg.TLSCertFile != "" {
+				errc <- srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+			} else {
+				errc <- srv.Serve(ln)
+			}
+		}()
+	}
+	// The first to end (a listener that failed) or ctx ends them all.
+	var first error
+	received := 0
 	select {
-	case err := <-errc:
-		return err
+	case first = <-errc:
+		received = 1
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil && first == nil {
+			first = err
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for ; received < len(servers); received++ {
+		if err := <-errc; first == nil && !errors.Is(err, http.ErrServerClosed) {
+			first = err
+		}
 	}
-	return nil
+	if errors.Is(first, http.ErrServerClosed) {
+		return nil
+	}
+	return first
 }
 
 // pruneLog trims the provisioning log to its retention at start and then
