@@ -88,7 +88,7 @@ type Server struct {
 	adminToken string
 	handler    http.Handler // everything
 	public     http.Handler // all but the admin API (ServeWithAdmin)
-	throttle   throttle // per-provider rate limits
+	throttle   throttle     // per-provider rate limits
 	authFails  failedAuth
 }
 
