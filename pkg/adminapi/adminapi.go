@@ -172,6 +172,7 @@ type LogEntry struct {
 	Status     int       `json:"status"`
 	LatencyMs  float64   `json:"latencyMs"`
 	Error      string    `json:"error"` // the SCIM error detail of a failed request
+	ClientIP   string    `json:"clientIp"`
 }
 
 // LogList is the body of GET /admin/v1/logs: the newest entries that

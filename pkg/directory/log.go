@@ -19,6 +19,7 @@ type LogEntry struct {
 	Status       int
 	Latency      time.Duration
 	Error        string // the SCIM error detail, for failed requests
+	ClientIP     string // the address the request came from
 }
 
 // LogQuery selects log entries, oldest first.

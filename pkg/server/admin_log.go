@@ -16,6 +16,7 @@ func adminLogEntry(e *directory.LogEntry) adminapi.LogEntry {
 		Time:       e.Time.UTC(),
 		Provider:   e.ProviderName,
 		RequestID:  e.RequestID,
+		ClientIP:   e.ClientIP,
 		Method:     e.Method,
 		Path:       e.Path,
 		ResourceID: e.ResourceID,

@@ -30,7 +30,7 @@ func TestProvisioningLog(t *testing.T) {
 	}
 	create, lookup, dup, patch, unauth := entries[0], entries[1], entries[2], entries[3], entries[4]
 	if create.Method != "POST" || create.Path != "/scim/v2/Users" || create.Status != 201 || create.ResourceID != id ||
-		create.ProviderName != "okta" || create.RequestID == "" || create.Latency <= 0 {
+		create.ProviderName != "okta" || create.RequestID == "" || create.Latency <= 0 || create.ClientIP != "127.0.0.1" {
 		t.Errorf("create entry: %+v", create)
 	}
 	if !strings.Contains(lookup.Path, "filter=") || lookup.Status != 200 {

@@ -84,6 +84,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	entry := &directory.LogEntry{
 		Time:       s.dir.Now(),
 		RequestID:  ri.id,
+		ClientIP:   ip,
 		Method:     r.Method,
 		Path:       logURI(r.URL, maxLogText),
 		ResourceID: ri.resourceID,

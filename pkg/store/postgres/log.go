@@ -16,8 +16,8 @@ import (
 // The statements of RecordRequest: the entry alone, or the entry and the
 // provider's most recent sync, in one statement (one transaction).
 const (
-	logInsert = `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
+	logInsert = `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error, client_ip)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
 	// The provider row is updated (and locked) only when the entry is
 	// newer than its last sync.
 	logInsertSync = `WITH ins AS (` + logInsert + `),
@@ -40,7 +40,7 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 	}
 	err := retry(ctx, func() error {
 		return db.pool.QueryRow(ctx, q, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status,
-			e.Latency.Microseconds(), e.Error).Scan(&e.ID)
+			e.Latency.Microseconds(), e.Error, e.ClientIP).Scan(&e.ID)
 	})
 	return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
 }
@@ -53,8 +53,8 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 	if len(entries) == 0 {
 		return nil
 	}
-	const insert = `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
-		VALUES ($1, (SELECT id FROM providers WHERE id = $2), $3, $4, $5, $6, $7, $8, $9) RETURNING id`
+	const insert = `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error, client_ip)
+		VALUES ($1, (SELECT id FROM providers WHERE id = $2), $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
 	return db.write(ctx, func(tx pgx.Tx) error {
 		synced := map[string]time.Time{}
 		var order []string
@@ -64,7 +64,7 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 			if e.ProviderID != "" {
 				provider = e.ProviderID
 			}
-			b.Queue(insert, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error)
+			b.Queue(insert, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error, e.ClientIP)
 			if e.ProviderID != "" && e.Status < 400 {
 				if t, ok := synced[e.ProviderID]; !ok || e.Time.After(t) {
 					if !ok {
@@ -127,7 +127,7 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 	// The newest entries first (the id index walked backwards), then
 	// reversed, so that a limit keeps the most recent ones.
 	query := `SELECT l.id, l.at, COALESCE(l.provider_id, ''), COALESCE(p.name, ''), l.request_id, l.method, l.path,
-			l.resource_id, l.status, l.latency_us, l.error
+			l.resource_id, l.status, l.latency_us, l.error, l.client_ip
 		FROM request_log l LEFT JOIN providers p ON p.id = l.provider_id ` + cond + ` ORDER BY l.id DESC LIMIT ` + bind(limit)
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
@@ -139,7 +139,7 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 		lat int64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Time, &e.ProviderID, &e.ProviderName, &e.RequestID, &e.Method, &e.Path,
-		&e.ResourceID, &e.Status, &lat, &e.Error}, func() error {
+		&e.ResourceID, &e.Status, &lat, &e.Error, &e.ClientIP}, func() error {
 		x := e
 		x.Time, x.Latency = x.Time.UTC(), time.Duration(lat)*time.Microsecond
 		out = append(out, &x)

@@ -20,9 +20,9 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 		if e.ProviderID != "" {
 			provider = e.ProviderID
 		}
-		res, err := h.ExecContext(ctx, `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			toMS(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error)
+		res, err := h.ExecContext(ctx, `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error, client_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			toMS(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error, e.ClientIP)
 		if err != nil {
 			return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
 		}
@@ -54,9 +54,9 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 			if e.ProviderID != "" {
 				provider = e.ProviderID
 			}
-			res, err := h.ExecContext(ctx, `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error)
-				VALUES (?1, (SELECT id FROM providers WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
-				toMS(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error)
+			res, err := h.ExecContext(ctx, `INSERT INTO request_log (at, provider_id, request_id, method, path, resource_id, status, latency_us, error, client_ip)
+				VALUES (?1, (SELECT id FROM providers WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+				toMS(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status, e.Latency.Microseconds(), e.Error, e.ClientIP)
 			if err != nil {
 				return dbError(err, subject{Kind: "log entry"})
 			}
@@ -106,7 +106,7 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 	// The newest entries first (the id index walked backwards), then
 	// reversed, so that a limit keeps the most recent ones.
 	query := `SELECT l.id, l.at, COALESCE(l.provider_id, ''), COALESCE(p.name, ''), l.request_id, l.method, l.path,
-			l.resource_id, l.status, l.latency_us, l.error
+			l.resource_id, l.status, l.latency_us, l.error, l.client_ip
 		FROM request_log l LEFT JOIN providers p ON p.id = l.provider_id ` + cond + ` ORDER BY l.id DESC LIMIT ?`
 	args = append(args, limit)
 	rows, err := db.reader().QueryContext(ctx, query, args...)
@@ -121,7 +121,7 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 			at, lat int64
 		)
 		if err := rows.Scan(&e.ID, &at, &e.ProviderID, &e.ProviderName, &e.RequestID, &e.Method, &e.Path,
-			&e.ResourceID, &e.Status, &lat, &e.Error); err != nil {
+			&e.ResourceID, &e.Status, &lat, &e.Error, &e.ClientIP); err != nil {
 			return nil, dbError(err, subject{Kind: "log entry"})
 		}
 		e.Time, e.Latency = fromMS(at), time.Duration(lat)*time.Microsecond

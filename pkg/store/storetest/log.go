@@ -14,7 +14,7 @@ var logT0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 func record(t *testing.T, s directory.Store, providerID string, at time.Time, status int) *directory.LogEntry {
 	t.Helper()
 	e := &directory.LogEntry{Time: at, ProviderID: providerID, RequestID: "r", Method: "GET",
-		Path: `/scim/v2/Users?filter=userName eq "a"`, Status: status, Latency: 1500 * time.Microsecond}
+		Path: `/scim/v2/Users?filter=userName eq "a"`, Status: status, Latency: 1500 * time.Microsecond, ClientIP: "192.0.2.7"}
 	if status >= 400 {
 		e.Error = fmt.Sprintf("failed with %d", status)
 	}
@@ -90,7 +90,8 @@ func testRequestLog(t *testing.T, s directory.Store) {
 	}
 	e := es[0]
 	if e.ProviderName != "okta" || e.Status != 404 || e.Error != "failed with 404" || e.Method != "GET" ||
-		e.Path != `/scim/v2/Users?filter=userName eq "a"` || e.Latency != 1500*time.Microsecond || !e.Time.Equal(logT0.Add(time.Minute)) {
+		e.Path != `/scim/v2/Users?filter=userName eq "a"` || e.Latency != 1500*time.Microsecond || !e.Time.Equal(logT0.Add(time.Minute)) ||
+		e.ClientIP != "192.0.2.7" {
 		t.Errorf("entry read back as %+v", e)
 	}
 
