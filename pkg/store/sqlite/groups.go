@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
@@ -394,14 +395,18 @@ const (
 	// member, match nothing.
 	deltaRemove = `DELETE FROM group_members WHERE group_seq = ? AND user_seq IN
 		(SELECT seq FROM users WHERE provider_id = ? AND id IN (SELECT value FROM json_each(?)))`
-	// deltaAdd adds the [user_seq, display] pairs of the JSON array bound
-	// second, in order (a new membership gets the next seq, so it ends the
-	// member order), or sets the display of a user who is a member
-	// already, who keep their place. The WHERE true is the one SQLite asks
-	// of an INSERT ... SELECT with an upsert clause (it tells the ON of
-	// ON CONFLICT from a join's).
-	deltaAdd = `INSERT INTO group_members (group_seq, user_seq, display)
-		SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) WHERE true ORDER BY key
+	// deltaAddByID adds the [id, display] pairs of the JSON array bound
+	// second, for the users of the provider (third) with those ids, in
+	// order (a new membership gets the next seq, so it ends the member
+	// order), or sets the display of a user who is a member already, who
+	// keeps their place. CROSS JOIN keeps json_each the outer loop (SQLite
+	// does not reorder it), so that each id is one index lookup instead of
+	// a scan of the provider's users per id; the join's condition is in a
+	// WHERE, which SQLite asks of an INSERT ... SELECT with an upsert
+	// clause.
+	deltaAddByID = `INSERT INTO group_members (group_seq, user_seq, display)
+		SELECT ?1, u.seq, json_extract(j.value, '$[1]') FROM json_each(?2) j CROSS JOIN users u
+		WHERE u.provider_id = ?3 AND u.id = json_extract(j.value, '$[0]') ORDER BY j.key
 		ON CONFLICT (group_seq, user_seq) DO UPDATE SET display = excluded.display`
 )
 
@@ -449,10 +454,6 @@ func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d dire
 		if g, groupSeq, err = scanGroup(row, providerID); err != nil {
 			return dbError(err, s)
 		}
-		added, err := resolveMembers(ctx, h, providerID, d.AddMembers)
-		if err != nil {
-			return err
-		}
 		if len(d.RemoveMembers) > 0 {
 			ids, err := json.Marshal(d.RemoveMembers)
 			if err != nil {
@@ -462,17 +463,35 @@ func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d dire
 				return dbError(err, subject{})
 			}
 		}
-		if len(added) > 0 {
-			pairs := make([][2]any, len(added))
-			for i, m := range added {
-				pairs[i] = [2]any{m.userSeq, m.Display}
+		if len(d.AddMembers) > 0 {
+			// The members are found by id and added in one statement,
+			// so that the writer runs no query of its own for them; a
+			// shortfall is a member that is not a user of the provider,
+			// which resolveMembers then names (the savepoint undoes the
+			// rest).
+			var (
+				pairs = make([][2]string, 0, len(d.AddMembers))
+				seen  = make(map[string]bool, len(d.AddMembers))
+			)
+			for _, m := range d.AddMembers {
+				if !seen[m.Value] {
+					seen[m.Value] = true
+					pairs = append(pairs, [2]string{m.Value, m.Display})
+				}
 			}
 			list, err := json.Marshal(pairs)
 			if err != nil {
 				return dbError(err, subject{})
 			}
-			if _, err := h.ExecContext(ctx, deltaAdd, groupSeq, string(list)); err != nil {
+			res, err := h.ExecContext(ctx, deltaAddByID, groupSeq, string(list), providerID)
+			if err != nil {
 				return dbError(err, subject{})
+			}
+			if n, err := res.RowsAffected(); err != nil || n != int64(len(pairs)) {
+				if _, err := resolveMembers(ctx, h, providerID, d.AddMembers); err != nil {
+					return err
+				}
+				return fmt.Errorf("sqlite: %d of %d members added", n, len(pairs))
 			}
 		}
 		return nil

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,67 @@ func BenchmarkApplyGroupDelta(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// TestGroupDeltaAddsByIndex: the statement that adds a PATCH's members
+// looks each one up by the (provider_id, id) index, never scans the
+// provider's users (a plan that did made a +100 PATCH cost 3.7 s among
+// 5,000 users), and a member that is no user of the provider fails the
+// whole delta with EINVALID naming it.
+func TestGroupDeltaAddsByIndex(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	p := storetest.NewProvider(t, db, "p")
+	seedUsers(t, db, p.ID, 50)
+	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+deltaAddByID, 1, `[["x","y"]]`, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	rows.Close()
+	// Each id a lookup of (provider_id, id), the ids the outer loop: not
+	// a range over the provider's users with the ids looked for in it.
+	byID := false
+	for _, step := range plan {
+		if strings.HasPrefix(step, "SEARCH u ") && strings.Contains(step, "(provider_id=? AND id=?)") {
+			byID = true
+		}
+		if strings.HasPrefix(step, "SCAN u") || strings.HasSuffix(step, "(provider_id=?)") {
+			t.Errorf("the members' insert goes over the provider's users: %q", plan)
+		}
+	}
+	if !byID || !strings.HasPrefix(plan[0], "SCAN j") {
+		t.Errorf("the members' insert does not look each id up: %q", plan)
+	}
+
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	g := &directory.Group{ProviderID: p.ID, ID: "g", DisplayName: "g", Resource: map[string]any{"displayName": "g"}, Created: now, LastModified: now}
+	if err := db.CreateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	ids := userIDs(t, db, p.ID)
+	delta := directory.GroupDelta{AddMembers: []directory.Member{{Value: ids[0]}, {Value: "nobody"}, {Value: ids[1]}}, LastModified: now}
+	_, err = db.ApplyGroupDelta(ctx, p.ID, g.ID, delta)
+	if directory.ErrorCode(err) != directory.EINVALID || !strings.Contains(err.Error(), `"nobody"`) {
+		t.Fatalf("a delta with a member of no user: %v, want EINVALID naming it", err)
+	}
+	if n := memberCount(t, db, p.ID, g.ID); n != 0 {
+		t.Errorf("%d members after the refused delta, want 0", n)
+	}
+	delta.AddMembers = []directory.Member{{Value: ids[0]}, {Value: ids[1]}, {Value: ids[0], Display: "again"}}
+	if _, err := db.ApplyGroupDelta(ctx, p.ID, g.ID, delta); err != nil {
+		t.Fatal(err)
+	}
+	if n := memberCount(t, db, p.ID, g.ID); n != 2 {
+		t.Errorf("%d members, want 2", n)
 	}
 }
