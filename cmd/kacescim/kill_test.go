@@ -18,20 +18,28 @@ import (
 	"github.com/kacescim/kacescim/pkg/server"
 )
 
+// kacescimBinary is the path of this test binary under the name
+// "kacescim", which TestMain runs as the CLI: a real process to start,
+// signal and kill.
+func kacescimBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "kacescim")
+	if err := os.Symlink(exe, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // TestKillNineLosesNoAcknowledgedWrite runs `kacescim serve` as a process
 // of its own, sends it creates from 8 clients at once and kills it with
 // SIGKILL mid-load, 20 times over one data directory: every create it
 // answered 201 must be there after the last restart.
 func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// TestMain runs the CLI when the binary is called "kacescim".
-	bin := filepath.Join(t.TempDir(), "kacescim")
-	if err := os.Symlink(exe, bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := kacescimBinary(t)
 	data := t.TempDir()
 	const token = "kill-test-admin-token-0123456789"
 	ctx := context.Background()

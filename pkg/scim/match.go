@@ -105,11 +105,19 @@ func Clip(s string) string {
 	if len(s) <= clipBytes {
 		return s
 	}
-	cut := clipBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return CutRunes(s, clipBytes) + "…"
+}
+
+// CutRunes is the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func CutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s[:cut] + "…"
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // filterSize counts the comparisons of e and measures its depth as

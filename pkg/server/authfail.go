@@ -63,10 +63,14 @@ func (f *failedAuth) allow(ip string, now time.Time) (bool, int) {
 	f.mu.Lock()
 	lim := f.ips[ip]
 	f.mu.Unlock()
-	if lim == nil || lim.TokensAt(now) >= 1 {
+	if lim == nil {
 		return true, 0
 	}
-	wait := time.Duration((1 - lim.TokensAt(now)) / failedAuthRate * float64(time.Second))
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return true, 0
+	}
+	wait := time.Duration((1 - tokens) / failedAuthRate * float64(time.Second))
 	return false, max(1, int(math.Ceil(wait.Seconds())))
 }
 

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/kacescim/kacescim/pkg/scim"
 )
 
 // Bounded text. What a client sends reaches the provisioning log and the
@@ -51,9 +52,5 @@ func clipText(s string, max int) string {
 		return s
 	}
 	marker := fmt.Sprintf("…[%d bytes cut]", len(s)-max)
-	cut := max - len(marker)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + marker
+	return scim.CutRunes(s, max-len(marker)) + marker
 }

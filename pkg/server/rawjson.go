@@ -257,10 +257,7 @@ func (s *Server) writeUserList(w http.ResponseWriter, r *http.Request, total, st
 			b = append(b, enc...)
 		}
 	}
-	b = append(b, "]}\n"...)
-	w.Header().Set("Content-Type", scim.MediaType+"; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	writeSCIMBody(w, http.StatusOK, append(b, "]}\n"...))
 }
 
 // rawDecoded is u with its RawResource decoded into Resource.

@@ -81,12 +81,16 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	if !logRow {
 		return // a failed authentication the window has seen (authfail.go)
 	}
+	uriMax := maxLogText
+	if p == nil {
+		uriMax = maxFailureURI
+	}
 	entry := &directory.LogEntry{
 		Time:       s.dir.Now(),
 		RequestID:  ri.id,
 		ClientIP:   ip,
 		Method:     r.Method,
-		Path:       logURI(r.URL, maxLogText),
+		Path:       logURI(r.URL, uriMax),
 		ResourceID: ri.resourceID,
 		Status:     rec.status,
 		Latency:    time.Since(start),
@@ -94,8 +98,6 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	}
 	if p != nil {
 		entry.ProviderID = p.ID
-	} else {
-		entry.Path = logURI(r.URL, maxFailureURI)
 	}
 	if entry.Status == 0 {
 		entry.Status = http.StatusOK
@@ -215,10 +217,15 @@ func writeSCIM(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(&scim.Error{Status: status, Detail: "internal error"})
 	}
+	writeSCIMBody(w, status, append(b, '\n'))
+}
+
+// writeSCIMBody writes b, a JSON document and its newline, as
+// application/scim+json.
+func writeSCIMBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", scim.MediaType+"; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(b)
-	w.Write([]byte("\n"))
 }
 
 // readBody reads the request body within the configured size limit.
