@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kacescim/kacescim/pkg/server"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
@@ -49,6 +50,15 @@ func TestContentPolicyOnBothStores(t *testing.T) {
 			}
 			if r := e.must(e.do("GET", "/Users/"+id, ""), 200); r.str("userName") != "good@example.com" {
 				t.Errorf("the user after the refused PUT and PATCH: %s", r.body)
+			}
+
+			// A 1 MB userName inside serve's default body limit is refused
+			// by the length policy, not by the body limit or the store.
+			e.maxBodyBytes = server.DefaultMaxBodyBytes
+			e.restart()
+			r := e.do("POST", "/Users", `{"userName":"`+strings.Repeat("u", 1<<20)+`"}`)
+			if r.status != 400 || r.str("scimType") != "invalidValue" || !strings.Contains(r.str("detail"), "userName is 1048576 bytes long: at most 1024") {
+				t.Errorf("1 MB userName: %d %s %q, want 400 invalidValue", r.status, r.str("scimType"), r.str("detail"))
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,6 +28,9 @@ type scimEnv struct {
 	key      string
 	logs     *lockedBuffer
 	clock    *fakeClock
+	// maxBodyBytes is the server's body limit (64 KiB when 0); set it and
+	// restart for another.
+	maxBodyBytes int64
 }
 
 type fakeClock struct {
@@ -61,7 +65,7 @@ func (e *scimEnv) start() {
 	e.t.Helper()
 	srv, err := servertest.Open(context.Background(), server.Config{
 		DataDir:      e.dataDir,
-		MaxBodyBytes: 64 << 10,
+		MaxBodyBytes: cmp.Or(e.maxBodyBytes, 64<<10),
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, servertest.Database(e.database), servertest.Clock(e.clock.Now))
 	if err != nil {
