@@ -49,6 +49,9 @@ type serveOptions struct {
 	// PprofListen, when set, serves net/http/pprof there, for profiles
 	// under load (a loopback address: the profiles are not authenticated).
 	PprofListen string
+	// MetricsListen, when set, serves /metrics there without the admin
+	// token, for a Prometheus scraper on a private network.
+	MetricsListen string
 }
 
 // NewCmdServe returns `kacescim serve`. runF replaces the run function in
@@ -104,12 +107,13 @@ last writes too). Neither ever leaves a write half done.`,
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.AdminListen, "admin-listen", "", "serve the admin API on this `ADDR` only (with the SCIM endpoints), not on --listen: keep it off the public interface")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "also serve Prometheus metrics at /metrics on this `ADDR`, without authentication (the admin listener serves them to the admin token)")
 	f.StringVar(&opts.PprofListen, "pprof-listen", "", "also serve Go's pprof profiles on this loopback `ADDR` (127.0.0.1:6060), for measuring under load")
 	f.StringVar(&opts.Durability, "durability", string(store.DurabilityFull), "what an answered write survives: full (a power loss) or process (the process's death; faster)")
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
-	configurable(f, "listen", "admin-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
+	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
 		"log-retention", "log-max-entries")
 	return cmd
 }
@@ -196,6 +200,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		return err
 	}
 	defer srv.Close()
+	if opts.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(opts.MetricsListen, srv.MetricsHandler(), log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
@@ -368,6 +379,21 @@ func removeServerURL(path, url string) {
 
 // servePprof serves net/http/pprof on addr, a loopback address only: the
 // profiles hold no secrets but are not authenticated, and cost CPU.
+// serveMetrics serves h at /metrics on addr until the returned function
+// is called.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s (--metrics-listen): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("metrics listening", slog.String("url", "http://"+ln.Addr().String()+"/metrics"))
+	return func() { srv.Close() }, nil
+}
+
 func servePprof(addr string, log *slog.Logger) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {

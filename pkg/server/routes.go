@@ -20,6 +20,11 @@ func (s *Server) routes(admin bool) http.Handler {
 	mux.HandleFunc("GET /readyz", s.ready)
 	if admin {
 		s.adminRoutes(mux)
+		metrics := s.metrics.handler()
+		mux.Handle("GET /metrics", s.requireAdmin(func(w http.ResponseWriter, r *http.Request) error {
+			metrics.ServeHTTP(w, r)
+			return nil
+		}))
 	}
 	s.scimRoutes(mux)
 	return s.logRequests(mux)

@@ -53,11 +53,22 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		logRow = true // whether the request gets a provisioning-log row
 	)
 	p, err = s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	if directory.ErrorCode(err) == directory.EUNAUTHORIZED {
+	switch directory.ErrorCode(err) {
+	case directory.EFORBIDDEN:
+		if p != nil && !p.Enabled {
+			s.metrics.authFails.WithLabelValues("disabled").Inc()
+		}
+	case directory.EUNAUTHORIZED:
+		reason := "invalid"
+		if strings.TrimSpace(r.Header.Get("Authorization")) == "" {
+			reason = "missing"
+		}
+		s.metrics.authFails.WithLabelValues(reason).Inc()
 		// A valid key is served whatever its address did: only failures
 		// are throttled (authfail.go).
 		ok, retryAfter := s.authFails.allow(ip, start)
 		if !ok {
+			s.metrics.limited.WithLabelValues("auth_failures").Inc()
 			rec.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 			err = scim.Errorf(http.StatusTooManyRequests, "",
 				"too many failed authentications from %s: retry after the number of seconds in Retry-After, with a valid security key", ip)
@@ -71,6 +82,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.writeSCIMError(rec, r, err)
 	case !s.allow(rec, p):
+		s.metrics.limited.WithLabelValues("provider").Inc()
 		s.writeSCIMError(rec, r, scim.Errorf(http.StatusTooManyRequests, "",
 			"provider %s is limited to %g requests per second: retry after the number of seconds in Retry-After", p.Name, p.RateLimit))
 	default:
@@ -78,6 +90,10 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 			s.writeSCIMError(rec, r, err)
 		}
 	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	s.metrics.observe(ri.provider, r.Method, r.URL.Path, rec.status, time.Since(start))
 	if !logRow {
 		return // a failed authentication the window has seen (authfail.go)
 	}

@@ -90,6 +90,7 @@ type Server struct {
 	public     http.Handler // all but the admin API (ServeWithAdmin)
 	throttle   throttle     // per-provider rate limits
 	authFails  failedAuth
+	metrics    *metrics
 }
 
 // New validates cfg, loads or creates the admin token and builds the
@@ -131,7 +132,7 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token}
+	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token, metrics: newMetrics()}
 	dir.OnLogError(func(err error) { s.log.Error("record requests", "err", err) })
 	s.handler, s.public = s.routes(true), s.routes(false)
 	return s, nil
@@ -139,6 +140,11 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 
 // Handler returns the server's HTTP handler (SCIM, admin API and /healthz).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the server's Prometheus metrics, with no
+// authentication: for a listener of its own (serve --metrics-listen). The
+// admin API's listener serves them at /metrics to the admin token.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
 
 // Directory returns the directory service, for tests and embedding.
 func (s *Server) Directory() *directory.Service { return s.dir }

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus series, in a registry of its own
+// (a process may run several servers: the tests do). Their labels hold
+// provider names (which the administrator chose), route templates,
+// methods and status classes: never a key, a user id, a userName or a
+// client address, so that neither secrets nor user data reach a scrape and
+// no client can grow the series without bound.
+type metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	authFails *prometheus.CounterVec
+	limited   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kacescim_scim_requests_total",
+			Help: "SCIM requests answered, by provider (\"\" when none authenticated), method, route template and status class.",
+		}, []string{"provider", "method", "route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kacescim_scim_request_duration_seconds",
+			Help:    "Time to answer a SCIM request, by method and route template.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kacescim_auth_failures_total",
+			Help: "SCIM requests refused at authentication, by reason: missing (no Authorization header), invalid (no provider has that key), disabled (the provider is disabled).",
+		}, []string{"reason"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kacescim_rate_limited_total",
+			Help: "SCIM requests answered 429, by limit: auth_failures (a client address's failed authentications) or provider (the provider's --rate-limit).",
+		}, []string{"limit"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.limited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The series an operator alerts on exist from the start, at 0, so that
+	// rate() and absent() behave before the first failure.
+	for _, reason := range []string{"missing", "invalid", "disabled"} {
+		m.authFails.WithLabelValues(reason)
+	}
+	for _, limit := range []string{"auth_failures", "provider"} {
+		m.limited.WithLabelValues(limit)
+	}
+	return m
+}
+
+// handler serves the registry in Prometheus's text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// observe counts one answered SCIM request.
+func (m *metrics) observe(provider, method, path string, status int, took time.Duration) {
+	method, route := metricMethod(method), scimRoute(path)
+	m.requests.WithLabelValues(provider, method, route, statusClass(status)).Inc()
+	m.latency.WithLabelValues(method, route).Observe(took.Seconds())
+}
+
+// metricMethod is method when it is one SCIM uses, else "other": a
+// client's made-up methods must not make series.
+func metricMethod(method string) string {
+	switch method {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD":
+		return method
+	}
+	return "other"
+}
+
+// statusClass is 2xx, 3xx, 4xx or 5xx.
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// scimRoute is the route template of a path below SCIMPrefix, as
+// routeSCIM reads it ("/Users/{id}", "/Groups/.search"), or "other" for
+// a path that names no endpoint.
+func scimRoute(path string) string {
+	rest := strings.Trim(strings.TrimPrefix(path, SCIMPrefix), "/")
+	first, id, nested := rest, "", false
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		first, id = rest[:i], rest[i+1:]
+		nested = strings.Contains(id, "/")
+	}
+	if rest == "" || nested {
+		return "other"
+	}
+	switch strings.ToLower(first) {
+	case "users", "groups":
+		base := "/Users"
+		if strings.EqualFold(first, "groups") {
+			base = "/Groups"
+		}
+		switch {
+		case id == "":
+			return base
+		case strings.EqualFold(id, ".search"):
+			return base + "/.search"
+		}
+		return base + "/{id}"
+	case ".search":
+		if id == "" {
+			return "/.search"
+		}
+	case "bulk":
+		if id == "" {
+			return "/Bulk"
+		}
+	case "serviceproviderconfig":
+		if id == "" {
+			return "/ServiceProviderConfig"
+		}
+	case "resourcetypes":
+		if id == "" {
+			return "/ResourceTypes"
+		}
+		return "/ResourceTypes/{id}"
+	case "schemas":
+		if id == "" {
+			return "/Schemas"
+		}
+		return "/Schemas/{id}"
+	}
+	return "other"
+}
