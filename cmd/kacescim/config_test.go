@@ -368,3 +368,52 @@ func TestDurationFlag(t *testing.T) {
 		}
 	}
 }
+
+// --trusted-proxy reaches server.Config through every layer, repeated,
+// separated by commas or spaces, or a YAML list, a bare IP as a /32 or /128; a value
+// that is not an address or CIDR is refused, naming what is expected.
+func TestServeTrustedProxies(t *testing.T) {
+	isolateEnv(t)
+	proxies := func(args ...string) string {
+		t.Helper()
+		o, _, err := execServe(t, append([]string{"serve"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, p := range o.config("/data", nil).TrustedProxies {
+			s = append(s, p.String())
+		}
+		return strings.Join(s, " ")
+	}
+	if p := proxies(); p != "" {
+		t.Fatalf("default: %q, want none", p)
+	}
+	writeConfig(t, "trusted-proxy: [10.0.0.0/8, 192.0.2.7]\n")
+	if p := proxies(); p != "10.0.0.0/8 192.0.2.7/32" {
+		t.Fatalf("from config: %q", p)
+	}
+	t.Setenv("KACESCIM_TRUSTED_PROXY", "172.16.0.0/12 2001:db8::1")
+	if p := proxies(); p != "172.16.0.0/12 2001:db8::1/128" {
+		t.Fatalf("from env: %q", p)
+	}
+	if p := proxies("--trusted-proxy", "10.1.2.3/16,fd00::/8", "--trusted-proxy", "127.0.0.1"); p != "10.1.0.0/16 fd00::/8 127.0.0.1/32" {
+		t.Fatalf("from flags: %q", p)
+	}
+
+	for _, tc := range []struct{ args, want string }{
+		{"--trusted-proxy 10.0.0.0/33", `invalid argument "10.0.0.0/33" for "--trusted-proxy" flag: not an IP address or CIDR such as 10.0.0.0/8`},
+		{"--trusted-proxy lb.example.com", `"lb.example.com" for "--trusted-proxy" flag: not an IP address or CIDR`},
+		{"--trusted-proxy 10.0.0.0/8,10.0.0", `"10.0.0" is not an IP address or CIDR such as 10.0.0.0/8`},
+	} {
+		r := runCLI(t, false, append([]string{"serve", "--data-dir", t.TempDir()}, strings.Fields(tc.args)...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("serve %s: %+v", tc.args, r)
+		}
+	}
+	t.Setenv("KACESCIM_TRUSTED_PROXY", "10.0.0.0/8,any")
+	if _, _, err := execServe(t, "serve"); err == nil || !strings.Contains(err.Error(), "KACESCIM_TRUSTED_PROXY") ||
+		!strings.Contains(err.Error(), "not an IP address or CIDR") {
+		t.Fatalf("bad env: %v", err)
+	}
+}

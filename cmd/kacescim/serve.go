@@ -11,12 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -52,6 +54,9 @@ type serveOptions struct {
 	// MetricsListen, when set, serves /metrics there without the admin
 	// token, for a Prometheus scraper on a private network.
 	MetricsListen string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client.
+	TrustedProxies []netip.Prefix
 }
 
 // NewCmdServe returns `kacescim serve`. runF replaces the run function in
@@ -81,11 +86,20 @@ commit). process: the death of the server process (kill -9, a crash), not
 a power loss, which can lose the last writes answered — faster on disks
 with a slow sync (SQLite synchronous=NORMAL; PostgreSQL
 synchronous_commit=off, which a crash of the database server can cost the
-last writes too). Neither ever leaves a write half done.`,
+last writes too). Neither ever leaves a write half done.
+
+Behind a reverse proxy or load balancer, every request comes from the
+proxy's address. Name the proxies with --trusted-proxy (a CIDR or an IP,
+repeated or comma-separated) and a request that comes from one of them is
+known by the client its X-Forwarded-For names, read from the right past the
+trusted addresses: in the request log, the provisioning log (kacescim logs)
+and the throttle of failed authentications. The header of any other client
+is ignored, since it could name any address.`,
 		Example: `  kacescim serve
   kacescim serve --listen 0.0.0.0:8443 --public-url https://scim.example.com \
       --tls-cert cert.pem --tls-key key.pem
-  kacescim serve --database postgres://kacescim@db.example.com/kacescim --admin-token "$ADMIN_TOKEN"`,
+  kacescim serve --database postgres://kacescim@db.example.com/kacescim --admin-token "$ADMIN_TOKEN"
+  kacescim serve --listen 0.0.0.0:8080 --trusted-proxy 10.0.0.0/8`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -113,8 +127,9 @@ last writes too). Neither ever leaves a write half done.`,
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
+	f.Var((*prefixesFlag)(&opts.TrustedProxies), "trusted-proxy", "a reverse proxy, by `CIDR` or IP, whose X-Forwarded-For names the client in the logs and to the throttle of wrong keys (repeat or separate with commas)")
 	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
-		"log-retention", "log-max-entries")
+		"log-retention", "log-max-entries", "trusted-proxy")
 	return cmd
 }
 
@@ -143,6 +158,40 @@ func (d *durationFlag) String() string {
 }
 
 func (d *durationFlag) Type() string { return "duration" }
+
+// prefixesFlag is a list of IP prefixes, given as CIDRs or bare IPs (a
+// /32 or /128), separated by commas or spaces, the flag repeated or
+// both; every value adds to the list.
+type prefixesFlag []netip.Prefix
+
+func (p *prefixesFlag) Set(s string) error {
+	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		pfx, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				const want = "not an IP address or CIDR such as 10.0.0.0/8"
+				if v == strings.TrimSpace(s) {
+					return errors.New(want) // pflag quotes the value
+				}
+				return fmt.Errorf("%q is %s", v, want)
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		*p = append(*p, pfx.Masked())
+	}
+	return nil
+}
+
+func (p *prefixesFlag) String() string {
+	s := make([]string, len(*p))
+	for i, pfx := range *p {
+		s[i] = pfx.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixesFlag) Type() string { return "CIDR" }
 
 // newLogger builds the structured logger serve writes to stderr.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -318,6 +367,7 @@ func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config
 		RequestTimeout: opts.RequestTimeout,
 		LogRetention:   opts.LogRetention,
 		LogMaxEntries:  opts.LogMaxEntries,
+		TrustedProxies: opts.TrustedProxies,
 		Logger:         log,
 	}
 }

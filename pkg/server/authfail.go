@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -136,13 +134,4 @@ func (f *failedAuth) flushLocked(log *slog.Logger, now time.Time) {
 		)
 	}
 	f.windowStart, f.byIP, f.throttled, f.rows = now, map[string]int{}, 0, 0
-}
-
-// clientIP is the address r came from (the connection's peer).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -16,6 +16,7 @@ import (
 // log line can name the provider without the handlers logging themselves.
 type requestInfo struct {
 	id         string
+	clientIP   string // the client's address (clientip.go)
 	provider   string
 	resourceID string // the user or group named or created, for the provisioning log
 	errDetail  string // the error detail sent, for the provisioning log
@@ -62,7 +63,7 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{id: newRequestID()}
+		ri := &requestInfo{id: newRequestID(), clientIP: s.clientIP(r)}
 		w.Header().Set("X-Request-Id", ri.id)
 		if r.TLS != nil {
 			// Served over TLS: browsers and clients keep to HTTPS
@@ -97,7 +98,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("request_id", ri.id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.String("client_ip", clientIP(r)),
+			slog.String("client_ip", ri.clientIP),
 			slog.String("provider", ri.provider),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),

@@ -49,7 +49,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	var (
 		p      *directory.Provider
 		err    error
-		ip     = clientIP(r)
+		ip     = ri.clientIP
 		logRow = true // whether the request gets a provisioning-log row
 	)
 	p, err = s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -59,6 +60,13 @@ type Config struct {
 	// LogMaxEntries caps the provisioning log (default 1,000,000 entries);
 	// the oldest go first.
 	LogMaxEntries int
+	// TrustedProxies are the reverse proxies (load balancers) in front of
+	// the server. A request whose connection comes from one of them is
+	// known by the client its X-Forwarded-For names, in both logs and to
+	// the throttle of failed authentications (clientip.go); any other by
+	// its connection's peer. Default: none, every X-Forwarded-For is
+	// ignored.
+	TrustedProxies []netip.Prefix
 	// Logger receives the structured request log (default: discard).
 	Logger *slog.Logger
 }
@@ -125,6 +133,7 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	cfg.TrustedProxies = normalPrefixes(cfg.TrustedProxies)
 	token := cfg.AdminToken
 	if token == "" {
 		var err error
