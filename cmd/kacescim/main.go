@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -35,8 +34,11 @@ import (
 	"github.com/kacescim/kacescim/pkg/client"
 )
 
-// version is set at link time: -ldflags "-X main.version=v1.2.3".
-var version = ""
+// version, commit and buildDate are set at link time for release builds:
+// -ldflags "-X main.version=v1.2.3 -X main.commit=$(git rev-parse HEAD)
+// -X main.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)". Without them, the
+// build's own record (go build in a git checkout) gives what it has.
+var version, commit, buildDate string
 
 // Exit codes, decided in exitCode and nowhere else.
 const (
@@ -52,23 +54,12 @@ func main() {
 
 // run executes the command line and returns the exit status.
 func run() int {
-	g := &globalOptions{IO: SystemIO(), Now: time.Now, Version: programVersion()}
+	b := readBuildInfo()
+	g := &globalOptions{IO: SystemIO(), Now: time.Now, Version: b.Version, Build: b}
 	root := NewCmdRoot(g)
 	root.SetArgs(os.Args[1:])
 	cmd, err := root.ExecuteContextC(context.Background())
 	return exitCode(g, cmd, err)
-}
-
-// programVersion is the link-time version, else the module version the
-// binary was built from, else "dev".
-func programVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // usageError is a mistake on the command line.

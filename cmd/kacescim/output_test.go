@@ -156,6 +156,7 @@ func runCLIInput(t *testing.T, in cliInput, args ...string) cliResult {
 		Now:      func() time.Time { return now },
 		Location: time.UTC,
 		Version:  "test",
+		Build:    testBuild,
 	}
 	g.IO.SetStdoutTTY(in.stdoutTTY)
 	g.IO.SetStdinTTY(in.stdinTTY)

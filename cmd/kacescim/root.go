@@ -45,6 +45,8 @@ type globalOptions struct {
 	Location *time.Location
 	// Version is the program version, for `version` and the User-Agent.
 	Version string
+	// Build is how the binary was built, for --version and `version`.
+	Build buildInfo
 
 	ConfigFile string
 	DataDir    string
@@ -83,6 +85,8 @@ wins over the config file.`,
 			return g.resolve(cmd)
 		},
 	}
+	root.Version = g.Build.String()
+	root.SetVersionTemplate("kacescim {{.Version}}\n")
 	root.SetOut(g.IO.Out)
 	root.SetErr(g.IO.ErrOut)
 	root.SetIn(g.IO.In)

@@ -236,6 +236,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	log.Info("kacescim starting", slog.String("version", opts.g.Build.String()))
 	if opts.PprofListen != "" {
 		stopPprof, err := servePprof(opts.PprofListen, log)
 		if err != nil {
@@ -368,6 +369,7 @@ func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config
 		LogRetention:   opts.LogRetention,
 		LogMaxEntries:  opts.LogMaxEntries,
 		TrustedProxies: opts.TrustedProxies,
+		Version:        opts.g.Build.String(),
 		Logger:         log,
 	}
 }

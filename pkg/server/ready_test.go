@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -64,5 +65,21 @@ func TestReady(t *testing.T) {
 				t.Errorf("the cause was not logged: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestHealthzVersion: /healthz names the version serve runs, the line
+// serve logs first and kacescim --version prints.
+func TestHealthzVersion(t *testing.T) {
+	const v = "v9.9.9 (commit 0123456789ab, go1.26.8 linux/amd64)"
+	_, ts := servertest.Start(t, server.Config{Version: v})
+	res, err := http.Get(ts.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var h struct{ Status, Version string }
+	if err := json.NewDecoder(res.Body).Decode(&h); err != nil || res.StatusCode != 200 || h.Status != "ok" || h.Version != v {
+		t.Errorf("/healthz: %d %+v %v", res.StatusCode, h, err)
 	}
 }

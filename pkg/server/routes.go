@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -13,9 +14,14 @@ const SCIMPrefix = "/scim/v2"
 // endpoints and, with admin, the admin API.
 func (s *Server) routes(admin bool) http.Handler {
 	mux := http.NewServeMux()
+	healthz, _ := json.Marshal(struct {
+		Status  string `json:"status"`
+		Version string `json:"version,omitempty"`
+	}{"ok", s.cfg.Version})
+	healthz = append(healthz, '\n')
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
+		w.Write(healthz)
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	if admin {

@@ -67,6 +67,8 @@ type Config struct {
 	// its connection's peer. Default: none, every X-Forwarded-For is
 	// ignored.
 	TrustedProxies []netip.Prefix
+	// Version is the program's version line, for /healthz.
+	Version string
 	// Logger receives the structured request log (default: discard).
 	Logger *slog.Logger
 }
