@@ -106,6 +106,13 @@ func exitCode(g *globalOptions, cmd *cobra.Command, err error) int {
 		return exitError
 	case errors.As(err, &unreachable):
 		fmt.Fprintf(w, "Error: cannot reach kacescim at %s: is `kacescim serve` running? (set --server)\n", unreachable.URL)
+		if last := g.lastServerURL(); last != "" && last != unreachable.URL {
+			fmt.Fprintf(w, "kacescim serve last ran at %s with this data directory and has stopped: start it again, or pass --server URL.\n", last)
+		}
+		return exitError
+	case errors.As(err, &apiErr) && apiErr.Code == "not_found" && strings.HasPrefix(apiErr.Message, "no provider named"):
+		fmt.Fprintf(w, "Error: %s\n", apiErr.Message)
+		fmt.Fprintln(w, "`kacescim provider list` shows the providers there are; `kacescim provider add NAME` creates one.")
 		return exitError
 	case errors.As(err, &apiErr) && apiErr.Status == 401:
 		fmt.Fprintf(w, "Error: %s: the server refused the admin token from %s\n", apiErr.Message, g.tokenSource)

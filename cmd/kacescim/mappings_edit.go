@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -283,6 +284,9 @@ func runMappingsEdit(ctx context.Context, opts *mappingsEditOptions) error {
 			return cancelled("Edit cancelled, no changes made.")
 		}
 		if err == nil {
+			err = fieldConflict(ms, original)
+		}
+		if err == nil {
 			var resp *adminapi.MappingsChanged
 			if resp, err = api.SetMappings(ctx, opts.Provider, fromEdit(ms)); err == nil {
 				return printEdited(opts, p, current, resp)
@@ -302,6 +306,35 @@ func runMappingsEdit(ctx context.Context, opts *mappingsEditOptions) error {
 			return fmt.Errorf("write the file to edit: %w", werr)
 		}
 	}
+}
+
+// fieldConflict is an error naming the mappings of edited that fill one
+// field twice, saying which of them was saved before the edit (in
+// original) and which the edit adds, so that the message points at the
+// new line rather than at whichever comes first in the file; nil when no
+// field is filled twice. The server checks again (custom field names,
+// required mappings).
+func fieldConflict(edited, original []editMapping) error {
+	saved := func(m editMapping) bool {
+		return slices.ContainsFunc(original, func(o editMapping) bool {
+			return normPath(o.SCIMPath) == normPath(m.SCIMPath) && strings.EqualFold(strings.TrimSpace(o.Field), strings.TrimSpace(m.Field))
+		})
+	}
+	describe := func(m editMapping) string {
+		text := strings.TrimSpace(m.SCIMPath) + " → " + strings.TrimSpace(m.Field)
+		if saved(m) {
+			return text + " (saved before this edit)"
+		}
+		return text + " (new in this edit)"
+	}
+	for i, a := range edited {
+		for _, b := range edited[i+1:] {
+			if strings.TrimSpace(a.Field) != "" && strings.EqualFold(strings.TrimSpace(a.Field), strings.TrimSpace(b.Field)) {
+				return fmt.Errorf("%s is filled by two mappings, %s and %s: keep one of them", strings.TrimSpace(a.Field), describe(a), describe(b))
+			}
+		}
+	}
+	return nil
 }
 
 // printEdited reports what the saved edit changed.

@@ -556,6 +556,32 @@ fi`)
 		golden(t, "mappings-edit-fixed.piped.golden", r.stdout)
 	})
 
+	t.Run("conflict-names-the-new-line", func(t *testing.T) {
+		// A new mapping put above the saved one that fills the same
+		// field: the error says which is new, whatever the order.
+		seen := filepath.Join(t.TempDir(), "second.yaml")
+		script := editorScript(t, `if [ ! -e `+seen+`.first ]; then
+  touch `+seen+`.first
+  sed -i 's/^mappings:$/mappings:\n  - scimPath: title\n    field: City/' "$1"
+else
+  cp "$1" `+seen+`
+  sed -i '/scimPath: title/,+1d' "$1"
+fi`)
+		r, d := edit(t, script)
+		if r.code != 0 || editorRuns(t, script) != 2 {
+			t.Fatalf("conflict then fixed: %+v, %d runs", r, editorRuns(t, script))
+		}
+		second, _ := os.ReadFile(seen)
+		head, _, _ := strings.Cut(string(second), "\n")
+		if !strings.HasPrefix(head, "# Error: City is filled by two mappings, title → City (new in this edit) and ") ||
+			!strings.HasSuffix(head, "→ City (saved before this edit): keep one of them") {
+			t.Fatalf("second edit starts with:\n%s", second)
+		}
+		if puts(d) != 0 {
+			t.Errorf("%d saves, want none: the fixed file is the original", puts(d))
+		}
+	})
+
 	t.Run("refused-twice", func(t *testing.T) {
 		// Saving the refused file unchanged gives up, keeping the edits.
 		script := editorScript(t, `grep -q '^# Error' "$1" || printf '  - scimPath: title\n    field: Title\n' >> "$1"`)

@@ -27,8 +27,12 @@ const envPrefix = "KACESCIM"
 // the data directory, so that the admin commands find it.
 const serverURLFile = "server-url"
 
+// lastServerURLFile is where serve moves the server-url file when it
+// stops, so that the CLI can say where it last ran.
+const lastServerURLFile = "last-server-url"
+
 // defaultServerURL is tried when nothing says where the server is.
-const defaultServerURL = "http://127.0.0.1:8080"
+var defaultServerURL = "http://127.0.0.1:8080"
 
 // configAnnotation marks the flags that may also come from the environment
 // and the config file. The others (--yes, --enabled, --data, ...) are about
@@ -241,6 +245,26 @@ func (g *globalOptions) serverURL() string {
 		}
 	}
 	return defaultServerURL
+}
+
+// lastServerURL is the URL a serve with this data directory last ran at,
+// when it has stopped since and --server is not set; else "".
+func (g *globalOptions) lastServerURL() string {
+	if g.Server != "" {
+		return ""
+	}
+	dir, err := g.dataDir()
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(dir, serverURLFile)); err == nil {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(dir, lastServerURLFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // adminToken is --token, else the admin-token file of the data directory.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -260,7 +261,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", opts.Listen, err)
+		return listenError("--listen", opts.Listen, err)
 	}
 	url := listenURL(ln.Addr(), opts.TLSCert != "")
 	// With --admin-listen the admin API is served there alone (with the
@@ -270,7 +271,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.AdminListen != "" {
 		if adminLn, err = net.Listen("tcp", opts.AdminListen); err != nil {
 			ln.Close()
-			return fmt.Errorf("cannot listen on %s (--admin-listen): %w", opts.AdminListen, err)
+			return listenError("--admin-listen", opts.AdminListen, err)
 		}
 		cliURL = listenURL(adminLn.Addr(), opts.TLSCert != "")
 	}
@@ -419,24 +420,55 @@ func writeServerURL(path, url string) error {
 	return nil
 }
 
-// removeServerURL removes the server-url file unless another server has
-// written its own URL there since.
+// removeServerURL moves the server-url file to last-server-url unless
+// another server has written its own URL there since: the CLI then finds
+// no running server, and can say where it last ran.
 func removeServerURL(path, url string) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) || strings.TrimSpace(string(b)) != url {
 		return
 	}
-	os.Remove(path)
+	if os.Rename(path, filepath.Join(filepath.Dir(path), lastServerURLFile)) != nil {
+		os.Remove(path)
+	}
 }
 
-// servePprof serves net/http/pprof on addr, a loopback address only: the
-// profiles hold no secrets but are not authenticated, and cost CPU.
+// listenError explains a listener that could not start on addr (the flag
+// that gave it is flag): when the address is taken, whether a kacescim
+// answers there, and what to do.
+func listenError(flag, addr string, err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s (%s): %w", addr, flag, err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, port)
+	hc := &http.Client{Timeout: time.Second}
+	if res, herr := hc.Get(url + "/healthz"); herr == nil {
+		var h struct{ Status, Version string }
+		derr := json.NewDecoder(io.LimitReader(res.Body, 4096)).Decode(&h)
+		res.Body.Close()
+		if derr == nil && h.Status == "ok" {
+			running := "a kacescim serve"
+			if h.Version != "" {
+				running = "kacescim " + h.Version
+			}
+			return fmt.Errorf("cannot listen on %s (%s): %s is already running there (%s); stop it first, or give this one another address, such as %s 127.0.0.1:0 for a free port",
+				addr, flag, running, url, flag)
+		}
+	}
+	return fmt.Errorf("cannot listen on %s (%s): another program already uses that port; stop it, or give serve another address, such as %s 127.0.0.1:0 for a free port",
+		addr, flag, flag)
+}
+
 // serveMetrics serves h at /metrics on addr until the returned function
 // is called.
 func serveMetrics(addr string, h http.Handler, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s (--metrics-listen): %w", addr, err)
+		return nil, listenError("--metrics-listen", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
@@ -446,6 +478,8 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (func(), error)
 	return func() { srv.Close() }, nil
 }
 
+// servePprof serves net/http/pprof on addr, a loopback address only: the
+// profiles hold no secrets but are not authenticated, and cost CPU.
 func servePprof(addr string, log *slog.Logger) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {

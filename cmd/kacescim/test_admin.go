@@ -88,13 +88,26 @@ func (r *testRun) fixture(ctx context.Context) (*conformance.Fixture, error) {
 	if err != nil || a == nil {
 		return nil, err
 	}
+	// A --key the server refuses would otherwise go unnoticed: the run
+	// uses the throw-away provider's key, and passes.
+	refusedKey := 0
+	if r.Key != "" && r.Runscope == "" {
+		resp, err := client.NewSCIM(r.base, r.Key, r.copts...).Do(ctx, http.MethodGet, "/Users?startIndex=1&count=1", nil)
+		if err == nil && (resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden) {
+			refusedKey = resp.Status
+		}
+	}
 	admin := client.NewAdmin(a.url, a.token, r.adminOptions()...)
 	name := "kacescim-test-" + randomSuffix()
 	fx, err := conformance.NewFixture(ctx, admin, name)
 	if err == nil {
-		if r.Key != "" && r.Runscope == "" {
+		switch {
+		case refusedKey != 0:
+			r.note("Warning: %s refused your --key (HTTP %d). This run tests throw-away provider %s instead, and says nothing of that key: fix the key, or pass --no-admin to test it alone.",
+				r.base, refusedKey, name)
+		case r.Key != "" && r.Runscope == "":
 			r.note("Mapping outcomes: testing throw-away provider %s with the suggested mappings, not the provider of --key (--no-admin to test that one).", name)
-		} else {
+		default:
 			r.note("Mapping outcomes: testing throw-away provider %s with the suggested mappings.", name)
 		}
 		return fx, nil

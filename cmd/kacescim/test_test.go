@@ -488,6 +488,15 @@ func TestTestCommandDiscoversLocalAdmin(t *testing.T) {
 		t.Errorf("providers after the run: %v", ps)
 	}
 
+	// A wrong --key with the local admin: the run tests a throw-away
+	// provider, and its first line says plainly that the key was refused.
+	r = runCLI(t, false, "test", "--url", s.base, "--key", "kcs_wrong-key-0123456789", "--suite", "okta-lifecycle")
+	first, _, _ := strings.Cut(r.stderr, "\n")
+	if r.code != exitOK || !strings.HasPrefix(first, "Warning: "+s.base+" refused your --key (HTTP 401)") || !strings.Contains(first, "--no-admin") {
+		t.Errorf("a refused --key: exit %d, first line %q\n%s", r.code, first, r.stderr)
+	}
+	noSecrets(t, r, "kcs_wrong-key-0123456789")
+
 	// --no-admin tests the provider of --token as it is.
 	r = runCLI(t, false, "test", "--url", s.base, "--token", s.key, "--suite", "okta-lifecycle", "--no-admin")
 	if r.code != exitOK || r.stderr != "" || !strings.Contains(r.stdout, "needs admin access") {
