@@ -117,6 +117,7 @@ wins over the config file.`,
 		NewCmdRecord(g, nil),
 		NewCmdVersion(g),
 	)
+	registerCompletions(root, g)
 	return root
 }
 
