@@ -288,6 +288,9 @@ func TestServeFlagValidation(t *testing.T) {
 		{"--max-body-bytes 0", "--max-body-bytes must be positive"},
 		{"--log-retention 0s", "--log-retention must be positive, got 0s"},
 		{"--log-max-entries -1", "--log-max-entries must be positive, got -1"},
+		{"--log-max-bytes 0", "--log-max-bytes must be positive, got 0"},
+		{"--log-max-bytes lots", `"lots" is not a size such as 4194304, 4MiB or 1GB`},
+		{"--max-body-bytes 4XB", `"4XB" is not a size`},
 		{"--log-retention 30d", `"30d" is not a duration such as 24h or 90m`},
 		{"--durability fast", `--durability "fast": use full (survives a power loss) or process`},
 		{"--pprof-listen 0.0.0.0:6060", `--pprof-listen "0.0.0.0:6060": give a loopback address`},
@@ -332,19 +335,20 @@ func TestServeLogFlags(t *testing.T) {
 		}
 		return o.config("/data", nil)
 	}
-	if c := config(); c.LogRetention != 720*time.Hour || c.LogMaxEntries != 1_000_000 || c.DataDir != "/data" {
+	if c := config(); c.LogRetention != 720*time.Hour || c.LogMaxEntries != 1_000_000 || c.LogMaxBytes != 512<<20 || c.DataDir != "/data" {
 		t.Fatalf("defaults: %+v", c)
 	}
-	writeConfig(t, "log-retention: 168h\nlog-max-entries: 5000\n")
-	if c := config(); c.LogRetention != 168*time.Hour || c.LogMaxEntries != 5000 {
+	writeConfig(t, "log-retention: 168h\nlog-max-entries: 5000\nlog-max-bytes: 64MiB\n")
+	if c := config(); c.LogRetention != 168*time.Hour || c.LogMaxEntries != 5000 || c.LogMaxBytes != 64<<20 {
 		t.Fatalf("from config: %+v", c)
 	}
 	t.Setenv("KACESCIM_LOG_RETENTION", "24h")
 	t.Setenv("KACESCIM_LOG_MAX_ENTRIES", "200")
-	if c := config(); c.LogRetention != 24*time.Hour || c.LogMaxEntries != 200 {
+	t.Setenv("KACESCIM_LOG_MAX_BYTES", "1GB")
+	if c := config(); c.LogRetention != 24*time.Hour || c.LogMaxEntries != 200 || c.LogMaxBytes != 1_000_000_000 {
 		t.Fatalf("from env: %+v", c)
 	}
-	if c := config("--log-retention", "90m", "--log-max-entries", "10"); c.LogRetention != 90*time.Minute || c.LogMaxEntries != 10 {
+	if c := config("--log-retention", "90m", "--log-max-entries", "10", "--log-max-bytes", "1000"); c.LogRetention != 90*time.Minute || c.LogMaxEntries != 10 || c.LogMaxBytes != 1000 {
 		t.Fatalf("from flags: %+v", c)
 	}
 	t.Setenv("KACESCIM_LOG_RETENTION", "a week")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -21,6 +22,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
@@ -45,6 +47,7 @@ type serveOptions struct {
 	// LogRetention and LogMaxEntries bound the provisioning log.
 	LogRetention   time.Duration
 	LogMaxEntries  int
+	LogMaxBytes    int64
 	RequestTimeout time.Duration
 	AdminListen    string
 	// Durability is what an acknowledged write survives: full or process.
@@ -116,7 +119,8 @@ is ignored, since it could name any address.`,
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&opts.AdminToken, "admin-token", "", "admin API token (default: the admin-token file in the data directory, generated at first start)")
-	f.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
+	opts.MaxBodyBytes = server.DefaultMaxBodyBytes
+	f.Var((*byteSizeFlag)(&opts.MaxBodyBytes), "max-body-bytes", "largest request body accepted (bytes, or with a unit: 8MiB)")
 	opts.RequestTimeout = server.DefaultRequestTimeout
 	f.Var((*durationFlag)(&opts.RequestTimeout), "request-timeout", "longest a SCIM request may take; one the database does not answer in time gets 503 with Retry-After")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
@@ -128,9 +132,11 @@ is ignored, since it could name any address.`,
 	opts.LogRetention = server.DefaultLogRetention
 	f.Var((*durationFlag)(&opts.LogRetention), "log-retention", "how long the provisioning log (kacescim logs) keeps a SCIM request")
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
+	opts.LogMaxBytes = server.DefaultLogMaxBytes
+	f.Var((*byteSizeFlag)(&opts.LogMaxBytes), "log-max-bytes", "most space the provisioning log takes (about: its text and 64 bytes an entry); the oldest entries go first")
 	f.Var((*prefixesFlag)(&opts.TrustedProxies), "trusted-proxy", "a reverse proxy, by `CIDR` or IP, whose X-Forwarded-For names the client in the logs and to the throttle of wrong keys (repeat or separate with commas)")
 	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
-		"log-retention", "log-max-entries", "trusted-proxy")
+		"log-retention", "log-max-entries", "log-max-bytes", "trusted-proxy")
 	return cmd
 }
 
@@ -159,6 +165,23 @@ func (d *durationFlag) String() string {
 }
 
 func (d *durationFlag) Type() string { return "duration" }
+
+// byteSizeFlag is a size in bytes, given as a number of bytes or with a
+// unit (512MiB, 1GB, 64k), shown in IEC units.
+type byteSizeFlag int64
+
+func (b *byteSizeFlag) Set(s string) error {
+	v, err := humanize.ParseBytes(strings.TrimSpace(s))
+	if err != nil || v > math.MaxInt64 {
+		return fmt.Errorf("%q is not a size such as 4194304, 4MiB or 1GB", s)
+	}
+	*b = byteSizeFlag(v)
+	return nil
+}
+
+func (b *byteSizeFlag) String() string { return humanize.IBytes(uint64(max(*b, 0))) }
+
+func (b *byteSizeFlag) Type() string { return "size" }
 
 // prefixesFlag is a list of IP prefixes, given as CIDRs or bare IPs (a
 // /32 or /128), separated by commas or spaces, the flag repeated or
@@ -227,6 +250,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.LogMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
+	}
+	if opts.LogMaxBytes <= 0 {
+		return usageErr(fmt.Sprintf("--log-max-bytes must be positive, got %d", opts.LogMaxBytes))
 	}
 	if _, err := store.ParseDurability(opts.Durability); err != nil {
 		return usageErr("--" + err.Error())
@@ -369,6 +395,7 @@ func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config
 		RequestTimeout: opts.RequestTimeout,
 		LogRetention:   opts.LogRetention,
 		LogMaxEntries:  opts.LogMaxEntries,
+		LogMaxBytes:    opts.LogMaxBytes,
 		TrustedProxies: opts.TrustedProxies,
 		Version:        opts.g.Build.String(),
 		Logger:         log,

@@ -71,11 +71,44 @@ func (s *Service) FlushLog(ctx context.Context) error {
 	return s.logs.flush(ctx)
 }
 
-// PruneLog deletes the entries older than retention and, beyond them, the
-// oldest until at most keep remain. It returns how many it deleted.
-func (s *Service) PruneLog(ctx context.Context, retention time.Duration, keep int) (int, error) {
+// LogRetention is what the provisioning log keeps: entries younger than
+// MaxAge, at most MaxEntries of them, and at most MaxBytes of them as
+// LogEntrySize counts (0: no bound of that kind).
+type LogRetention struct {
+	MaxAge     time.Duration
+	MaxEntries int
+	MaxBytes   int64
+}
+
+// LogLimits is a LogRetention at a moment: the store deletes the entries
+// older than Before, then the oldest until at most MaxEntries remain and
+// the sizes of those that remain add up to MaxBytes at most.
+type LogLimits struct {
+	Before     time.Time
+	MaxEntries int
+	MaxBytes   int64
+}
+
+// LogEntryOverhead is what LogEntrySize adds to an entry's text for its
+// numbers, its row and its index entries: about what a store spends.
+const LogEntryOverhead = 64
+
+// LogEntrySize is the size that a LogRetention's MaxBytes counts: the
+// bytes of the entry's text plus LogEntryOverhead. The stores compute
+// the same figure in SQL.
+func LogEntrySize(e *LogEntry) int64 {
+	return int64(LogEntryOverhead + len(e.RequestID) + len(e.Method) + len(e.Path) + len(e.ResourceID) + len(e.Error) + len(e.ClientIP))
+}
+
+// PruneLog deletes the entries beyond r, the oldest first, and returns how
+// many it deleted.
+func (s *Service) PruneLog(ctx context.Context, r LogRetention) (int, error) {
 	if err := s.FlushLog(ctx); err != nil {
 		return 0, err
 	}
-	return s.Store.PruneLog(ctx, s.Now().Add(-retention), keep)
+	l := LogLimits{MaxEntries: r.MaxEntries, MaxBytes: r.MaxBytes}
+	if r.MaxAge > 0 {
+		l.Before = s.Now().Add(-r.MaxAge)
+	}
+	return s.Store.PruneLog(ctx, l)
 }

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"time"
 )
 
 // Store keeps providers and their SCIM resources. Every method is safe for
@@ -141,7 +140,8 @@ type LogStore interface {
 	RecordRequests(ctx context.Context, entries []*LogEntry) error
 	// FindLog returns matching entries, oldest first, with ProviderName.
 	FindLog(ctx context.Context, q LogQuery) ([]*LogEntry, error)
-	// PruneLog deletes entries older than before and, beyond them, the
-	// oldest ones until at most keep remain. It returns how many it deleted.
-	PruneLog(ctx context.Context, before time.Time, keep int) (int, error)
+	// PruneLog deletes the entries beyond the limits, the oldest first,
+	// and gives the space they held back where the store can. It returns
+	// how many it deleted.
+	PruneLog(ctx context.Context, l LogLimits) (int, error)
 }

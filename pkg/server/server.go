@@ -60,6 +60,10 @@ type Config struct {
 	// LogMaxEntries caps the provisioning log (default 1,000,000 entries);
 	// the oldest go first.
 	LogMaxEntries int
+	// LogMaxBytes caps the provisioning log's size as
+	// directory.LogEntrySize counts it (default 512 MiB); the oldest
+	// entries go first.
+	LogMaxBytes int64
 	// TrustedProxies are the reverse proxies (load balancers) in front of
 	// the server. A request whose connection comes from one of them is
 	// known by the client its X-Forwarded-For names, in both logs and to
@@ -84,6 +88,10 @@ const (
 	DefaultRequestTimeout = 15 * time.Second
 	DefaultLogRetention   = 30 * 24 * time.Hour
 	DefaultLogMaxEntries  = 1_000_000
+	// DefaultLogMaxBytes holds a million entries of a typical size
+	// (about 200 bytes) and a fifth as many of the largest (a 2 kB URI
+	// and a 2 kB error).
+	DefaultLogMaxBytes = 512 << 20
 	// pruneEvery is how often Serve trims the provisioning log.
 	pruneEvery = 10 * time.Minute
 )
@@ -121,6 +129,9 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 	}
 	if cfg.LogMaxEntries <= 0 {
 		cfg.LogMaxEntries = DefaultLogMaxEntries
+	}
+	if cfg.LogMaxBytes <= 0 {
+		cfg.LogMaxBytes = DefaultLogMaxBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -268,5 +279,5 @@ func (s *Server) pruneLog(ctx context.Context) {
 // PruneLog deletes provisioning-log entries beyond the configured
 // retention and size, and returns how many it deleted.
 func (s *Server) PruneLog(ctx context.Context) (int, error) {
-	return s.dir.PruneLog(ctx, s.cfg.LogRetention, s.cfg.LogMaxEntries)
+	return s.dir.PruneLog(ctx, directory.LogRetention{MaxAge: s.cfg.LogRetention, MaxEntries: s.cfg.LogMaxEntries, MaxBytes: s.cfg.LogMaxBytes})
 }

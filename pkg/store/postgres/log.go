@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,25 +153,41 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 	return out, nil
 }
 
-// PruneLog deletes entries older than before, then the oldest beyond keep,
-// in one transaction.
-func (db *DB) PruneLog(ctx context.Context, before time.Time, keep int) (int, error) {
+// entrySizeSQL is directory.LogEntrySize in SQL.
+var entrySizeSQL = fmt.Sprintf(`(%d + octet_length(request_id) + octet_length(method) + octet_length(path)
+	+ octet_length(resource_id) + octet_length(error) + octet_length(client_ip))`, directory.LogEntryOverhead)
+
+// PruneLog deletes the entries older than l.Before, then the oldest until
+// l.MaxEntries and l.MaxBytes hold, in one transaction. PostgreSQL's
+// autovacuum makes the space they held reusable by the entries that come
+// next; the files do not shrink.
+func (db *DB) PruneLog(ctx context.Context, l directory.LogLimits) (int, error) {
 	var deleted int64
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		deleted = 0
-		tag, err := tx.Exec(ctx, `DELETE FROM request_log WHERE at < $1`, ms(before))
+		tag, err := tx.Exec(ctx, `DELETE FROM request_log WHERE at < $1`, ms(l.Before))
 		if err != nil {
 			return err
 		}
 		deleted += tag.RowsAffected()
-		if keep <= 0 {
-			return nil
+		if l.MaxEntries > 0 {
+			tag, err = tx.Exec(ctx, `DELETE FROM request_log WHERE id <= (SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET $1)`, l.MaxEntries)
+			if err != nil {
+				return err
+			}
+			deleted += tag.RowsAffected()
 		}
-		tag, err = tx.Exec(ctx, `DELETE FROM request_log WHERE id <= (SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET $1)`, keep)
-		if err != nil {
-			return err
+		if l.MaxBytes > 0 {
+			// The newest entry past which the entries newer than it add
+			// up to more than MaxBytes, and every older one.
+			tag, err = tx.Exec(ctx, `DELETE FROM request_log WHERE id <= (SELECT max(id) FROM (
+					SELECT id, sum(`+entrySizeSQL+`) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS total FROM request_log
+				) sized WHERE total > $1)`, l.MaxBytes)
+			if err != nil {
+				return err
+			}
+			deleted += tag.RowsAffected()
 		}
-		deleted += tag.RowsAffected()
 		return nil
 	})
 	return int(deleted), dbError(err, subject{Kind: "log entry"})

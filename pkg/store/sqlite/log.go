@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -134,34 +135,89 @@ func (db *DB) FindLog(ctx context.Context, q directory.LogQuery) ([]*directory.L
 	return out, nil
 }
 
-// PruneLog deletes entries older than before, then the oldest beyond keep.
-func (db *DB) PruneLog(ctx context.Context, before time.Time, keep int) (int, error) {
-	var deleted int64
-	err := db.write(ctx, func(h handle) error {
-		res, err := h.ExecContext(ctx, `DELETE FROM request_log WHERE at < ?`, toMS(before))
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
+// entrySizeSQL is directory.LogEntrySize in SQL.
+var entrySizeSQL = fmt.Sprintf(`(%d + octet_length(request_id) + octet_length(method) + octet_length(path)
+	+ octet_length(resource_id) + octet_length(error) + octet_length(client_ip))`, directory.LogEntryOverhead)
+
+// pruneSlice is how many entries one write of PruneLog deletes: the
+// writes queued behind it wait a few milliseconds at most.
+const pruneSlice = 5000
+
+// PruneLog deletes the entries older than l.Before, then the oldest until
+// l.MaxEntries and l.MaxBytes hold, a pruneSlice at a time, and gives the
+// pages they held back to the file system (vacuum.go).
+func (db *DB) PruneLog(ctx context.Context, l directory.LogLimits) (int, error) {
+	deleted, err := db.deleteLog(ctx, `DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE at < ?1 LIMIT ?2)`, toMS(l.Before))
+	if err != nil {
+		return deleted, err
+	}
+	cutoff, err := db.logCutoff(ctx, l)
+	if err != nil {
+		return deleted, err
+	}
+	if cutoff > 0 {
+		n, err := db.deleteLog(ctx, `DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE id <= ?1 ORDER BY id LIMIT ?2)`, cutoff)
 		deleted += n
-		if keep <= 0 {
-			return nil
-		}
-		var cutoff sql.NullInt64
-		err = h.QueryRowContext(ctx, `SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET ?`, keep).Scan(&cutoff)
-		if err == sql.ErrNoRows || !cutoff.Valid {
-			return nil
-		}
 		if err != nil {
-			return err
+			return deleted, err
 		}
-		res, err = h.ExecContext(ctx, `DELETE FROM request_log WHERE id <= ?`, cutoff.Int64)
+	}
+	if deleted > 0 {
+		if _, err := db.reclaim(ctx); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// deleteLog runs query, a DELETE of at most ?2 entries bounded by arg
+// (?1), until it deletes fewer, and returns how many it deleted.
+func (db *DB) deleteLog(ctx context.Context, query string, arg int64) (int, error) {
+	total := 0
+	for {
+		var n int64
+		err := db.write(ctx, func(h handle) error {
+			res, err := h.ExecContext(ctx, query, arg, pruneSlice)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
-			return err
+			return total, dbError(err, subject{Kind: "log entry"})
 		}
-		n, _ = res.RowsAffected()
-		deleted += n
-		return nil
-	})
-	return int(deleted), dbError(err, subject{Kind: "log entry"})
+		total += int(n)
+		if n < pruneSlice {
+			return total, nil
+		}
+	}
+}
+
+// logCutoff returns the newest entry that l.MaxEntries or l.MaxBytes
+// leaves out (0 for none), read on a reading connection so that the
+// writer does not wait for the walk.
+func (db *DB) logCutoff(ctx context.Context, l directory.LogLimits) (int64, error) {
+	var cutoff int64
+	if l.MaxEntries > 0 {
+		var id sql.NullInt64
+		err := db.reader().QueryRowContext(ctx, `SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET ?`, l.MaxEntries).Scan(&id)
+		if err != nil && err != sql.ErrNoRows {
+			return 0, dbError(err, subject{Kind: "log entry"})
+		}
+		cutoff = id.Int64
+	}
+	if l.MaxBytes > 0 {
+		// The newest entry past which the entries newer than it add up
+		// to more than MaxBytes.
+		var id sql.NullInt64
+		err := db.reader().QueryRowContext(ctx, `SELECT MAX(id) FROM (
+				SELECT id, SUM(`+entrySizeSQL+`) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS total FROM request_log
+			) WHERE total > ?`, l.MaxBytes).Scan(&id)
+		if err != nil {
+			return 0, dbError(err, subject{Kind: "log entry"})
+		}
+		cutoff = max(cutoff, id.Int64)
+	}
+	return cutoff, nil
 }

@@ -10,6 +10,8 @@
 // has a busy_timeout, so another process writing the same file makes a
 // writer wait rather than fail with SQLITE_BUSY half-way through a
 // transaction. A third connection runs the checkpoints (checkpoint.go).
+// The file runs with auto_vacuum=INCREMENTAL, so that pruning the
+// provisioning log shrinks it (vacuum.go).
 //
 // The schema lives in migrations/*.sql, embedded in the binary and applied
 // in order by Open; schema_migrations records which ones ran.
@@ -129,6 +131,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := migrate(ctx, db.w, ms); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	if err := convertToIncrementalVacuum(ctx, db.w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 
 	ck := sql.OpenDB(connector{drv: drv, dsn: dsn(path, checkpoints, o.durability)})
@@ -250,6 +256,9 @@ func dsn(path string, r role, l durability.Level) string {
 		// Its checkpoints sync the database file, per the durability.
 		q.Add("_pragma", "synchronous("+syncPragma(l)+")")
 	case writer:
+		// Before the first table of a new file (vacuum.go); on a file
+		// of before, only once Open has converted it.
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		// In WAL mode FULL syncs the WAL at every commit; NORMAL only at
 		// checkpoints, so that a power loss may lose the last commits

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,11 +97,11 @@ func testRequestLog(t *testing.T, s directory.Store) {
 	}
 
 	// Pruning by age, then by count.
-	n, err := s.PruneLog(ctx, logT0.Add(30*time.Second), 0)
+	n, err := s.PruneLog(ctx, directory.LogLimits{Before: logT0.Add(30 * time.Second)})
 	if err != nil || n != 2 { // a and the older entra entry
 		t.Errorf("PruneLog by age deleted %d (%v), want 2", n, err)
 	}
-	n, err = s.PruneLog(ctx, time.Time{}, 1)
+	n, err = s.PruneLog(ctx, directory.LogLimits{MaxEntries: 1})
 	if err != nil || n != 2 {
 		t.Errorf("PruneLog by count deleted %d (%v), want 2", n, err)
 	}
@@ -161,5 +162,75 @@ func testRequestLogBatch(t *testing.T, s directory.Store) {
 	}
 	if err := s.RecordRequests(ctx, nil); err != nil {
 		t.Errorf("empty batch: %v", err)
+	}
+}
+
+// testRequestLogBySize: PruneLog keeps the newest entries whose
+// directory.LogEntrySize adds up to MaxBytes at most, the store counting
+// as LogEntrySize does (multi-byte text in bytes), and a count bound
+// beside it takes whichever leaves fewer.
+func testRequestLogBySize(t *testing.T, s directory.Store) {
+	ctx := context.Background()
+	p := newProvider(t, s, "okta")
+	var entries []*directory.LogEntry
+	for i := range 6 {
+		e := &directory.LogEntry{Time: logT0.Add(time.Duration(i) * time.Second), ProviderID: p.ID, RequestID: fmt.Sprint("req-", i),
+			Method: "GET", Path: "/scim/v2/Users?filter=" + strings.Repeat("é", 100*(i+1)), Status: 400, Error: "nöt found", ClientIP: "192.0.2.7"}
+		entries = append(entries, e)
+	}
+	if err := s.RecordRequests(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	kept := func() []int64 {
+		t.Helper()
+		es, err := s.FindLog(ctx, directory.LogQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	size := func(es ...*directory.LogEntry) (n int64) {
+		for _, e := range es {
+			n += directory.LogEntrySize(e)
+		}
+		return n
+	}
+	want := func(es ...*directory.LogEntry) string {
+		var ids []int64
+		for _, e := range es {
+			ids = append(ids, e.ID)
+		}
+		return fmt.Sprint(ids)
+	}
+
+	// Exactly the newest three: nothing of theirs goes.
+	n, err := s.PruneLog(ctx, directory.LogLimits{MaxBytes: size(entries[3:]...)})
+	if err != nil || n != 3 {
+		t.Errorf("PruneLog to the size of the newest three deleted %d (%v), want 3", n, err)
+	}
+	if got := fmt.Sprint(kept()); got != want(entries[3:]...) {
+		t.Errorf("kept %s, want %s", got, want(entries[3:]...))
+	}
+	// A byte less: the oldest of them goes too.
+	n, err = s.PruneLog(ctx, directory.LogLimits{MaxBytes: size(entries[3:]...) - 1})
+	if err != nil || n != 1 {
+		t.Errorf("PruneLog a byte under deleted %d (%v), want 1", n, err)
+	}
+	// Room for both, but only one entry.
+	n, err = s.PruneLog(ctx, directory.LogLimits{MaxBytes: size(entries...), MaxEntries: 1})
+	if err != nil || n != 1 {
+		t.Errorf("PruneLog to one entry deleted %d (%v), want 1", n, err)
+	}
+	if got := fmt.Sprint(kept()); got != want(entries[5]) {
+		t.Errorf("kept %s, want %s", got, want(entries[5]))
+	}
+	// Room for none.
+	n, err = s.PruneLog(ctx, directory.LogLimits{MaxBytes: 1})
+	if err != nil || n != 1 || len(kept()) != 0 {
+		t.Errorf("PruneLog to 1 byte deleted %d (%v), kept %v", n, err, kept())
 	}
 }

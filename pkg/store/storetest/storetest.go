@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"DirectoryUser", testDirectoryUser},
 		{"RequestLog", testRequestLog},
 		{"RequestLogBatch", testRequestLogBatch},
+		{"RequestLogBySize", testRequestLogBySize},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
