@@ -3,10 +3,12 @@ package main
 import (
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/mattn/go-isatty"
 	"github.com/muesli/termenv"
+	"golang.org/x/term"
 )
 
 // IOStreams are the streams a command reads and writes, with what is known
@@ -20,6 +22,7 @@ type IOStreams struct {
 	stdoutTTY bool
 	stdinTTY  bool
 	color     bool
+	width     int // the terminal's columns; 0 when unknown
 }
 
 // SystemIO returns the process's streams, with the TTY and colour switches
@@ -27,7 +30,26 @@ type IOStreams struct {
 func SystemIO() *IOStreams {
 	tty := isTerminal(os.Stdout)
 	_, noColor := os.LookupEnv("NO_COLOR")
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, stdoutTTY: tty, stdinTTY: isTerminal(os.Stdin), color: tty && !noColor}
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, stdoutTTY: tty, stdinTTY: isTerminal(os.Stdin), color: tty && !noColor,
+		width: terminalWidth(os.Stdout, tty)}
+}
+
+// terminalWidth is the width of the terminal f is, in columns: COLUMNS
+// when it holds a number (as shells set it, and for a fixed width),
+// otherwise what the terminal says; 0 when f is no terminal or it cannot
+// tell.
+func terminalWidth(f *os.File, tty bool) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if !tty {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || w <= 0 {
+		return 0
+	}
+	return w
 }
 
 // TestIO returns streams over the given writers, not a terminal.
@@ -52,6 +74,13 @@ func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 
 // SetStdinTTY overrides the detection (tests).
 func (s *IOStreams) SetStdinTTY(tty bool) { s.stdinTTY = tty }
+
+// TerminalWidth is the width of the terminal stdout is, in columns (0
+// when unknown): what tables fit to.
+func (s *IOStreams) TerminalWidth() int { return s.width }
+
+// SetTerminalWidth overrides the detection (tests).
+func (s *IOStreams) SetTerminalWidth(w int) { s.width = w }
 
 // SetColorEnabled overrides the detection (tests).
 func (s *IOStreams) SetColorEnabled(on bool) { s.color = on }

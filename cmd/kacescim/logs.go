@@ -192,15 +192,22 @@ func renderLogs(g *globalOptions, entries []adminapi.LogEntry, limit int) error 
 func logRows(p *printer, entries []adminapi.LogEntry) [][]string {
 	rows := make([][]string, 0, len(entries))
 	for _, e := range entries {
-		provider := e.Provider
-		if provider == "" && p.tty {
-			provider = "-"
+		provider, path := e.Provider, e.Path
+		if p.tty {
+			if provider == "" {
+				provider = "-"
+			}
+			// Every SCIM request's path starts so: on a terminal, the
+			// room goes to what follows.
+			if rest, ok := strings.CutPrefix(path, "/scim/v2/"); ok {
+				path = "/" + rest
+			}
 		}
 		rows = append(rows, []string{
 			p.Time(e.Time),
 			provider,
 			e.Method,
-			e.Path,
+			path,
 			statusCell(p, e.Status),
 			e.ResourceID,
 			latencyCell(p, e.LatencyMs),

@@ -145,6 +145,7 @@ func runCLI(t *testing.T, tty bool, args ...string) cliResult {
 type cliInput struct {
 	stdin               string
 	stdinTTY, stdoutTTY bool
+	width               int // the terminal's columns (0: unknown)
 }
 
 // runCLIInput is runCLI with stdin.
@@ -160,6 +161,7 @@ func runCLIInput(t *testing.T, in cliInput, args ...string) cliResult {
 	}
 	g.IO.SetStdoutTTY(in.stdoutTTY)
 	g.IO.SetStdinTTY(in.stdinTTY)
+	g.IO.SetTerminalWidth(in.width)
 	root := NewCmdRoot(g)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(context.Background())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // printer renders command output for the streams it is given: styled
@@ -22,6 +23,9 @@ type printer struct {
 	now time.Time
 	loc *time.Location
 	re  *lipgloss.Renderer
+	// width is what a table on the terminal fits in, in columns: 0 for
+	// no limit (--wide, or a width the terminal does not tell).
+	width int
 }
 
 func (g *globalOptions) printer() *printer {
@@ -29,7 +33,11 @@ func (g *globalOptions) printer() *printer {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &printer{out: g.IO.Out, tty: g.IO.IsStdoutTTY(), now: g.Now(), loc: loc, re: g.IO.renderer()}
+	p := &printer{out: g.IO.Out, tty: g.IO.IsStdoutTTY(), now: g.Now(), loc: loc, re: g.IO.renderer()}
+	if !g.Wide {
+		p.width = g.IO.TerminalWidth()
+	}
+	return p
 }
 
 // JSON writes v indented, the same data the text form shows. Directory
@@ -46,8 +54,9 @@ func (p *printer) JSON(v any) error {
 	return err
 }
 
-// Table writes rows under headers: a lipgloss table on a terminal,
-// tab-separated lines with a header line otherwise.
+// Table writes rows under headers: a lipgloss table on a terminal, fitted
+// to its width (fitColumns), tab-separated lines with a header line
+// otherwise, every value whole.
 func (p *printer) Table(headers []string, rows [][]string) error {
 	if !p.tty {
 		var b strings.Builder
@@ -58,8 +67,14 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 		_, err := io.WriteString(p.out, b.String())
 		return err
 	}
-	header := p.re.NewStyle().Bold(true).PaddingRight(2)
-	cell := p.re.NewStyle().PaddingRight(2)
+	if p.width > 0 {
+		headers, rows = fitColumns(headers, rows, p.width)
+	}
+	// Each column but the last ends in its gap: the header's rule is as
+	// wide as the widest line.
+	header := p.re.NewStyle().Bold(true)
+	cell := p.re.NewStyle()
+	last := len(headers) - 1
 	t := table.New().
 		Border(lipgloss.NormalBorder()).
 		BorderStyle(p.re.NewStyle().Faint(true)).
@@ -67,11 +82,15 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 		BorderColumn(false).BorderRow(false).BorderHeader(true).
 		Headers(headers...).
 		Rows(rows...).
-		StyleFunc(func(row, _ int) lipgloss.Style {
+		StyleFunc(func(row, col int) lipgloss.Style {
+			style := cell
 			if row == table.HeaderRow {
-				return header
+				style = header
 			}
-			return cell
+			if col < last {
+				style = style.PaddingRight(columnGap)
+			}
+			return style
 		})
 	lines := strings.Split(t.Render(), "\n")
 	for i, l := range lines {
@@ -79,6 +98,102 @@ func (p *printer) Table(headers []string, rows [][]string) error {
 	}
 	_, err := fmt.Fprintln(p.out, strings.Join(lines, "\n"))
 	return err
+}
+
+// columnGap is the space between two columns of a table on a terminal.
+const columnGap = 2
+
+// shortColumn is the widest a column may be and still be cut only when
+// cutting the longer ones is not enough.
+const shortColumn = 16
+
+// minColumn is the narrowest a column is cut to (with its ellipsis), or
+// its header's width if that is wider: enough to tell values apart.
+const minColumn = 8
+
+// hardFloor is the narrowest a column is ever cut to: three characters
+// and the ellipsis.
+const hardFloor = 4
+
+// fitColumns cuts the cells of the widest columns, with an ellipsis,
+// until a table of them fits in width columns: a line never wraps, and
+// the columns that are narrow already (names, statuses, dates) stay
+// whole while they can. Only a table of very many columns for its
+// terminal has its headers cut too; one that does not fit even then is as
+// narrow as hardFloor allows.
+func fitColumns(headers []string, rows [][]string, width int) ([]string, [][]string) {
+	widths := make([]int, len(headers))
+	for i, h := range headers {
+		widths[i] = ansi.StringWidth(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			if i < len(widths) {
+				widths[i] = max(widths[i], ansi.StringWidth(c))
+			}
+		}
+	}
+	// The last column has no gap after it.
+	room := width - columnGap*(len(headers)-1)
+	total := 0
+	for _, w := range widths {
+		total += w
+	}
+	if total <= room {
+		return headers, rows
+	}
+	// Take a column from the widest one at a time, so that the cut falls
+	// on the long values, evenly among columns as long: first from the
+	// columns longer than shortColumn only, so that dates, names and
+	// statuses stay whole while they can, then from any column down to
+	// its floor (minColumn, or its header's width).
+	floor := make([]int, len(widths))
+	for i, h := range headers {
+		floor[i] = min(widths[i], max(minColumn, ansi.StringWidth(h)))
+	}
+	shortFirst := make([]int, len(widths))
+	for i, w := range widths {
+		shortFirst[i] = w
+		if w > shortColumn {
+			shortFirst[i] = floor[i]
+		}
+	}
+	// Last, when there are too many columns for the terminal, the headers
+	// are cut too, to hardFloor.
+	hard := make([]int, len(widths))
+	for i, w := range widths {
+		hard[i] = min(w, hardFloor)
+	}
+	for _, floor := range [][]int{shortFirst, floor, hard} {
+		for total > room {
+			widest := -1
+			for i, w := range widths {
+				if w > floor[i] && (widest < 0 || w > widths[widest]) {
+					widest = i
+				}
+			}
+			if widest < 0 {
+				break
+			}
+			widths[widest]--
+			total--
+		}
+	}
+	cut := func(cells []string) []string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			if i < len(widths) && ansi.StringWidth(c) > widths[i] {
+				c = ansi.Truncate(c, widths[i], "…")
+			}
+			out[i] = c
+		}
+		return out
+	}
+	fitted := make([][]string, len(rows))
+	for i, r := range rows {
+		fitted[i] = cut(r)
+	}
+	return cut(headers), fitted
 }
 
 // tsvRow is one line of piped table output: tabs and newlines inside a
@@ -171,16 +286,14 @@ func (p *printer) TimeOrNever(t time.Time) string {
 	return p.Time(t)
 }
 
-// Bool formats b: yes/no on a terminal, true/false when piped.
+// Bool formats b as yes or no, on a terminal and piped alike: text
+// output says one thing one way. Scripts that need true and false read
+// --output json.
 func (p *printer) Bool(b bool) string {
-	switch {
-	case p.tty && b:
+	if b {
 		return "yes"
-	case p.tty:
-		return "no"
-	default:
-		return fmt.Sprint(b)
 	}
+	return "no"
 }
 
 // FieldValue formats the value of a directory-user field: text as it

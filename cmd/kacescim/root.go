@@ -58,6 +58,7 @@ type globalOptions struct {
 	Token      string
 	Output     string
 	CACert     string // --ca-cert: the PEM file of a CA to trust
+	Wide       bool   // --wide: tables keep every value whole, whatever the terminal's width
 
 	// tokenSource says where the admin token came from, for error messages.
 	tokenSource string
@@ -102,6 +103,7 @@ wins over the config file.`,
 	pf.StringVar(&g.Server, "server", "", "kacescim server URL (default: the URL kacescim serve wrote to the data directory, else "+defaultServerURL+")")
 	pf.StringVar(&g.Token, "token", "", "admin token (default: the admin-token file in the data directory)")
 	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
+	pf.BoolVar(&g.Wide, "wide", false, "tables show every value whole instead of fitting the terminal's width")
 	pf.StringVar(&g.CACert, "ca-cert", "", "PEM `FILE` of the CA (or self-signed certificate) to trust for the server's TLS certificate")
 	configurable(pf, "config", "data-dir", "server", "token", "output", "ca-cert")
 
