@@ -1,15 +1,20 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +28,9 @@ import (
 )
 
 // The attack of issue 12's first acceptance line: 10,000 requests with
-// wrong keys and 100 with 1 MB URIs, from attackers goroutines as fast
-// as the server answers them.
+// wrong keys and 100 with 1 MB URIs, from attackers goroutines of a
+// process of its own (TestAttackerProcess), as fast as the server
+// answers them.
 //
 // Half of the wrong keys come from the connection's own address
 // (127.0.0.1, the real provider's too), which the throttle of failed
@@ -104,20 +110,20 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 		patch(&warm)
 	}
 
-	a := newAttack(e)
-	defer a.close()
 	size := openDBSize(b, filepath.Join(e.dataDir, store.DefaultFile))
 	defer size.close()
 
 	// The attack alone, for the database's growth: no provider writes
 	// beside it.
+	var st attackStatuses
 	before := size.measure(b, e)
-	a.run(0, nil)
+	alone := startAttack(b, e, 0).wait(b)
+	st.add(alone)
 	walAfter := size.walBytes()
 	after := size.measure(b, e)
 	growth := after.disk - before.disk
 	b.Logf("iteration %d: the attack alone in %v: database %d → %d bytes on disk (%d → %d pages of %d), WAL %d bytes before the checkpoint",
-		iter, a.took[0].Round(time.Millisecond), before.disk, after.disk, before.pages, after.pages, before.pageSize, walAfter)
+		iter, alone.Took.Round(time.Millisecond), before.disk, after.disk, before.pages, after.pages, before.pageSize, walAfter)
 
 	// The rounds: quiet, then under attack.
 	var quiet, attacked latencies
@@ -126,14 +132,20 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 		for range quietPatches {
 			patch(&q)
 		}
-		var done atomic.Bool
-		a.start(r, &done)
-		for !done.Load() {
-			patch(&at)
+		// The PATCHes sent while the attacker sends count.
+		a := startAttack(b, e, r)
+		var skip latencies
+		for !a.done.Load() {
+			if a.started.Load() {
+				patch(&at)
+			} else {
+				patch(&skip)
+			}
 		}
-		a.wait()
+		res := a.wait(b)
+		st.add(res)
 		b.Logf("round %d: %d quiet PATCHes, p99 %v; %d under the attack of %v, p99 %v",
-			r, len(q), p99(q), len(at), a.took[r].Round(time.Millisecond), p99(at))
+			r, len(q), p99(q), len(at), res.Took.Round(time.Millisecond), p99(at))
 		quiet = append(quiet, q...)
 		attacked = append(attacked, at...)
 	}
@@ -154,11 +166,6 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 
 	qp99, ap99 := p99(quiet), p99(attacked)
 	ratio := float64(ap99) / float64(qp99)
-	st := a.statuses()
-	var took time.Duration
-	for _, d := range a.took {
-		took += d
-	}
 	requests := (attackRounds + 1) * (attackWrongKeys + attackBigURIs)
 
 	b.ReportMetric(float64(p50(quiet).Microseconds()), "quiet-p50-µs")
@@ -173,7 +180,7 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 	b.ReportMetric(float64(st.throttled), "429s")
 	b.ReportMetric(float64(st.other4xx), "other-4xx")
 	b.ReportMetric(float64(st.server), "5xx")
-	b.ReportMetric(float64(requests)/took.Seconds(), "attack-req/s")
+	b.ReportMetric(float64(requests)/st.took.Seconds(), "attack-req/s")
 	b.Logf("iteration %d: %d attack requests: %d 401, %d 429, %d other 4xx (%v), %d 5xx (%v), %d failed; %d provisioning-log rows of failed authentication; PATCH p99 %v quiet (%d), %v under attack (%d): ×%.2f",
 		iter, requests, st.unauthorized, st.throttled, st.other4xx, st.otherCodes, st.server, st.serverCodes, st.errors, failRows,
 		qp99, len(quiet), ap99, len(attacked), ratio)
@@ -204,123 +211,195 @@ func quantile(l latencies, q float64) time.Duration {
 	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
-// attack sends the requests of one attack from attackers goroutines, on
-// connections of its own (the attacker's, not the provider's), and
-// counts the answers.
+// The attacker runs in a process of its own, the test binary started
+// again for TestAttackerProcess: its heap, its garbage collector and its
+// scheduler are not the server's, as an attacker's are not, though it
+// still shares the machine's cores with the server (harsher than an
+// attacker elsewhere).
+const (
+	attackerEnv      = "KACESCIM_ATTACKER" // the server's URL, in the attacker process
+	attackerRoundEnv = "KACESCIM_ATTACKER_ROUND"
+	// attackRateEnv paces the attack, in requests a second (default:
+	// as fast as the server answers attackers goroutines).
+	attackRateEnv = "KACESCIM_ATTACK_RATE"
+	// The attacker's lines on its standard output.
+	attackStartLine  = "attack: started"
+	attackResultLine = "attack: result "
+)
+
+// attackResult is what the attacker process reports.
+type attackResult struct {
+	Counts   map[int]int   `json:"counts"`
+	Errors   int           `json:"errors"`
+	FirstErr string        `json:"firstErr,omitempty"`
+	Took     time.Duration `json:"took"`
+}
+
+// attack is one attack, under way in the attacker process.
 type attack struct {
-	e      *scimEnv
-	client *http.Client
-	bigURI string
-	wg     sync.WaitGroup
-	// took is how long each attack took, by round (0: the attack alone).
-	took [attackRounds + 1]time.Duration
-
-	mu          sync.Mutex
-	counts      map[int]int
-	errors      int
-	firstErr    error
-	otherCodes  map[int]int
-	serverCodes map[int]int
+	cmd     *exec.Cmd
+	started atomic.Bool // the attacker is sending
+	done    atomic.Bool // the attacker has exited
+	exited  chan struct{}
+	res     attackResult
+	err     error
 }
 
-func newAttack(e *scimEnv) *attack {
-	return &attack{
-		e: e,
-		client: &http.Client{Transport: &http.Transport{
-			MaxIdleConns:        attackers,
-			MaxIdleConnsPerHost: attackers,
-		}, Timeout: time.Minute},
-		bigURI: e.http.URL + "/scim/v2/Users?filter=" + strings.Repeat("a", attackBigURI-len("/scim/v2/Users?filter=")),
-		counts: map[int]int{},
+// startAttack starts round's attack on e's server.
+func startAttack(b *testing.B, e *scimEnv, round int) *attack {
+	a := &attack{exited: make(chan struct{})}
+	a.cmd = exec.Command(os.Args[0], "-test.run=^TestAttackerProcess$", "-test.bench=^$", "-test.count=1")
+	a.cmd.Env = append(os.Environ(), attackerEnv+"="+e.http.URL, attackerRoundEnv+"="+strconv.Itoa(round))
+	a.cmd.Stderr = os.Stderr
+	out, err := a.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
 	}
+	if err := a.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer close(a.exited)
+		defer a.done.Store(true)
+		sc := bufio.NewScanner(out)
+		got := false
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == attackStartLine:
+				a.started.Store(true)
+			case strings.HasPrefix(line, attackResultLine):
+				got = true
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, attackResultLine)), &a.res); err != nil {
+					a.err = err
+				}
+			}
+		}
+		if err := a.cmd.Wait(); err != nil && a.err == nil {
+			a.err = err
+		}
+		if !got && a.err == nil {
+			a.err = errors.New("the attacker reported no result")
+		}
+	}()
+	return a
 }
 
-func (a *attack) close() { a.client.CloseIdleConnections() }
-
-// run sends round's attack and returns when it is answered; done, when
-// not nil, is set then.
-func (a *attack) run(round int, done *atomic.Bool) {
-	a.start(round, done)
-	a.wait()
+// wait waits for the attacker to exit and returns its result.
+func (a *attack) wait(b *testing.B) attackResult {
+	<-a.exited
+	if a.err != nil {
+		b.Fatalf("the attacker: %v", a.err)
+	}
+	return a.res
 }
 
-// start sends round's attack in the background (wait waits for it).
-// Every request has an address of the round's own: a 1 MB URI every
-// hundred wrong keys, every other request through the trusted proxy from
-// a new address.
-func (a *attack) start(round int, done *atomic.Bool) {
+// TestAttackerProcess is BenchmarkPatchUnderAttack's attacker, in a
+// process of its own; it does nothing in a test run.
+func TestAttackerProcess(t *testing.T) {
+	url := os.Getenv(attackerEnv)
+	if url == "" {
+		t.Skip("BenchmarkPatchUnderAttack's attacker: runs only when the benchmark starts it")
+	}
+	round, _ := strconv.Atoi(os.Getenv(attackerRoundEnv))
+	rate, _ := strconv.Atoi(os.Getenv(attackRateEnv))
+	res := sendAttack(url, round, rate)
+	line, _ := json.Marshal(res)
+	fmt.Printf("%s%s\n", attackResultLine, line)
+}
+
+// sendAttack sends the attack on the server at url from attackers
+// goroutines, on connections of their own, pacing it to rate requests a
+// second when rate > 0, and counts the answers. Every request of a round
+// is told from the other rounds' by its key and its address: a 1 MB URI
+// every hundred wrong keys, every other request through the trusted
+// proxy from an address of its own.
+func sendAttack(url string, round, rate int) attackResult {
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        attackers,
+		MaxIdleConnsPerHost: attackers,
+	}, Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	bigURI := url + "/scim/v2/Users?filter=" + strings.Repeat("a", attackBigURI-len("/scim/v2/Users?filter="))
+	var (
+		mu  sync.Mutex
+		res = attackResult{Counts: map[int]int{}}
+	)
+	send := func(i int) {
+		big := i%((attackWrongKeys+attackBigURIs)/attackBigURIs) == 0
+		u := url + "/scim/v2/Users?count=1"
+		if big {
+			u = bigURI
+		}
+		req, err := http.NewRequest("GET", u, nil)
+		if err != nil {
+			panic(err)
+		}
+		if !big || i%2 == 0 { // half the 1 MB URIs are keyless
+			req.Header.Set("Authorization", fmt.Sprintf("Bearer kcs_wrong-%d-%d", round, i))
+		}
+		if big || i%2 == 0 {
+			// 10.round.x.y: an address no other request has.
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", round, i>>8, i&0xff))
+		}
+		req.Header.Set("Accept", "application/scim+json")
+		r, err := client.Do(req)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			res.Errors++
+			if res.FirstErr == "" {
+				res.FirstErr = err.Error()
+			}
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+		res.Counts[r.StatusCode]++
+	}
 	jobs := make(chan int)
-	t := time.Now()
 	var workers sync.WaitGroup
 	for range attackers {
 		workers.Go(func() {
 			for i := range jobs {
-				a.send(round, i)
+				send(i)
 			}
 		})
 	}
-	a.wg.Go(func() {
-		for i := range attackWrongKeys + attackBigURIs {
-			jobs <- i
+	fmt.Println(attackStartLine)
+	t := time.Now()
+	for i := range attackWrongKeys + attackBigURIs {
+		if rate > 0 {
+			if d := time.Duration(i)*time.Second/time.Duration(rate) - time.Since(t); d > 0 {
+				time.Sleep(d)
+			}
 		}
-		close(jobs)
-		workers.Wait()
-		a.took[round] = time.Since(t)
-		if done != nil {
-			done.Store(true)
-		}
-	})
+		jobs <- i
+	}
+	close(jobs)
+	workers.Wait()
+	res.Took = time.Since(t)
+	return res
 }
 
-func (a *attack) wait() { a.wg.Wait() }
-
-// send sends request i of round's attack: with a 1 MB URI when i is the
-// last of a hundred (half of those keyless), else a wrong key; from a
-// fresh address behind the proxy when i is even, else from 127.0.0.1.
-func (a *attack) send(round, i int) {
-	big := i%((attackWrongKeys+attackBigURIs)/attackBigURIs) == 0
-	url := a.e.http.URL + "/scim/v2/Users?count=1"
-	if big {
-		url = a.bigURI
-	}
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		panic(err)
-	}
-	if !big || i%2 == 0 {
-		req.Header.Set("Authorization", fmt.Sprintf("Bearer kcs_wrong-%d-%d", round, i))
-	}
-	if big || i%2 == 0 {
-		// 10.round.x.y: an address no other request of the benchmark has.
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", round, i>>8, i&0xff))
-	}
-	req.Header.Set("Accept", "application/scim+json")
-	res, err := a.client.Do(req)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil {
-		a.errors++
-		if a.firstErr == nil {
-			a.firstErr = err
-		}
-		return
-	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	a.counts[res.StatusCode]++
-}
-
+// attackStatuses sorts the answers of the attacks.
 type attackStatuses struct {
 	unauthorized, throttled, other4xx, server, errors int
 	otherCodes, serverCodes                           map[int]int
-	firstErr                                          error
+	firstErr                                          string
+	took                                              time.Duration
 }
 
-func (a *attack) statuses() attackStatuses {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s := attackStatuses{errors: a.errors, firstErr: a.firstErr, otherCodes: map[int]int{}, serverCodes: map[int]int{}}
-	for code, n := range a.counts {
+func (s *attackStatuses) add(r attackResult) {
+	if s.otherCodes == nil {
+		s.otherCodes, s.serverCodes = map[int]int{}, map[int]int{}
+	}
+	s.errors += r.Errors
+	if s.firstErr == "" {
+		s.firstErr = r.FirstErr
+	}
+	s.took += r.Took
+	for code, n := range r.Counts {
 		switch {
 		case code == http.StatusUnauthorized:
 			s.unauthorized += n
@@ -334,7 +413,6 @@ func (a *attack) statuses() attackStatuses {
 			s.otherCodes[code] += n
 		}
 	}
-	return s
 }
 
 // dbSize measures the SQLite database of a running server on a
