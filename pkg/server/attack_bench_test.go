@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,7 +71,9 @@ const (
 // plus WAL, after a checkpoint), wal-KiB (the WAL the attack alone left
 // before the checkpoint), authfail-rows (provisioning-log rows of all the
 // attacks), the attack's statuses (401s, 429s, other-4xx, 5xx) and its
-// rate (attack-req/s).
+// rate (attack-req/s); quiet-sched-p99-µs and attack-sched-p99-µs, how
+// long the server's goroutines waited for a thread (runtime/metrics),
+// and quiet-gc/s and attack-gc/s, its GC cycles a second.
 func BenchmarkPatchUnderAttack(b *testing.B) {
 	for i := range b.N {
 		benchPatchUnderAttack(b, i)
@@ -126,22 +129,28 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 		iter, alone.Took.Round(time.Millisecond), before.disk, after.disk, before.pages, after.pages, before.pageSize, walAfter)
 
 	// The rounds: quiet, then under attack.
-	var quiet, attacked latencies
+	var (
+		quiet, attacked           latencies
+		quietSched, attackedSched runtimeStats
+	)
 	for r := 1; r <= attackRounds; r++ {
 		var q, at latencies
+		rs := readRuntimeStats()
 		for range quietPatches {
 			patch(&q)
 		}
+		quietSched.add(rs.since())
 		// The PATCHes sent while the attacker sends count.
 		a := startAttack(b, e, r)
 		var skip latencies
-		for !a.done.Load() {
-			if a.started.Load() {
-				patch(&at)
-			} else {
-				patch(&skip)
-			}
+		for !a.started.Load() && !a.done.Load() {
+			patch(&skip)
 		}
+		rs = readRuntimeStats()
+		for !a.done.Load() {
+			patch(&at)
+		}
+		attackedSched.add(rs.since())
 		res := a.wait(b)
 		st.add(res)
 		b.Logf("round %d: %d quiet PATCHes, p99 %v; %d under the attack of %v, p99 %v",
@@ -181,9 +190,15 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 	b.ReportMetric(float64(st.other4xx), "other-4xx")
 	b.ReportMetric(float64(st.server), "5xx")
 	b.ReportMetric(float64(requests)/st.took.Seconds(), "attack-req/s")
+	b.ReportMetric(float64(quietSched.p99().Microseconds()), "quiet-sched-p99-µs")
+	b.ReportMetric(float64(attackedSched.p99().Microseconds()), "attack-sched-p99-µs")
+	b.ReportMetric(quietSched.gcPerSecond(), "quiet-gc/s")
+	b.ReportMetric(attackedSched.gcPerSecond(), "attack-gc/s")
 	b.Logf("iteration %d: %d attack requests: %d 401, %d 429, %d other 4xx (%v), %d 5xx (%v), %d failed; %d provisioning-log rows of failed authentication; PATCH p99 %v quiet (%d), %v under attack (%d): ×%.2f",
 		iter, requests, st.unauthorized, st.throttled, st.other4xx, st.otherCodes, st.server, st.serverCodes, st.errors, failRows,
 		qp99, len(quiet), ap99, len(attacked), ratio)
+	b.Logf("iteration %d: the server's goroutines waited to run (p99) %v quiet, %v under attack; %.1f GC cycles a second quiet, %.1f under attack",
+		iter, quietSched.p99(), attackedSched.p99(), quietSched.gcPerSecond(), attackedSched.gcPerSecond())
 
 	if st.server > 0 || st.errors > 0 {
 		b.Errorf("the attack got %d 5xx (%v) and %d transport errors (first: %v)", st.server, st.serverCodes, st.errors, st.firstErr)
@@ -414,6 +429,70 @@ func (s *attackStatuses) add(r attackResult) {
 		}
 	}
 }
+
+// runtimeStats is what the server's process did in a phase, from
+// runtime/metrics: how long its goroutines waited, runnable, for a
+// thread (the CPU an attack takes shows there first), and its GC cycles.
+type runtimeStats struct {
+	buckets []float64 // upper bounds, seconds
+	counts  []uint64  // goroutines that waited up to the bound
+	gc      uint64
+	took    time.Duration
+}
+
+// runtimeSnapshot is runtimeStats at a moment, for since.
+type runtimeSnapshot struct {
+	at      time.Time
+	samples []metrics.Sample
+}
+
+func readRuntimeStats() runtimeSnapshot {
+	s := runtimeSnapshot{at: time.Now(), samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}}
+	metrics.Read(s.samples)
+	return s
+}
+
+// since is what happened from s to now.
+func (s runtimeSnapshot) since() runtimeStats {
+	now := readRuntimeStats()
+	h0, h1 := s.samples[0].Value.Float64Histogram(), now.samples[0].Value.Float64Histogram()
+	r := runtimeStats{buckets: h1.Buckets[1:], counts: make([]uint64, len(h1.Counts)),
+		gc: now.samples[1].Value.Uint64() - s.samples[1].Value.Uint64(), took: now.at.Sub(s.at)}
+	for i := range h1.Counts {
+		r.counts[i] = h1.Counts[i] - h0.Counts[i]
+	}
+	return r
+}
+
+func (r *runtimeStats) add(o runtimeStats) {
+	if r.counts == nil {
+		r.buckets, r.counts = o.buckets, make([]uint64, len(o.counts))
+	}
+	for i, c := range o.counts {
+		r.counts[i] += c
+	}
+	r.gc += o.gc
+	r.took += o.took
+}
+
+// p99 is the upper bound of the bucket that holds the 99th percentile
+// of the waits.
+func (r runtimeStats) p99() time.Duration {
+	var total uint64
+	for _, c := range r.counts {
+		total += c
+	}
+	var seen uint64
+	for i, c := range r.counts {
+		seen += c
+		if seen*100 >= total*99 && total > 0 {
+			return time.Duration(r.buckets[i] * float64(time.Second))
+		}
+	}
+	return 0
+}
+
+func (r runtimeStats) gcPerSecond() float64 { return float64(r.gc) / r.took.Seconds() }
 
 // dbSize measures the SQLite database of a running server on a
 // connection of its own.
