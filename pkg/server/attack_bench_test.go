@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +75,9 @@ const (
 // attacks), the attack's statuses (401s, 429s, other-4xx, 5xx) and its
 // rate (attack-req/s); quiet-sched-p99-µs and attack-sched-p99-µs, how
 // long the server's goroutines waited for a thread (runtime/metrics),
-// and quiet-gc/s and attack-gc/s, its GC cycles a second.
+// quiet-gc/s and attack-gc/s, its GC cycles a second, and the CPU the
+// server's process (quiet-server-cores, attack-server-cores) and the
+// attacker's (attacker-cores) used.
 func BenchmarkPatchUnderAttack(b *testing.B) {
 	for i := range b.N {
 		benchPatchUnderAttack(b, i)
@@ -192,13 +196,17 @@ func benchPatchUnderAttack(b *testing.B, iter int) {
 	b.ReportMetric(float64(requests)/st.took.Seconds(), "attack-req/s")
 	b.ReportMetric(float64(quietSched.p99().Microseconds()), "quiet-sched-p99-µs")
 	b.ReportMetric(float64(attackedSched.p99().Microseconds()), "attack-sched-p99-µs")
+	b.ReportMetric(quietSched.cores(), "quiet-server-cores")
+	b.ReportMetric(attackedSched.cores(), "attack-server-cores")
+	b.ReportMetric(st.cpu.Seconds()/st.took.Seconds(), "attacker-cores")
 	b.ReportMetric(quietSched.gcPerSecond(), "quiet-gc/s")
 	b.ReportMetric(attackedSched.gcPerSecond(), "attack-gc/s")
 	b.Logf("iteration %d: %d attack requests: %d 401, %d 429, %d other 4xx (%v), %d 5xx (%v), %d failed; %d provisioning-log rows of failed authentication; PATCH p99 %v quiet (%d), %v under attack (%d): ×%.2f",
 		iter, requests, st.unauthorized, st.throttled, st.other4xx, st.otherCodes, st.server, st.serverCodes, st.errors, failRows,
 		qp99, len(quiet), ap99, len(attacked), ratio)
-	b.Logf("iteration %d: the server's goroutines waited to run (p99) %v quiet, %v under attack; %.1f GC cycles a second quiet, %.1f under attack",
-		iter, quietSched.p99(), attackedSched.p99(), quietSched.gcPerSecond(), attackedSched.gcPerSecond())
+	b.Logf("iteration %d: the server's goroutines waited to run (p99) %v quiet, %v under attack; %.1f GC cycles a second quiet, %.1f under attack; the server process used %.2f cores quiet, %.2f under attack, the attacker %.2f (of %d)",
+		iter, quietSched.p99(), attackedSched.p99(), quietSched.gcPerSecond(), attackedSched.gcPerSecond(),
+		quietSched.cores(), attackedSched.cores(), st.cpu.Seconds()/st.took.Seconds(), runtime.NumCPU())
 
 	if st.server > 0 || st.errors > 0 {
 		b.Errorf("the attack got %d 5xx (%v) and %d transport errors (first: %v)", st.server, st.serverCodes, st.errors, st.firstErr)
@@ -248,6 +256,8 @@ type attackResult struct {
 	Errors   int           `json:"errors"`
 	FirstErr string        `json:"firstErr,omitempty"`
 	Took     time.Duration `json:"took"`
+	// CPU is the CPU time the attacker process used, user and system.
+	CPU time.Duration `json:"-"`
 }
 
 // attack is one attack, under way in the attacker process.
@@ -292,6 +302,9 @@ func startAttack(b *testing.B, e *scimEnv, round int) *attack {
 		}
 		if err := a.cmd.Wait(); err != nil && a.err == nil {
 			a.err = err
+		}
+		if ps := a.cmd.ProcessState; ps != nil {
+			a.res.CPU = ps.UserTime() + ps.SystemTime()
 		}
 		if !got && a.err == nil {
 			a.err = errors.New("the attacker reported no result")
@@ -402,7 +415,7 @@ type attackStatuses struct {
 	unauthorized, throttled, other4xx, server, errors int
 	otherCodes, serverCodes                           map[int]int
 	firstErr                                          string
-	took                                              time.Duration
+	took, cpu                                         time.Duration
 }
 
 func (s *attackStatuses) add(r attackResult) {
@@ -414,6 +427,7 @@ func (s *attackStatuses) add(r attackResult) {
 		s.firstErr = r.FirstErr
 	}
 	s.took += r.Took
+	s.cpu += r.CPU
 	for code, n := range r.Counts {
 		switch {
 		case code == http.StatusUnauthorized:
@@ -438,18 +452,29 @@ type runtimeStats struct {
 	counts  []uint64  // goroutines that waited up to the bound
 	gc      uint64
 	took    time.Duration
+	cpu     time.Duration // the process's CPU time
 }
 
 // runtimeSnapshot is runtimeStats at a moment, for since.
 type runtimeSnapshot struct {
 	at      time.Time
+	cpu     time.Duration
 	samples []metrics.Sample
 }
 
 func readRuntimeStats() runtimeSnapshot {
-	s := runtimeSnapshot{at: time.Now(), samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}}
+	s := runtimeSnapshot{at: time.Now(), cpu: processCPU(), samples: []metrics.Sample{{Name: "/sched/latencies:seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}}
 	metrics.Read(s.samples)
 	return s
+}
+
+// processCPU is the CPU time, user and system, the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // since is what happened from s to now.
@@ -457,7 +482,7 @@ func (s runtimeSnapshot) since() runtimeStats {
 	now := readRuntimeStats()
 	h0, h1 := s.samples[0].Value.Float64Histogram(), now.samples[0].Value.Float64Histogram()
 	r := runtimeStats{buckets: h1.Buckets[1:], counts: make([]uint64, len(h1.Counts)),
-		gc: now.samples[1].Value.Uint64() - s.samples[1].Value.Uint64(), took: now.at.Sub(s.at)}
+		gc: now.samples[1].Value.Uint64() - s.samples[1].Value.Uint64(), took: now.at.Sub(s.at), cpu: now.cpu - s.cpu}
 	for i := range h1.Counts {
 		r.counts[i] = h1.Counts[i] - h0.Counts[i]
 	}
@@ -473,7 +498,11 @@ func (r *runtimeStats) add(o runtimeStats) {
 	}
 	r.gc += o.gc
 	r.took += o.took
+	r.cpu += o.cpu
 }
+
+// cores is the CPU the process used, in cores.
+func (r runtimeStats) cores() float64 { return r.cpu.Seconds() / r.took.Seconds() }
 
 // p99 is the upper bound of the bucket that holds the 99th percentile
 // of the waits.
