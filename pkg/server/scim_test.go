@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,9 @@ type scimEnv struct {
 	// maxBodyBytes is the server's body limit (64 KiB when 0); set it and
 	// restart for another.
 	maxBodyBytes int64
+	// trustedProxies is the server's Config.TrustedProxies (none when
+	// nil); set it and restart for others.
+	trustedProxies []netip.Prefix
 }
 
 type fakeClock struct {
@@ -64,9 +68,10 @@ func newSCIMEnvOn(t testing.TB, database string) *scimEnv {
 func (e *scimEnv) start() {
 	e.t.Helper()
 	srv, err := servertest.Open(context.Background(), server.Config{
-		DataDir:      e.dataDir,
-		MaxBodyBytes: cmp.Or(e.maxBodyBytes, 64<<10),
-		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		DataDir:        e.dataDir,
+		MaxBodyBytes:   cmp.Or(e.maxBodyBytes, 64<<10),
+		TrustedProxies: e.trustedProxies,
+		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, servertest.Database(e.database), servertest.Clock(e.clock.Now))
 	if err != nil {
 		e.t.Fatal(err)
