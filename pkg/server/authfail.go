@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"math"
@@ -41,6 +42,11 @@ const (
 	maxFailureRows = 3
 	// maxFailureURI bounds the URI such a row keeps.
 	maxFailureURI = 256
+	// knownGoodFor is how long a credential that authenticated lets its
+	// requests past a throttled address; maxKnownGood bounds how many are
+	// kept (only valid credentials get in: a few per provider).
+	knownGoodFor = 24 * time.Hour
+	maxKnownGood = 4096
 )
 
 type failedAuth struct {
@@ -53,6 +59,47 @@ type failedAuth struct {
 	rows        int // provisioning-log rows granted in the window
 	// total counts every failed authentication since start.
 	total atomic.Int64
+
+	// goodMu guards good: digests of Authorization headers that
+	// authenticated, and when they last did. A throttled address's
+	// request is refused before its key is looked up unless its header
+	// is one of them.
+	goodMu sync.RWMutex
+	good   map[[sha256.Size]byte]time.Time
+}
+
+// credentialDigest is what knownGood keeps of an Authorization header:
+// never the key itself.
+func credentialDigest(authorization string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(strings.TrimSpace(authorization)))
+}
+
+// authenticated records that authorization was a valid credential at now.
+// It writes at most once a minute per credential.
+func (f *failedAuth) authenticated(authorization string, now time.Time) {
+	d := credentialDigest(authorization)
+	f.goodMu.RLock()
+	seen, ok := f.good[d]
+	f.goodMu.RUnlock()
+	if ok && now.Sub(seen) < time.Minute {
+		return
+	}
+	f.goodMu.Lock()
+	if f.good == nil || len(f.good) >= maxKnownGood {
+		f.good = map[[sha256.Size]byte]time.Time{}
+	}
+	f.good[d] = now
+	f.goodMu.Unlock()
+}
+
+// knownGood reports whether authorization authenticated within
+// knownGoodFor before now.
+func (f *failedAuth) knownGood(authorization string, now time.Time) bool {
+	d := credentialDigest(authorization)
+	f.goodMu.RLock()
+	seen, ok := f.good[d]
+	f.goodMu.RUnlock()
+	return ok && now.Sub(seen) < knownGoodFor
 }
 
 // allow reports whether a request from ip may try its key at now and,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -115,4 +116,68 @@ func TestLogTextIsBounded(t *testing.T) {
 	if d := entries[1].Error; !strings.Contains(d, "8192") || len(d) > 300 {
 		t.Errorf("the long filter's error: %.300s", d)
 	}
+}
+
+// TestThrottledAddressSkipsTheLookup: once an address is throttled, its
+// requests get 429 before their key is looked up, so that a flood of
+// wrong keys costs no store read: a key that never authenticated is
+// refused like a wrong one (it was not even looked up), while a key that
+// authenticated before the flood is still served.
+func TestThrottledAddressSkipsTheLookup(t *testing.T) {
+	e := newSCIMEnv(t)
+	ctx := context.Background()
+	e.must(e.do("GET", "/Users?count=1", ""), 200) // okta's key: known good
+	_, fresh, err := e.srv.Directory().AddProvider(ctx, "entra", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if r := e.doAuth("GET", "/Users", "", "Bearer kcs_wrong-"+strconv.Itoa(i)); r.status == 429 {
+			break
+		}
+		if i > 200 {
+			t.Fatal("200 wrong keys and no 429")
+		}
+	}
+	r := e.doAuth("GET", "/Users?count=1", "", "Bearer "+fresh)
+	wantSCIMError(t, r, 429, "")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	e.must(e.do("GET", "/Users?count=1", ""), 200)
+}
+
+// TestHugeURIRefusedBeforeTheHandler: a request line of a megabyte gets
+// 431 from the HTTP server (server.MaxHeaderBytes), with or without a
+// key, and leaves no provisioning-log row.
+func TestHugeURIRefusedBeforeTheHandler(t *testing.T) {
+	e := newSCIMEnv(t)
+	ctx := context.Background()
+	before, _ := e.srv.Directory().Log(ctx, "", directory.LogQuery{Limit: 10000})
+	huge := "/Users?filter=" + url.QueryEscape(`userName eq "`+strings.Repeat("x", 1<<20)+`"`)
+	for _, auth := range []string{"", "Bearer " + e.key} {
+		req, err := http.NewRequest("GET", e.http.URL+"/scim/v2"+huge, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("a 1 MB URI (auth %t): %v", auth != "", err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("a 1 MB URI (auth %t): %d, want 431", auth != "", res.StatusCode)
+		}
+	}
+	if err := e.srv.Directory().FlushLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.srv.Directory().Log(ctx, "", directory.LogQuery{Limit: 10000})
+	if len(after) != len(before) {
+		t.Errorf("%d provisioning-log rows for two refused requests", len(after)-len(before))
+	}
+	e.must(e.do("GET", "/Users?count=1", ""), 200)
 }

@@ -33,6 +33,15 @@ func (s *Server) scimRoutes(mux *http.ServeMux) {
 	mux.Handle(SCIMPrefix, h)
 }
 
+// throttleAuth is the answer to a request from an address that failed to
+// authenticate too often: 429 with Retry-After.
+func (s *Server) throttleAuth(w http.ResponseWriter, ip string, retryAfter int) error {
+	s.metrics.limited.WithLabelValues("auth_failures").Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	return scim.Errorf(http.StatusTooManyRequests, "",
+		"too many failed authentications from %s: retry after the number of seconds in Retry-After, with a valid security key", ip)
+}
+
 // serveSCIM authenticates the provider, routes the request by hand (so
 // that 404 and 405 are SCIM errors too, and the method is checked before the
 // body is read) and records it in the provisioning log, which also moves
@@ -52,15 +61,27 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		ip     = ri.clientIP
 		logRow = true // whether the request gets a provisioning-log row
 	)
-	p, err = s.dir.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	switch directory.ErrorCode(err) {
-	case directory.EFORBIDDEN:
+	authorization := r.Header.Get("Authorization")
+	// An address past its budget of failures is refused before its key
+	// is looked up, unless the key authenticated lately (a provider
+	// behind the same address as a misconfigured one keeps working):
+	// an attacker's flood costs no store read (authfail.go).
+	if ok, retryAfter := s.authFails.allow(ip, start); !ok && !s.authFails.knownGood(authorization, start) {
+		err = s.throttleAuth(rec, ip, retryAfter)
+		logRow = s.authFails.failed(s.log, ip, true, start)
+	} else {
+		p, err = s.dir.Authenticate(r.Context(), authorization)
+	}
+	switch code := directory.ErrorCode(err); {
+	case err == nil:
+		s.authFails.authenticated(authorization, start)
+	case code == directory.EFORBIDDEN:
 		if p != nil && !p.Enabled {
 			s.metrics.authFails.WithLabelValues("disabled").Inc()
 		}
-	case directory.EUNAUTHORIZED:
+	case code == directory.EUNAUTHORIZED:
 		reason := "invalid"
-		if strings.TrimSpace(r.Header.Get("Authorization")) == "" {
+		if strings.TrimSpace(authorization) == "" {
 			reason = "missing"
 		}
 		s.metrics.authFails.WithLabelValues(reason).Inc()
@@ -68,10 +89,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		// are throttled (authfail.go).
 		ok, retryAfter := s.authFails.allow(ip, start)
 		if !ok {
-			s.metrics.limited.WithLabelValues("auth_failures").Inc()
-			rec.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-			err = scim.Errorf(http.StatusTooManyRequests, "",
-				"too many failed authentications from %s: retry after the number of seconds in Retry-After, with a valid security key", ip)
+			err = s.throttleAuth(rec, ip, retryAfter)
 		}
 		logRow = s.authFails.failed(s.log, ip, !ok, start)
 	}

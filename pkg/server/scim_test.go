@@ -77,7 +77,10 @@ func (e *scimEnv) start() {
 		e.t.Fatal(err)
 	}
 	e.srv = srv
-	e.http = httptest.NewServer(srv.Handler())
+	// As Serve bounds them.
+	e.http = httptest.NewUnstartedServer(srv.Handler())
+	e.http.Config.MaxHeaderBytes = server.MaxHeaderBytes
+	e.http.Start()
 	e.t.Cleanup(e.stop)
 }
 

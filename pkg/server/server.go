@@ -92,6 +92,11 @@ const (
 	// (about 200 bytes) and a fifth as many of the largest (a 2 kB URI
 	// and a 2 kB error).
 	DefaultLogMaxBytes = 512 << 20
+	// MaxHeaderBytes bounds a request's line and headers: 64 KiB is eight
+	// times the longest filter accepted and far beyond what Okta and Entra
+	// send. A longer one gets Go's 431 before any handler runs, instead of
+	// a megabyte of URI parsed and allocated for each request.
+	MaxHeaderBytes = 64 << 10
 	// pruneEvery is how often Serve trims the provisioning log.
 	pruneEvery = 10 * time.Minute
 )
@@ -215,6 +220,7 @@ func (s *Server) serve(ctx context.Context, listeners map[net.Listener]http.Hand
 		srv := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes:    MaxHeaderBytes,
 			ReadTimeout:       60 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       120 * time.Second,
