@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"time"
 )
 
 // Store keeps providers and their SCIM resources. Every method is safe for
@@ -144,4 +145,25 @@ type LogStore interface {
 	// and gives the space they held back where the store can. It returns
 	// how many it deleted.
 	PruneLog(ctx context.Context, l LogLimits) (int, error)
+}
+
+// WriteStats are a store's figures of its write transactions since it was
+// opened: what the server's metrics report of the store.
+type WriteStats struct {
+	// Commits counts the write transactions committed; on SQLite each
+	// is a group commit of several requests' writes.
+	Commits int64
+	// Writes counts the writes those transactions held (a request's
+	// write is one); Writes/Commits is the group commit's batch size.
+	Writes int64
+	// CommitTime is the time the committed transactions took, from their
+	// start to their commit (the sync included).
+	CommitTime time.Duration
+	// Queued is how many writes wait for their turn now.
+	Queued int
+}
+
+// A WriteStatser is a store that counts its writes.
+type WriteStatser interface {
+	WriteStats() WriteStats
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -25,7 +27,7 @@ type metrics struct {
 	limited   *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(st directory.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,6 +50,9 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if ws, ok := st.(directory.WriteStatser); ok {
+		m.reg.MustRegister(writeStatsCollector{ws})
+	}
 	// The series an operator alerts on exist from the start, at 0, so that
 	// rate() and absent() behave before the first failure.
 	for _, reason := range []string{"missing", "invalid", "disabled"} {
@@ -57,6 +62,35 @@ func newMetrics() *metrics {
 		m.limited.WithLabelValues(limit)
 	}
 	return m
+}
+
+// writeStatsCollector reports a store's WriteStats, read at each scrape.
+type writeStatsCollector struct{ st directory.WriteStatser }
+
+var (
+	storeCommitsDesc = prometheus.NewDesc("kacescim_store_commits_total",
+		"Write transactions the store committed; on SQLite each is a group commit of several requests' writes.", nil, nil)
+	storeWritesDesc = prometheus.NewDesc("kacescim_store_committed_writes_total",
+		"Writes those transactions held: rate(writes) / rate(commits) is the group commit's batch size.", nil, nil)
+	storeCommitSecondsDesc = prometheus.NewDesc("kacescim_store_commit_seconds_total",
+		"Time the committed write transactions took, start to commit, the sync included: rate(seconds) / rate(commits) is a commit's latency.", nil, nil)
+	storeQueuedDesc = prometheus.NewDesc("kacescim_store_writes_queued",
+		"Writes waiting for their turn now (SQLite: for the committer; PostgreSQL: running or waiting for a connection).", nil, nil)
+)
+
+func (c writeStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- storeCommitsDesc
+	ch <- storeWritesDesc
+	ch <- storeCommitSecondsDesc
+	ch <- storeQueuedDesc
+}
+
+func (c writeStatsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.st.WriteStats()
+	ch <- prometheus.MustNewConstMetric(storeCommitsDesc, prometheus.CounterValue, float64(s.Commits))
+	ch <- prometheus.MustNewConstMetric(storeWritesDesc, prometheus.CounterValue, float64(s.Writes))
+	ch <- prometheus.MustNewConstMetric(storeCommitSecondsDesc, prometheus.CounterValue, s.CommitTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(storeQueuedDesc, prometheus.GaugeValue, float64(s.Queued))
 }
 
 // handler serves the registry in Prometheus's text format.

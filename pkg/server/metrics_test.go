@@ -9,10 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
+	"github.com/kacescim/kacescim/pkg/store/storetest"
 )
 
 // scrape reads the server's /metrics with auth (an Authorization header
@@ -139,5 +142,63 @@ func TestMetrics(t *testing.T) {
 	_, body = e.scrape(ms.URL+"/metrics", "")
 	if got := metricValue(body, `kacescim_auth_failures_total{reason="invalid"}`); got != "2" {
 		t.Errorf("MetricsHandler: invalid auth failures = %q, want 2", got)
+	}
+}
+
+// TestStoreWriteMetrics: /metrics reports the store's commits, the writes
+// they held, their time and the writes queued, on SQLite and PostgreSQL,
+// counting each write a request makes.
+func TestStoreWriteMetrics(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			var e *scimEnv
+			if store == "sqlite" {
+				e = newSCIMEnv(t)
+			} else {
+				e = newSCIMEnvOn(t, storetest.PostgresDSN(t))
+			}
+			token, err := os.ReadFile(filepath.Join(e.dataDir, adminapi.TokenFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			value := func(series string) float64 {
+				t.Helper()
+				status, body := e.scrape(e.http.URL+"/metrics", "Bearer "+strings.TrimSpace(string(token)))
+				if status != 200 {
+					t.Fatalf("/metrics: %d", status)
+				}
+				v, err := strconv.ParseFloat(metricValue(body, series), 64)
+				if err != nil {
+					t.Fatalf("%s: %v in\n%s", series, err, body)
+				}
+				return v
+			}
+			commits, writes := value("kacescim_store_commits_total"), value("kacescim_store_committed_writes_total")
+			const creates = 20
+			var wg sync.WaitGroup
+			for i := range creates {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e.createUser(fmt.Sprintf("metrics-w%d@example.com", i))
+				}()
+			}
+			wg.Wait()
+			// The provisioning log's entries are written a moment after.
+			if err := e.srv.Directory().FlushLog(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			dc, dw := value("kacescim_store_commits_total")-commits, value("kacescim_store_committed_writes_total")-writes
+			if dw < creates || dc < 1 || dc > dw {
+				t.Errorf("%d creates: %g more commits holding %g more writes", creates, dc, dw)
+			}
+			if s := value("kacescim_store_commit_seconds_total"); s <= 0 {
+				t.Errorf("commit seconds %g after commits", s)
+			}
+			if q := value("kacescim_store_writes_queued"); q != 0 {
+				t.Errorf("%g writes queued at rest", q)
+			}
+			t.Logf("%s: %d creates, %g commits, %g writes", store, creates, dc, dw)
+		})
 	}
 }

@@ -159,7 +159,7 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token, metrics: newMetrics()}
+	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token, metrics: newMetrics(dir.Store)}
 	dir.OnLogError(func(err error) { s.log.Error("record requests", "err", err) })
 	s.handler, s.public = s.routes(true), s.routes(false)
 	return s, nil

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,9 @@ type DB struct {
 	pool   *pgxpool.Pool
 	users  *sqlfilter.Schema
 	groups *sqlfilter.Schema
+	// commits, commitNanos and writing count the write transactions
+	// (WriteStats).
+	commits, commitNanos, writing atomic.Int64
 }
 
 var _ directory.Store = (*DB)(nil)
@@ -161,10 +165,34 @@ func retry(ctx context.Context, fn func() error) error {
 // fn returns errors unnormalised or normalised; write normalises what is
 // left with dbError and no subject.
 func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	err := retry(ctx, func() error {
-		return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+	err := db.counted(func() error {
+		return retry(ctx, func() error {
+			return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+		})
 	})
 	return dbError(err, subject{})
+}
+
+// counted runs a write, counting it in WriteStats when it commits.
+func (db *DB) counted(write func() error) error {
+	db.writing.Add(1)
+	defer db.writing.Add(-1)
+	began := time.Now()
+	err := write()
+	if err == nil {
+		db.commits.Add(1)
+		db.commitNanos.Add(int64(time.Since(began)))
+	}
+	return err
+}
+
+// WriteStats counts the write transactions committed and their time; each
+// holds one request's write (Writes = Commits). Queued is how many writes
+// are running or waiting for a pooled connection.
+func (db *DB) WriteStats() directory.WriteStats {
+	n := db.commits.Load()
+	return directory.WriteStats{Commits: n, Writes: n, CommitTime: time.Duration(db.commitNanos.Load()),
+		Queued: int(db.writing.Load())}
 }
 
 // read runs fn in one REPEATABLE READ, READ ONLY transaction, so that the
@@ -176,14 +204,16 @@ func (db *DB) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return dbError(err, subject{})
 }
 
-// exec runs one statement, alone in its implicit transaction, and returns
-// the number of rows it changed.
+// exec runs one write statement, alone in its implicit transaction, and
+// returns the number of rows it changed.
 func (db *DB) exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	var n int64
-	err := retry(ctx, func() error {
-		tag, err := db.pool.Exec(ctx, sql, args...)
-		n = tag.RowsAffected()
-		return err
+	err := db.counted(func() error {
+		return retry(ctx, func() error {
+			tag, err := db.pool.Exec(ctx, sql, args...)
+			n = tag.RowsAffected()
+			return err
+		})
 	})
 	return n, err
 }

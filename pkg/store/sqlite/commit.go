@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 )
@@ -48,7 +49,11 @@ type committer struct {
 	// commits counts the transactions committed, for tests of the
 	// gathering.
 	commits atomic.Int64
-	jobs    chan *writeJob
+	// writes and commitNanos count the writes committed and the time
+	// their transactions took (WriteStats).
+	writes      atomic.Int64
+	commitNanos atomic.Int64
+	jobs        chan *writeJob
 	stop    chan struct{}
 	exited  chan struct{}
 	// unwritable holds the error of the last batch that failed for want
@@ -165,6 +170,7 @@ func (cm *committer) commit(batch []*writeJob) {
 			cm.c.add(ctx, q)
 		}
 	}()
+	began := time.Now()
 	tx, err := cm.c.pool.BeginTx(ctx, nil)
 	if err != nil {
 		for _, j := range live {
@@ -215,8 +221,21 @@ func (cm *committer) commit(batch []*writeJob) {
 		return
 	}
 	cm.commits.Add(1)
+	cm.writes.Add(int64(len(ok)))
+	cm.commitNanos.Add(int64(time.Since(began)))
 	if cm.cp != nil {
 		cm.cp.committed()
+	}
+}
+
+// WriteStats counts the group commits, the writes they held, their time
+// and the writes queued for the next ones.
+func (db *DB) WriteStats() directory.WriteStats {
+	return directory.WriteStats{
+		Commits:    db.cm.commits.Load(),
+		Writes:     db.cm.writes.Load(),
+		CommitTime: time.Duration(db.cm.commitNanos.Load()),
+		Queued:     len(db.cm.jobs),
 	}
 }
 
