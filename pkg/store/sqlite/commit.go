@@ -54,8 +54,8 @@ type committer struct {
 	writes      atomic.Int64
 	commitNanos atomic.Int64
 	jobs        chan *writeJob
-	stop    chan struct{}
-	exited  chan struct{}
+	stop        chan struct{}
+	exited      chan struct{}
 	// unwritable holds the error of the last batch that failed for want
 	// of the disk (EUNAVAILABLE), nil once a batch commits again: what
 	// readiness reports (DB.Ping).
