@@ -45,6 +45,7 @@ type providerAddOptions struct {
 	Enabled   bool
 	Strict    bool
 	RateLimit float64
+	Quiet     bool
 }
 
 // NewCmdProviderAdd returns `kacescim provider add`.
@@ -55,12 +56,16 @@ func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 		Short: "Add a provider (with --enabled, get its SCIM base URL and security key)",
 		Example: `  kacescim provider add Okta --enabled
   kacescim provider add "Entra ID"
-  kacescim provider add Okta --enabled --strict --rate-limit 50`,
+  kacescim provider add Okta --enabled --strict --rate-limit 50
+  export KACESCIM_KEY=$(kacescim provider add Okta --enabled --quiet)`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if err := checkRateLimit(opts.RateLimit); err != nil {
 				return err
+			}
+			if opts.Quiet && !opts.Enabled {
+				return usageErr("--quiet prints the new provider's security key, which only --enabled generates: add --enabled")
 			}
 			return runProviderAdd(cmd.Context(), opts)
 		},
@@ -69,6 +74,7 @@ func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.Enabled, "enabled", false, "enable the provider now, which generates its security key")
 	f.BoolVar(&opts.Strict, "strict", false, strictUsage+" (accepted by default)")
 	f.Float64Var(&opts.RateLimit, "rate-limit", 0, rateLimitUsage)
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print the security key alone, for a script to keep (with --enabled)")
 	return cmd
 }
 
@@ -116,8 +122,12 @@ func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
 		return err
 	}
 	p := opts.g.printer()
-	if opts.g.jsonOutput() {
+	switch {
+	case opts.g.jsonOutput():
 		return p.JSON(resp)
+	case opts.Quiet:
+		p.Println(resp.Key)
+		return nil
 	}
 	if resp.Key == "" {
 		p.Success("Created provider %s (%s).", resp.Provider.Name, createdState(resp.Provider))

@@ -118,6 +118,7 @@ wins over the config file.`,
 		NewCmdTest(g),
 		NewCmdRecord(g, nil),
 		NewCmdVersion(g),
+		NewCmdStatus(g),
 	)
 	registerCompletions(root, g)
 	return root

@@ -200,3 +200,43 @@ func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
+
+// Health is what a kacescim server says of itself without the admin token:
+// /healthz (it runs, and its version) and /readyz (its database answers).
+type Health struct {
+	Version string `json:"version,omitempty"`
+	Ready   bool   `json:"ready"`
+	// Detail says why it is not ready.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Health asks the server's /healthz and /readyz. An error means it could
+// not be reached, or what answered is not kacescim.
+func (a *Admin) Health(ctx context.Context) (*Health, error) {
+	var h struct {
+		Status  string `json:"status"`
+		Version string `json:"version"`
+		Detail  string `json:"detail"`
+	}
+	get := func(path string) (int, error) {
+		h.Status, h.Detail = "", ""
+		resp, err := a.rc.R().SetContext(ctx).Get(a.baseURL + path)
+		if err != nil {
+			return 0, transportError(ctx, a.baseURL, err)
+		}
+		if !isJSON(resp.Header().Get("Content-Type")) || json.Unmarshal(resp.Body(), &h) != nil || h.Status == "" {
+			return 0, a.notKacescim(resp)
+		}
+		return resp.StatusCode(), nil
+	}
+	if _, err := get("/healthz"); err != nil {
+		return nil, err
+	}
+	out := &Health{Version: h.Version}
+	status, err := get("/readyz")
+	if err != nil {
+		return nil, err
+	}
+	out.Ready, out.Detail = status == http.StatusOK, h.Detail
+	return out, nil
+}
