@@ -52,10 +52,31 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		return out, nil
 	})
 
+	// revoke-key's second argument: the key ids of the provider named
+	// first.
+	keyIDs := func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		switch len(args) {
+		case 0:
+			return providers(cmd, args, toComplete)
+		case 1:
+			return g.completeFromServer(func(ctx context.Context, a *client.Admin) ([]string, error) {
+				keys, err := a.Keys(ctx, args[0])
+				var ids []string
+				for _, k := range keys {
+					ids = append(ids, k.ID)
+				}
+				return ids, err
+			})(cmd, args, toComplete)
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 		switch {
+		case path == "provider revoke-key":
+			c.ValidArgsFunction = keyIDs
 		case strings.HasPrefix(path, "provider ") && strings.Contains(c.Use, "NAME") && path != "provider add":
 			c.ValidArgsFunction = firstArg(providers)
 		case path == "users show":

@@ -37,6 +37,9 @@ func TestCompletion(t *testing.T) {
 		{append([]string{"provider", "show"}, append(conn, "ok")...), "Okta"},
 		{append([]string{"provider", "rotate-key"}, append(conn, "E")...), "Entra ID"},
 		{append([]string{"provider", "show", "Okta"}, append(conn, "")...), ""}, // one NAME only
+		{append([]string{"provider", "revoke-key"}, append(conn, "O")...), "Okta"},
+		{append([]string{"provider", "revoke-key", "Okta"}, append(conn, "")...), "kq7m2x9fa kb4n8r2ce"},
+		{append([]string{"provider", "revoke-key", "Okta"}, append(conn, "kb")...), "kb4n8r2ce"},
 		{append([]string{"mappings", "list"}, append(conn, "--provider", "")...), "Entra ID Okta"},
 		{[]string{"provider", "show", "--server", "http://127.0.0.1:1", "--token", "t", ""}, ""},
 		{[]string{"test", "--suite", "okta-life"}, "okta-lifecycle"},

@@ -291,7 +291,7 @@ func TestServeFlagValidation(t *testing.T) {
 		{"--log-max-bytes 0", "--log-max-bytes must be positive, got 0"},
 		{"--log-max-bytes lots", `"lots" is not a size such as 4194304, 4MiB or 1GB`},
 		{"--max-body-bytes 4XB", `"4XB" is not a size`},
-		{"--log-retention 30d", `"30d" is not a duration such as 24h or 90m`},
+		{"--log-retention 30x", `"30x" is not a duration such as 24h, 90m or 30d`},
 		{"--durability fast", `--durability "fast": use full (survives a power loss) or process`},
 		{"--pprof-listen 0.0.0.0:6060", `--pprof-listen "0.0.0.0:6060": give a loopback address`},
 	} {
@@ -354,6 +354,23 @@ func TestServeLogFlags(t *testing.T) {
 	t.Setenv("KACESCIM_LOG_RETENTION", "a week")
 	if _, _, err := execServe(t, "serve"); err == nil || !strings.Contains(err.Error(), "KACESCIM_LOG_RETENTION") {
 		t.Fatalf("bad env: %v", err)
+	}
+}
+
+func TestDurationFlagDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"90d": 90 * 24 * time.Hour, "1d12h": 36 * time.Hour, "0d": 0, " 7d ": 7 * 24 * time.Hour, "24h": 24 * time.Hour, "90m": 90 * time.Minute,
+	} {
+		var d durationFlag
+		if err := d.Set(in); err != nil || time.Duration(d) != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, in := range []string{"d", "9x9d", "1d-2h", "1dd", "99999999999d", "days", "-1d"} {
+		var d durationFlag
+		if err := d.Set(in); err == nil || !strings.Contains(err.Error(), "30d") {
+			t.Errorf("Set(%q) = %v, %v; want an error naming the forms", in, time.Duration(d), err)
+		}
 	}
 }
 

@@ -39,6 +39,7 @@ func TestScripts(t *testing.T) {
 			"jsonenv":    cmdJSONEnv,
 			"perm":       cmdPerm,
 			"pgschema":   cmdPGSchema,
+			"sleep":      cmdSleep,
 		},
 		// [postgres]: a PostgreSQL server is there to test against
 		// (scripts/with-postgres.sh sets KACESCIM_TEST_POSTGRES).
@@ -49,6 +50,19 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// cmdSleep implements `sleep DURATION`: waiting out a key's grace period
+// or lifetime.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d > time.Minute {
+		ts.Fatalf("sleep %s: give a duration of at most a minute", args[0])
+	}
+	time.Sleep(d)
 }
 
 // cmdPGSchema implements `pgschema VAR`: create a fresh schema on the

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,12 @@ func fakeAdminAPI(t *testing.T) *httptest.Server {
 		ID: "7d0c4e1e-8d4a-4f57-9a51-0c3bb5f0a001", Name: "Okta", Enabled: true, HasKey: true,
 		KeyMasked: "kcs_••••••••EFG1", SCIMURL: "https://scim.example.com/scim/v2", Strict: true, RateLimit: 50, SyncedUsers: 1234,
 		LastSyncAt: ptr(now.Add(-5 * time.Minute)), CreatedAt: now.Add(-40 * 24 * time.Hour), UpdatedAt: now.Add(-time.Hour),
+		Keys: []adminapi.Key{
+			{ID: "kq7m2x9fa", Masked: "kcs_••••••••Zz09", State: "grace", CreatedAt: now.Add(-40 * 24 * time.Hour),
+				ExpiresAt: ptr(now.Add(20 * time.Hour)), ReplacedAt: ptr(now.Add(-4 * time.Hour)), LastUsedAt: ptr(now.Add(-5 * time.Minute))},
+			{ID: "kb4n8r2ce", Masked: "kcs_••••••••EFG1", State: "active", CreatedAt: now.Add(-4 * time.Hour),
+				ExpiresAt: ptr(now.Add(90 * 24 * time.Hour))},
+		},
 	}
 	entra := adminapi.Provider{
 		ID: "1f6f2a0c-2b7e-4c1e-8a3e-8f8d3c0b0002", Name: "Entra ID", SCIMURL: "https://scim.example.com/scim/v2",
@@ -108,8 +115,35 @@ func fakeAdminAPI(t *testing.T) *httptest.Server {
 				return
 			}
 			resp.Provider.KeyMasked, resp.Key = "kcs_••••••••DEFG", testKey
+			var req adminapi.NewKeyRequest
+			json.NewDecoder(r.Body).Decode(&req)
+			old := adminapi.Key{ID: "kb4n8r2ce", Masked: "kcs_••••••••EFG1", State: "grace", CreatedAt: now.Add(-4 * time.Hour),
+				ExpiresAt: ptr(now.Add(24 * time.Hour)), ReplacedAt: ptr(now)}
+			resp.Provider.Keys = []adminapi.Key{old, {ID: "kd3f5h7jm", Masked: "kcs_••••••••DEFG", State: "active", CreatedAt: now}}
+			if req.GraceSeconds != nil && *req.GraceSeconds == 0 {
+				resp.Provider.Keys = resp.Provider.Keys[1:]
+			}
 		}
 		writeJSON(w, 200, resp)
+	})
+	mux.HandleFunc("GET /admin/v1/providers/{name}/keys", func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := find(w, r); ok {
+			writeJSON(w, 200, adminapi.KeyList{Keys: p.Keys})
+		}
+	})
+	mux.HandleFunc("DELETE /admin/v1/providers/{name}/keys/{id}", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := find(w, r)
+		if !ok {
+			return
+		}
+		i := slices.IndexFunc(p.Keys, func(k adminapi.Key) bool { return k.ID == r.PathValue("id") })
+		if i < 0 {
+			writeJSON(w, 404, adminapi.ErrorBody{Error: adminapi.Error{Code: "not_found",
+				Message: "provider " + p.Name + ` has no key "` + r.PathValue("id") + `": kacescim provider keys ` + p.Name + " lists them"}})
+			return
+		}
+		p.Keys = slices.Delete(slices.Clone(p.Keys), i, i+1)
+		writeJSON(w, 200, adminapi.ProviderKeyResponse{Provider: p})
 	})
 	mux.HandleFunc("DELETE /admin/v1/providers/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := find(w, r); ok {
@@ -229,6 +263,11 @@ func TestOutputGolden(t *testing.T) {
 		{"rotate-key.tty", true, []string{"provider", "rotate-key", "Okta"}},
 		{"rotate-key.piped", false, []string{"provider", "rotate-key", "Okta"}},
 		{"rotate-key.json", false, []string{"provider", "rotate-key", "Okta", "-o", "json"}},
+		{"rotate-key-nograce.piped", false, []string{"provider", "rotate-key", "Okta", "--grace", "0"}},
+		{"keys.tty", true, []string{"provider", "keys", "Okta"}},
+		{"keys.piped", false, []string{"provider", "keys", "Okta"}},
+		{"keys.json", false, []string{"provider", "keys", "Okta", "-o", "json"}},
+		{"revoke-key.piped", false, []string{"provider", "revoke-key", "Okta", "kq7m2x9fa"}},
 		{"remove.piped", false, []string{"provider", "remove", "Okta", "--yes"}},
 		{"remove.json", false, []string{"provider", "remove", "Okta", "--yes", "-o", "json"}},
 	} {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,7 +22,10 @@ func NewCmdProvider(g *globalOptions) *cobra.Command {
 		Short:   "Manage identity-provider connections and their security keys",
 		Long: `A provider is one identity-provider connection (Okta, Entra ID). The
 identity provider sends its security key with every SCIM request; the key is
-generated when the provider is enabled, shown once, and stored only as a hash.`,
+generated when the provider is enabled, shown once, and stored only as a hash.
+rotate-key makes a new key and keeps the old one working for a grace period
+(24h by default), so that the new one can be pasted into the identity
+provider without failed requests; keys lists them, revoke-key stops one.`,
 		Args: parentArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
@@ -32,6 +37,8 @@ generated when the provider is enabled, shown once, and stored only as a hash.`,
 		NewCmdProviderEnable(g),
 		NewCmdProviderDisable(g),
 		NewCmdProviderRotateKey(g),
+		NewCmdProviderKeys(g),
+		NewCmdProviderRevokeKey(g),
 		NewCmdProviderRemove(g),
 	)
 	return cmd
@@ -46,6 +53,7 @@ type providerAddOptions struct {
 	Strict    bool
 	RateLimit float64
 	Quiet     bool
+	Expires   time.Duration
 }
 
 // NewCmdProviderAdd returns `kacescim provider add`.
@@ -67,6 +75,12 @@ func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 			if opts.Quiet && !opts.Enabled {
 				return usageErr("--quiet prints the new provider's security key, which only --enabled generates: add --enabled")
 			}
+			if opts.Expires != 0 && !opts.Enabled {
+				return usageErr("--expires is the lifetime of the security key, which only --enabled generates: add --enabled, or give --expires to `provider enable`")
+			}
+			if err := checkKeyLifetime(opts.Expires); err != nil {
+				return err
+			}
 			return runProviderAdd(cmd.Context(), opts)
 		},
 	}
@@ -75,7 +89,25 @@ func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.Strict, "strict", false, strictUsage+" (accepted by default)")
 	f.Float64Var(&opts.RateLimit, "rate-limit", 0, rateLimitUsage)
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print the security key alone, for a script to keep (with --enabled)")
+	f.Var((*durationFlag)(&opts.Expires), "expires", expiresUsage)
 	return cmd
+}
+
+// expiresUsage is the help of --expires, on every verb that makes a key.
+const expiresUsage = "make the new security key expire this long after now (e.g. 90d, 720h); by default it never expires"
+
+// checkKeyLifetime refuses, before anything is sent, an --expires the
+// server would refuse.
+func checkKeyLifetime(d time.Duration) error {
+	switch {
+	case d < 0:
+		return usageErr(fmt.Sprintf("--expires must be positive, got %s", (*durationFlag)(&d)))
+	case d > 0 && d < time.Second:
+		return usageErr(fmt.Sprintf("--expires must be at least 1s, got %s", (*durationFlag)(&d)))
+	case d > directory.MaxKeyLifetime:
+		return usageErr(fmt.Sprintf("--expires must be at most 3650d (10 years), got %s", (*durationFlag)(&d)))
+	}
+	return nil
 }
 
 // The help of the flags add and set share.
@@ -117,6 +149,7 @@ func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
 	}
 	resp, err := api.CreateProvider(ctx, adminapi.CreateProviderRequest{
 		Name: opts.Name, Enabled: opts.Enabled, Strict: opts.Strict, RateLimit: opts.RateLimit,
+		KeyExpiresInSeconds: int64(opts.Expires / time.Second),
 	})
 	if err != nil {
 		return err
@@ -158,10 +191,14 @@ func createdState(pr adminapi.Provider) string {
 // key is ever shown.
 func printNewKey(p *printer, resp *adminapi.ProviderKeyResponse) error {
 	p.Println()
-	if err := p.Fields([][2]string{
+	fields := [][2]string{
 		{"SCIM base URL", resp.Provider.SCIMURL},
 		{"Security key", resp.Key},
-	}); err != nil {
+	}
+	if n := len(resp.Provider.Keys); n > 0 && resp.Provider.Keys[n-1].ExpiresAt != nil {
+		fields = append(fields, [2]string{"Expires", p.Time(*resp.Provider.Keys[n-1].ExpiresAt)})
+	}
+	if err := p.Fields(fields); err != nil {
 		return err
 	}
 	p.Println()
@@ -241,6 +278,10 @@ func hideKeyHint(p adminapi.Provider) adminapi.Provider {
 	if p.KeyMasked != "" {
 		p.KeyMasked = directory.MaskedKeyNoHint
 	}
+	p.Keys = slices.Clone(p.Keys)
+	for i := range p.Keys {
+		p.Keys[i].Masked = directory.MaskedKeyNoHint
+	}
 	return p
 }
 
@@ -299,22 +340,51 @@ func renderProvider(g *globalOptions, pr adminapi.Provider, showKeyHint bool) er
 	}
 	key := pr.KeyMasked
 	switch {
-	case !pr.HasKey:
+	case !pr.HasKey && !pr.Enabled:
 		key = fmt.Sprintf("none (run `kacescim provider enable %s` to generate one)", shellQuote(pr.Name))
+	case key == "":
+		key = fmt.Sprintf("none (run `kacescim provider rotate-key %s` to generate one)", shellQuote(pr.Name))
 	case !showKeyHint && p.tty:
 		key += "  (--show-key-hint shows its last 4 characters)"
 	}
-	return p.Fields([][2]string{
+	fields := [][2]string{
 		{"Name", pr.Name},
 		{"Enabled", p.Bool(pr.Enabled)},
 		{"Security key", key},
+	}
+	if more := keySummary(p, pr); more != "" {
+		fields = append(fields, [2]string{"Keys", more})
+	}
+	return p.Fields(append(fields, [][2]string{
 		{"SCIM base URL", pr.SCIMURL},
 		{"Dialect", dialectText(pr.Strict)},
 		{"Rate limit", rateLimitText(pr.RateLimit)},
 		{"Synced users", strconv.FormatInt(pr.SyncedUsers, 10)},
 		{"Last sync", p.TimeOrNever(timeOf(pr.LastSyncAt))},
 		{"Created", p.Time(pr.CreatedAt)},
-	})
+	}...))
+}
+
+// keySummary says, beside the current key, what else the provider holds
+// and when it matters: its expiry, a key in its grace period, expired
+// keys. "" when there is only a current key that never expires.
+func keySummary(p *printer, pr adminapi.Provider) string {
+	var current, others []string
+	for _, k := range pr.Keys {
+		switch {
+		case k.State == "active" && k.ExpiresAt != nil:
+			current = append(current, "this one expires "+p.Time(*k.ExpiresAt))
+		case k.State == "grace":
+			others = append(others, fmt.Sprintf("the key it replaced (%s) works until %s", k.ID, p.Time(timeOf(k.ExpiresAt))))
+		case k.State == "expired":
+			others = append(others, fmt.Sprintf("key %s expired %s", k.ID, p.Time(timeOf(k.ExpiresAt))))
+		}
+	}
+	parts := append(current, others...)
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + fmt.Sprintf(" (kacescim provider keys %s)", shellQuote(pr.Name))
 }
 
 // --- set ---
@@ -420,20 +490,45 @@ func newProviderNameCmd(g *globalOptions, use, short, long string, run func(cont
 	}
 }
 
-// NewCmdProviderEnable returns `kacescim provider enable`.
-func NewCmdProviderEnable(g *globalOptions) *cobra.Command {
-	return newProviderNameCmd(g, "enable", "Enable a provider and generate its new security key",
-		`Enable a disabled provider. It gets a new security key, shown once; a key
-it had before it was disabled no longer works. Enabling an enabled provider
-changes nothing.`, runProviderEnable)
+// newKeyCmdOptions are the options of enable and rotate-key, which make
+// a key.
+type newKeyCmdOptions struct {
+	g       *globalOptions
+	Name    string
+	Grace   time.Duration
+	Expires time.Duration
 }
 
-func runProviderEnable(ctx context.Context, opts *providerKeyOptions) error {
+// NewCmdProviderEnable returns `kacescim provider enable`.
+func NewCmdProviderEnable(g *globalOptions) *cobra.Command {
+	opts := &newKeyCmdOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "enable NAME [--expires D]",
+		Short: "Enable a provider and generate its new security key",
+		Long: `Enable a disabled provider. It gets a new security key, shown once; a key
+it had before it was disabled no longer works. Enabling an enabled provider
+changes nothing.`,
+		Example: `  kacescim provider enable Okta
+  kacescim provider enable Okta --expires 90d`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if err := checkKeyLifetime(opts.Expires); err != nil {
+				return err
+			}
+			return runProviderEnable(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().Var((*durationFlag)(&opts.Expires), "expires", expiresUsage)
+	return cmd
+}
+
+func runProviderEnable(ctx context.Context, opts *newKeyCmdOptions) error {
 	api, err := opts.g.admin()
 	if err != nil {
 		return err
 	}
-	resp, err := api.EnableProvider(ctx, opts.Name)
+	resp, err := api.EnableProvider(ctx, opts.Name, adminapi.NewKeyRequest{ExpiresInSeconds: int64(opts.Expires / time.Second)})
 	if err != nil {
 		return err
 	}
@@ -477,17 +572,52 @@ func runProviderDisable(ctx context.Context, opts *providerKeyOptions) error {
 
 // NewCmdProviderRotateKey returns `kacescim provider rotate-key`.
 func NewCmdProviderRotateKey(g *globalOptions) *cobra.Command {
-	return newProviderNameCmd(g, "rotate-key", "Give an enabled provider a new security key; the old one stops working",
-		`Generate a new security key for an enabled provider. The old key stops
-working at once: paste the new one into the identity provider.`, runProviderRotateKey)
+	opts := &newKeyCmdOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "rotate-key NAME [--grace D] [--expires D]",
+		Short: "Give an enabled provider a new security key; the old one works for a grace period",
+		Long: `Generate a new security key for an enabled provider, shown once. The key it
+replaces keeps working for the grace period (--grace, 24h by default), so
+that the identity provider keeps provisioning while the new key is pasted
+into it; then it is refused with 401, saying that it was replaced.
+
+--grace 0 stops every old key at once: what a leaked key needs.
+
+A provider holds at most two live keys: rotating again while a key is in
+its grace period is refused (revoke it first with revoke-key, or rotate
+with --grace 0).`,
+		Example: `  kacescim provider rotate-key Okta
+  kacescim provider rotate-key Okta --grace 1h --expires 90d
+  kacescim provider rotate-key Okta --grace 0`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if opts.Grace < 0 {
+				return usageErr(fmt.Sprintf("--grace must be 0 (stop the old key at once) or positive, got %s", (*durationFlag)(&opts.Grace)))
+			}
+			if opts.Grace > 30*24*time.Hour {
+				return usageErr(fmt.Sprintf("--grace must be at most 30d, got %s", (*durationFlag)(&opts.Grace)))
+			}
+			if err := checkKeyLifetime(opts.Expires); err != nil {
+				return err
+			}
+			return runProviderRotateKey(cmd.Context(), opts)
+		},
+	}
+	opts.Grace = directory.DefaultGrace
+	f := cmd.Flags()
+	f.Var((*durationFlag)(&opts.Grace), "grace", "how long the replaced key keeps working (0: stop it at once)")
+	f.Var((*durationFlag)(&opts.Expires), "expires", expiresUsage)
+	return cmd
 }
 
-func runProviderRotateKey(ctx context.Context, opts *providerKeyOptions) error {
+func runProviderRotateKey(ctx context.Context, opts *newKeyCmdOptions) error {
 	api, err := opts.g.admin()
 	if err != nil {
 		return err
 	}
-	resp, err := api.RotateKey(ctx, opts.Name)
+	grace := int64(opts.Grace / time.Second)
+	resp, err := api.RotateKey(ctx, opts.Name, adminapi.NewKeyRequest{GraceSeconds: &grace, ExpiresInSeconds: int64(opts.Expires / time.Second)})
 	if err != nil {
 		return err
 	}
@@ -495,8 +625,119 @@ func runProviderRotateKey(ctx context.Context, opts *providerKeyOptions) error {
 	if opts.g.jsonOutput() {
 		return p.JSON(resp)
 	}
-	p.Success("New security key for provider %s: the old key no longer works.", resp.Provider.Name)
-	return printNewKey(p, resp)
+	var until *time.Time
+	for _, k := range resp.Provider.Keys {
+		if k.State == "grace" {
+			until = k.ExpiresAt
+		}
+	}
+	if until == nil {
+		p.Success("New security key for provider %s: the old key no longer works.", resp.Provider.Name)
+	} else {
+		p.Success("New security key for provider %s: the old key keeps working until %s.", resp.Provider.Name, p.Time(*until))
+	}
+	if err := printNewKey(p, resp); err != nil {
+		return err
+	}
+	if until != nil {
+		p.Println(fmt.Sprintf("Paste it into the identity provider before then; `kacescim provider keys %s` shows when the old key was last used.",
+			shellQuote(resp.Provider.Name)))
+	}
+	return nil
+}
+
+// NewCmdProviderKeys returns `kacescim provider keys`.
+func NewCmdProviderKeys(g *globalOptions) *cobra.Command {
+	opts := &providerKeyOptions{g: g}
+	return &cobra.Command{
+		Use:   "keys NAME",
+		Short: "List a provider's security keys: state, created, expires, last used",
+		Long: `List a provider's security keys, oldest first, masked to their last 4
+characters. STATE is active, grace (replaced by a rotation, working until
+EXPIRES) or expired (refused). LAST USED is the newest request the key
+authenticated, as the provisioning log records it (within a second or so).`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			return runProviderKeys(cmd.Context(), opts)
+		},
+	}
+}
+
+func runProviderKeys(ctx context.Context, opts *providerKeyOptions) error {
+	api, err := opts.g.admin()
+	if err != nil {
+		return err
+	}
+	keys, err := api.Keys(ctx, opts.Name)
+	if err != nil {
+		return err
+	}
+	p := opts.g.printer()
+	if opts.g.jsonOutput() {
+		if keys == nil {
+			keys = []adminapi.Key{}
+		}
+		return p.JSON(adminapi.KeyList{Keys: keys})
+	}
+	if len(keys) == 0 && p.tty {
+		fmt.Fprintf(opts.g.IO.ErrOut, "Provider %s has no security key: `kacescim provider enable %s` (or rotate-key, if it is enabled) makes one.\n",
+			opts.Name, shellQuote(opts.Name))
+		return nil
+	}
+	rows := make([][]string, 0, len(keys))
+	for _, k := range keys {
+		expires := "never"
+		if k.ExpiresAt != nil {
+			expires = p.Time(*k.ExpiresAt)
+		}
+		rows = append(rows, []string{k.ID, k.Masked, k.State, p.Time(k.CreatedAt), expires, p.TimeOrNever(timeOf(k.LastUsedAt))})
+	}
+	return p.Table([]string{"ID", "KEY", "STATE", "CREATED", "EXPIRES", "LAST USED"}, rows)
+}
+
+// NewCmdProviderRevokeKey returns `kacescim provider revoke-key`.
+func NewCmdProviderRevokeKey(g *globalOptions) *cobra.Command {
+	var name, id string
+	return &cobra.Command{
+		Use:   "revoke-key NAME KEYID",
+		Short: "Stop one of a provider's security keys at once",
+		Long: `Remove a security key of a provider: requests carrying it are refused with
+401 from now on. KEYID is the ID column of ` + "`kacescim provider keys NAME`" + ` (or the
+key's last 4 characters, when no other key of the provider shares them).
+Revoking the last live key leaves the provider unable to provision until
+rotate-key (or enable) makes a new one.`,
+		Example: `  kacescim provider keys Okta
+  kacescim provider revoke-key Okta k7m2x9qfa`,
+		Args: exactArgs("NAME", "KEYID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, id = args[0], args[1]
+			api, err := g.admin()
+			if err != nil {
+				return err
+			}
+			resp, err := api.RevokeKey(cmd.Context(), name, id)
+			if err != nil {
+				return err
+			}
+			p := g.printer()
+			if g.jsonOutput() {
+				return p.JSON(resp)
+			}
+			p.Success("Revoked key %s of provider %s: it no longer works.", id, resp.Provider.Name)
+			live := 0
+			for _, k := range resp.Provider.Keys {
+				if k.State != "expired" {
+					live++
+				}
+			}
+			if live == 0 {
+				p.Warn("Provider %s has no live key now: its SCIM requests fail until `kacescim provider rotate-key %s` makes one.",
+					resp.Provider.Name, shellQuote(resp.Provider.Name))
+			}
+			return nil
+		},
+	}
 }
 
 // --- remove ---

@@ -132,9 +132,14 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 	}
 	// The key of provider add --quiet went into KACESCIM_KEY, not onto
-	// the screen: the only keys shown are rotate-key's and enable's.
-	if keys := regexp.MustCompile(`kcs_[A-Za-z0-9_-]{20,}`).FindAllString(out, -1); len(keys) != 2 {
-		t.Errorf("the walkthrough showed %d keys, want 2 (rotate-key, enable):\n%s", len(keys), out)
+	// the screen: the only keys shown are the two rotations' and enable's.
+	if keys := regexp.MustCompile(`kcs_[A-Za-z0-9_-]{20,}`).FindAllString(out, -1); len(keys) != 3 {
+		t.Errorf("the walkthrough showed %d keys, want 3 (rotate-key twice, enable):\n%s", len(keys), out)
+	}
+	for _, want := range []string{"the old key keeps working until", "\tgrace\t", "the old key no longer works"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the walkthrough's key rotation has no %q:\n%s", want, out)
+		}
 	}
 
 	// A command the CLI no longer takes stops the walkthrough.

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -145,12 +146,35 @@ is ignored, since it could name any address.`,
 type durationFlag time.Duration
 
 func (d *durationFlag) Set(s string) error {
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 24h or 90m", s)
+		return fmt.Errorf("%q is not a duration such as 24h, 90m or 30d", s)
 	}
 	*d = durationFlag(v)
 	return nil
+}
+
+// parseDuration is time.ParseDuration that also takes a leading number of
+// days ("90d", "1d12h"), as key lifetimes and retentions are spoken of.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	days, rest, found := strings.Cut(s, "d")
+	if !found || days == "" || strings.Trim(days, "0123456789") != "" {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n > 100_000 {
+		return 0, fmt.Errorf("%q: too many days", s)
+	}
+	v := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, fmt.Errorf("%q: %v", s, err)
+		}
+		v += r
+	}
+	return v, nil
 }
 
 func (d *durationFlag) String() string {

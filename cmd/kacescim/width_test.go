@@ -15,6 +15,8 @@ func TestTablesFitTheTerminal(t *testing.T) {
 	isolateEnv(t)
 	_, dirConn := startFakeDirectory(t)
 	_, logConn := startFakeLog(t)
+	admin := fakeAdminAPI(t)
+	adminConn := []string{"--server", admin.URL, "--token", testToken}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -27,6 +29,7 @@ func TestTablesFitTheTerminal(t *testing.T) {
 			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "required, read-only"},
 		{"users-list", []string{"users", "list"}, dirConn, "Engineering,Sales", "yes"},
 		{"logs", []string{"logs"}, logConn, "", "GET"},
+		{"provider-keys", []string{"provider", "keys", "Okta"}, adminConn, "", "grace"},
 	} {
 		for _, width := range []int{80, 150} {
 			t.Run(fmt.Sprint(tc.name, "-", width), func(t *testing.T) {

@@ -22,14 +22,18 @@ const Prefix = "/admin/v1"
 // TokenFile is the name of the admin token file in the data directory.
 const TokenFile = "admin-token"
 
-// Provider is a provider as the admin sees it. The security key itself is
-// never part of it; only KeyHint, its last four characters.
+// Provider is a provider as the admin sees it. The security keys
+// themselves are never part of it; only their last four characters.
 type Provider struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Enabled     bool       `json:"enabled"`
-	HasKey      bool       `json:"hasKey"`
-	KeyMasked   string     `json:"keyMasked,omitempty"` // e.g. "kcs_…a1B2"; empty while there is no key
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Enabled   bool   `json:"enabled"`
+	HasKey    bool   `json:"hasKey"`
+	KeyMasked string `json:"keyMasked,omitempty"` // the current key, e.g. "kcs_…a1B2"; empty while there is none
+	// Keys are every key the provider holds, oldest first (at most two
+	// authenticate at once: the current one and one in a rotation's grace
+	// period).
+	Keys        []Key      `json:"keys"`
 	SCIMURL     string     `json:"scimUrl"`
 	Strict      bool       `json:"strict"`    // RFC 7644 only: Microsoft Entra ID's dialect is refused (400)
 	RateLimit   float64    `json:"rateLimit"` // SCIM requests per second before 429; 0: no limit
@@ -39,14 +43,46 @@ type Provider struct {
 	UpdatedAt   time.Time  `json:"updatedAt"`
 }
 
+// Key is one security key of a provider, masked.
+type Key struct {
+	ID     string `json:"id"`     // what DELETE /providers/{name}/keys/{id} names
+	Masked string `json:"masked"` // e.g. "kcs_••••••••a1B2"
+	// State is "active", "grace" (a rotation replaced it; it works until
+	// ExpiresAt) or "expired" (refused with 401).
+	State      string     `json:"state"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  *time.Time `json:"expiresAt"`            // null: never
+	ReplacedAt *time.Time `json:"replacedAt,omitempty"` // when a rotation replaced it
+	// LastUsedAt is the newest request it authenticated (coarse: as the
+	// provisioning log writes its batches); null if never.
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+}
+
+// KeyList is the body of GET /admin/v1/providers/{name}/keys.
+type KeyList struct {
+	Keys []Key `json:"keys"`
+}
+
 // CreateProviderRequest is the body of POST /admin/v1/providers. Strict
 // and RateLimit are as in Provider; left out, the provider accepts Entra
-// ID's dialect and has no rate limit.
+// ID's dialect and has no rate limit. KeyExpiresInSeconds makes the key
+// of an enabled provider expire (0: never).
 type CreateProviderRequest struct {
-	Name      string  `json:"name"`
-	Enabled   bool    `json:"enabled"`
-	Strict    bool    `json:"strict,omitempty"`
-	RateLimit float64 `json:"rateLimit,omitempty"`
+	Name                string  `json:"name"`
+	Enabled             bool    `json:"enabled"`
+	Strict              bool    `json:"strict,omitempty"`
+	RateLimit           float64 `json:"rateLimit,omitempty"`
+	KeyExpiresInSeconds int64   `json:"keyExpiresInSeconds,omitempty"`
+}
+
+// NewKeyRequest is the (optional) body of POST
+// /admin/v1/providers/{name}/rotate-key and /enable. GraceSeconds is how
+// long the keys a rotation replaces keep working: absent for the default
+// (24 hours), 0 to stop them at once. ExpiresInSeconds makes the new key
+// expire (0: never).
+type NewKeyRequest struct {
+	GraceSeconds     *int64 `json:"graceSeconds,omitempty"`
+	ExpiresInSeconds int64  `json:"expiresInSeconds,omitempty"`
 }
 
 // UpdateProviderRequest is the body of PATCH /admin/v1/providers/{name},

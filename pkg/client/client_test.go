@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -121,7 +122,7 @@ func TestAdmin(t *testing.T) {
 		{adminapi.UpdateProviderRequest{Strict: ptr(true), RateLimit: ptr(50.0)}, `{"strict":true,"rateLimit":50}`, adminapi.Provider{Name: "Entra ID", Strict: true, RateLimit: 50}},
 	} {
 		p, err := a.UpdateProvider(ctx, "Entra ID", tc.req)
-		if err != nil || *p != tc.want {
+		if err != nil || !reflect.DeepEqual(*p, tc.want) {
 			t.Fatalf("UpdateProvider(%s) = %+v, %v", tc.body, p, err)
 		}
 		if f.last.Method != "PATCH" || f.last.URL.EscapedPath() != "/admin/v1/providers/Entra%20ID" || string(f.body) != tc.body {
@@ -139,7 +140,13 @@ func TestAdmin(t *testing.T) {
 	}
 
 	for action, call := range map[string]func(context.Context, string) (*adminapi.ProviderKeyResponse, error){
-		"enable": a.EnableProvider, "disable": a.DisableProvider, "rotate-key": a.RotateKey,
+		"enable": func(ctx context.Context, name string) (*adminapi.ProviderKeyResponse, error) {
+			return a.EnableProvider(ctx, name)
+		},
+		"disable": a.DisableProvider,
+		"rotate-key": func(ctx context.Context, name string) (*adminapi.ProviderKeyResponse, error) {
+			return a.RotateKey(ctx, name)
+		},
 	} {
 		resp, err := call(ctx, "Okta")
 		if err != nil || resp.Key != action || f.last.Method != "POST" {

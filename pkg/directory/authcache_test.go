@@ -58,7 +58,7 @@ func TestAuthenticateMemo(t *testing.T) {
 	if code := auth(a, key2); code != "" {
 		t.Fatalf("the new key: %q", code)
 	}
-	_, key3, err := a.RotateKey(ctx, "okta")
+	_, key3, err := a.RotateKey(ctx, "okta", directory.KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

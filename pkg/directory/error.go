@@ -26,6 +26,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Expired marks an EUNAUTHORIZED credential that was valid and has
+	// expired (RFC 6750's invalid_token), rather than an unknown one.
+	Expired bool
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
@@ -61,4 +64,10 @@ func ErrorMessage(err error) string {
 	default:
 		return "internal error"
 	}
+}
+
+// IsExpired reports whether err is a credential that expired.
+func IsExpired(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Expired
 }

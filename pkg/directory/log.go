@@ -20,6 +20,9 @@ type LogEntry struct {
 	Latency      time.Duration
 	Error        string // the SCIM error detail, for failed requests
 	ClientIP     string // the address the request came from
+	// KeyID is the security key that authenticated the request; the log
+	// does not keep it, it moves the key's LastUsed.
+	KeyID string
 }
 
 // LogQuery selects log entries, oldest first.

@@ -18,15 +18,15 @@ import (
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
-// Provider is one identity-provider connection ("Okta"). Its security key is
-// never stored: only KeyHash (SHA-256 of the key) and KeyHint (its last four
-// characters, to recognise it when masked) are.
+// Provider is one identity-provider connection ("Okta"). Its security keys
+// are never stored: only their hashes and hints (keys.go).
 type Provider struct {
 	ID      string
 	Name    string
 	Enabled bool
-	KeyHash []byte // nil while the provider has no key (never enabled)
-	KeyHint string
+	// Keys are the provider's security keys, oldest first: none until it
+	// is first enabled, at most MaxLiveKeys that authenticate.
+	Keys []Key
 	// Strict refuses what only Microsoft Entra ID sends (capitalised ops,
 	// booleans as strings, empty PATCHes); by default it is accepted.
 	Strict bool
@@ -39,8 +39,8 @@ type Provider struct {
 	Updated     time.Time
 }
 
-// HasKey reports whether a key was ever generated for the provider.
-func (p *Provider) HasKey() bool { return len(p.KeyHash) > 0 }
+// HasKey reports whether the provider holds a key (live or not).
+func (p *Provider) HasKey() bool { return len(p.Keys) > 0 }
 
 // Dialect is what the provider's SCIM requests are held to: RFC 7644 when
 // it is strict, otherwise also Microsoft Entra ID's dialect.
@@ -123,15 +123,8 @@ func hashKey(key string) []byte {
 	return sum[:]
 }
 
-// setNewKey gives p a new key, replacing (and so revoking) any previous one.
-func setNewKey(p *Provider) (string, error) {
-	key, hash, hint, err := newKey()
-	if err != nil {
-		return "", err
-	}
-	p.KeyHash, p.KeyHint = hash, hint
-	return key, nil
-}
+// constantTimeEqual compares two key hashes in constant time.
+func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
 // AddProvider creates a provider. An enabled provider gets its security key
 // at once, returned as the second value (the only time it is ever
@@ -151,8 +144,14 @@ func (s *Service) AddProvider(ctx context.Context, name string, enabled bool, op
 	}
 	var key string
 	if enabled {
+		var ko KeyOptions
+		for _, o := range opts {
+			if o.Key != nil {
+				ko = *o.Key
+			}
+		}
 		var err error
-		if key, err = setNewKey(p); err != nil {
+		if key, err = addKey(p, now, ko); err != nil {
 			return nil, "", err
 		}
 	}
@@ -170,12 +169,23 @@ func (s *Service) AddProvider(ctx context.Context, name string, enabled bool, op
 type ProviderOptions struct {
 	Strict    *bool
 	RateLimit *float64 // SCIM requests per second; 0 for no limit
+	// Key shapes the key AddProvider makes for an enabled provider
+	// (its lifetime); SetProviderOptions refuses it.
+	Key *KeyOptions
 }
 
 // MaxRateLimit is the highest per-provider rate limit accepted.
 const MaxRateLimit = 100_000
 
 func (o ProviderOptions) apply(p *Provider) error {
+	if o.Key != nil {
+		if err := o.Key.check(); err != nil {
+			return err
+		}
+		if o.Key.Grace != 0 {
+			return Errorf(EINVALID, "a grace period is for rotating a key: kacescim provider rotate-key --grace")
+		}
+	}
 	if o.RateLimit != nil {
 		r := *o.RateLimit
 		if math.IsNaN(r) || r < 0 || r > MaxRateLimit {
@@ -193,6 +203,9 @@ func (o ProviderOptions) apply(p *Provider) error {
 func (s *Service) SetProviderOptions(ctx context.Context, name string, o ProviderOptions) (*Provider, error) {
 	// Authenticate must not keep using the provider as it was.
 	defer s.forgetProviders()
+	if o.Key != nil {
+		return nil, Errorf(EINVALID, "a key's lifetime is set when it is made: kacescim provider rotate-key --expires")
+	}
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return nil, err
@@ -233,11 +246,18 @@ func (s *Service) Providers(ctx context.Context) ([]*Provider, error) {
 	return s.Store.FindProviders(ctx)
 }
 
-// EnableProvider enables the provider called name and gives it a new key,
-// which replaces the previous one: a key handed out before the provider was
-// disabled stops working. Enabling an enabled provider changes nothing and
-// returns key "".
-func (s *Service) EnableProvider(ctx context.Context, name string) (*Provider, string, error) {
+// EnableProvider enables the provider called name and gives it a new key
+// (shaped by o, at most one), which replaces every previous one: a key
+// handed out before the provider was disabled stops working. Enabling an
+// enabled provider changes nothing and returns key "".
+func (s *Service) EnableProvider(ctx context.Context, name string, o ...KeyOptions) (*Provider, string, error) {
+	var ko KeyOptions
+	if len(o) > 0 {
+		ko = o[0]
+	}
+	if err := ko.check(); err != nil {
+		return nil, "", err
+	}
 	// Authenticate must not keep using the provider as it was.
 	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
@@ -247,19 +267,21 @@ func (s *Service) EnableProvider(ctx context.Context, name string) (*Provider, s
 	if p.Enabled {
 		return p, "", nil
 	}
-	key, err := setNewKey(p)
+	now := s.now()
+	p.Keys = nil
+	key, err := addKey(p, now, ko)
 	if err != nil {
 		return nil, "", err
 	}
 	p.Enabled = true
-	p.Updated = s.now()
+	p.Updated = now
 	if err := s.Store.UpdateProvider(ctx, p); err != nil {
 		return nil, "", err
 	}
 	return p, key, nil
 }
 
-// DisableProvider disables the provider called name. Its key hash is kept
+// DisableProvider disables the provider called name. Its keys are kept
 // so that the identity provider, still sending the key, is told the
 // provider is disabled (403) rather than that its key is wrong (401).
 // Disabling a disabled provider changes nothing.
@@ -279,30 +301,6 @@ func (s *Service) DisableProvider(ctx context.Context, name string) (*Provider, 
 		return nil, err
 	}
 	return p, nil
-}
-
-// RotateKey gives the enabled provider called name a new key; the old one
-// stops working at once. EINVALID for a disabled provider, which gets its
-// new key by being enabled.
-func (s *Service) RotateKey(ctx context.Context, name string) (*Provider, string, error) {
-	// Authenticate must not keep using the provider as it was.
-	defer s.forgetProviders()
-	p, err := s.Provider(ctx, name)
-	if err != nil {
-		return nil, "", err
-	}
-	if !p.Enabled {
-		return nil, "", Errorf(EINVALID, "provider %s is disabled: enable it to get a new key", p.Name)
-	}
-	key, err := setNewKey(p)
-	if err != nil {
-		return nil, "", err
-	}
-	p.Updated = s.now()
-	if err := s.Store.UpdateProvider(ctx, p); err != nil {
-		return nil, "", err
-	}
-	return p, key, nil
 }
 
 // RemoveProvider deletes the provider called name with all its users and
@@ -333,16 +331,26 @@ func (s *Service) forgetProviders() {
 }
 
 // Authenticate returns the provider whose security key the Authorization
-// header value carries. It accepts "Bearer <key>" (scheme in any case) and,
-// for Okta's "HTTP Header" authentication mode, the bare key.
-//
-// Errors: EUNAUTHORIZED when the header is missing or the key is unknown,
-// EFORBIDDEN (with the provider) when the key belongs to a disabled
-// provider. No error message ever contains the key.
+// header value carries, as AuthenticateKey does.
 func (s *Service) Authenticate(ctx context.Context, authorization string) (*Provider, error) {
+	p, _, err := s.AuthenticateKey(ctx, authorization)
+	return p, err
+}
+
+// AuthenticateKey returns the provider whose security key the
+// Authorization header value carries, and that key. It accepts "Bearer
+// <key>" (scheme in any case) and, for Okta's "HTTP Header"
+// authentication mode, the bare key.
+//
+// Errors: EUNAUTHORIZED when the header is missing or the key is unknown;
+// EUNAUTHORIZED with the provider and the key when the key expired (or a
+// rotation's grace period ended), with a detail that says so; EFORBIDDEN
+// (with the provider) when the key belongs to a disabled provider. No
+// error message ever contains the key.
+func (s *Service) AuthenticateKey(ctx context.Context, authorization string) (*Provider, *Key, error) {
 	key, err := keyFromAuthorization(authorization)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hash := hashKey(key)
 	var (
@@ -355,9 +363,9 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (*Prov
 	if p == nil {
 		if p, err = s.Store.FindProviderByKeyHash(ctx, hash); err != nil {
 			if ErrorCode(err) == ENOTFOUND {
-				return nil, Errorf(EUNAUTHORIZED, "invalid security key")
+				return nil, nil, Errorf(EUNAUTHORIZED, "invalid security key")
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		if s.auth != nil {
 			s.auth.put(hash, p, gen, time.Now())
@@ -366,15 +374,26 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (*Prov
 	// The index lookup already matched; comparing again in constant time
 	// keeps a store that matched loosely (a prefix, a collation) from
 	// letting a wrong key through.
-	if subtle.ConstantTimeCompare(p.KeyHash, hash) != 1 {
-		return nil, Errorf(EUNAUTHORIZED, "invalid security key")
+	k := p.authKey(hash)
+	if k == nil {
+		return nil, nil, Errorf(EUNAUTHORIZED, "invalid security key")
 	}
 	if !p.Enabled {
 		// The provider is returned with the error so that the request log
 		// can name it.
-		return p, Errorf(EFORBIDDEN, "provider %s is disabled: enable it in kacescim to resume provisioning", p.Name)
+		return p, k, Errorf(EFORBIDDEN, "provider %s is disabled: enable it in kacescim to resume provisioning", p.Name)
 	}
-	return p, nil
+	if now := s.Now(); k.Expired(now) {
+		if !k.Replaced.IsZero() {
+			return p, k, &Error{Code: EUNAUTHORIZED, Expired: true, Message: fmt.Sprintf(
+				"security key %s of provider %s was replaced on %s and its grace period ended at %s: send the new key",
+				MaskKey(k.Hint), p.Name, k.Replaced.Format(time.RFC3339), k.Expires.Format(time.RFC3339))}
+		}
+		return p, k, &Error{Code: EUNAUTHORIZED, Expired: true, Message: fmt.Sprintf(
+			"security key %s of provider %s expired at %s: rotate it in kacescim and send the new key",
+			MaskKey(k.Hint), p.Name, k.Expires.Format(time.RFC3339))}
+	}
+	return p, k, nil
 }
 
 // keyFromAuthorization extracts the key from an Authorization header value.

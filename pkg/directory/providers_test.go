@@ -66,7 +66,9 @@ func (m *memStore) FindProviderByName(_ context.Context, name string) (*director
 }
 
 func (m *memStore) FindProviderByKeyHash(_ context.Context, hash []byte) (*directory.Provider, error) {
-	return m.find(func(p *directory.Provider) bool { return len(hash) > 0 && bytes.Equal(p.KeyHash, hash) })
+	return m.find(func(p *directory.Provider) bool {
+		return len(hash) > 0 && slices.ContainsFunc(p.Keys, func(k directory.Key) bool { return bytes.Equal(k.Hash, hash) })
+	})
 }
 
 func (m *memStore) FindProviders(context.Context) ([]*directory.Provider, error) {
@@ -103,7 +105,7 @@ func (m *memStore) DeleteProvider(_ context.Context, id string) error {
 
 func clone(p *directory.Provider) directory.Provider {
 	c := *p
-	c.KeyHash = slices.Clone(p.KeyHash)
+	c.Keys = slices.Clone(p.Keys)
 	return c
 }
 
@@ -130,12 +132,16 @@ func checkKey(t *testing.T, key string, p *directory.Provider) {
 	if err != nil || len(raw) != 32 {
 		t.Fatalf("key %q does not carry 256 bits: %v", key, err)
 	}
-	sum := sha256.Sum256([]byte(key))
-	if !bytes.Equal(p.KeyHash, sum[:]) {
-		t.Fatalf("KeyHash is not the SHA-256 of the key")
+	k := p.CurrentKey()
+	if k == nil {
+		t.Fatalf("provider %s has no current key", p.Name)
 	}
-	if p.KeyHint != key[len(key)-4:] {
-		t.Fatalf("KeyHint = %q, want the last 4 characters of %q", p.KeyHint, key)
+	sum := sha256.Sum256([]byte(key))
+	if !bytes.Equal(k.Hash, sum[:]) {
+		t.Fatalf("the key's Hash is not the SHA-256 of the key")
+	}
+	if k.Hint != key[len(key)-4:] {
+		t.Fatalf("Hint = %q, want the last 4 characters of %q", k.Hint, key)
 	}
 }
 
@@ -180,7 +186,7 @@ func TestAddProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if key != "" || q.Enabled || q.HasKey() || q.KeyHint != "" {
+	if key != "" || q.Enabled || q.HasKey() || q.CurrentKey() != nil {
 		t.Fatalf("disabled provider got a key: %q %+v", key, q)
 	}
 	if q.ID == p.ID {
@@ -216,7 +222,9 @@ func TestProviderNotFound(t *testing.T) {
 	wantCode(t, err, directory.ENOTFOUND)
 	_, err = svc.DisableProvider(ctx, "Nope")
 	wantCode(t, err, directory.ENOTFOUND)
-	_, _, err = svc.RotateKey(ctx, "Nope")
+	_, _, err = svc.RotateKey(ctx, "Nope", directory.KeyOptions{})
+	wantCode(t, err, directory.ENOTFOUND)
+	_, _, err = svc.RevokeKey(ctx, "Nope", "k1")
 	wantCode(t, err, directory.ENOTFOUND)
 	wantCode(t, svc.RemoveProvider(ctx, "Nope"), directory.ENOTFOUND)
 }
@@ -257,7 +265,7 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("disabling twice: %v", err)
 	}
 
-	_, _, err = svc.RotateKey(ctx, "Okta")
+	_, _, err = svc.RotateKey(ctx, "Okta", directory.KeyOptions{})
 	wantCode(t, err, directory.EINVALID)
 	if msg := directory.ErrorMessage(err); msg != "provider Okta is disabled: enable it to get a new key" {
 		t.Fatalf("rotate message = %q", msg)
@@ -277,11 +285,14 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("new key after enable: %v", err)
 	}
 
-	p, third, err := svc.RotateKey(ctx, "Okta")
+	p, third, err := svc.RotateKey(ctx, "Okta", directory.KeyOptions{}) // no grace: the old key dies at once
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkKey(t, third, p)
+	if len(p.Keys) != 1 {
+		t.Errorf("a rotation without grace left %d keys", len(p.Keys))
+	}
 	_, err = auth("Bearer " + second)
 	wantCode(t, err, directory.EUNAUTHORIZED)
 	if _, err := auth("Bearer " + third); err != nil {
@@ -358,7 +369,7 @@ func TestKeysAreUnique(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 50 {
-		_, key, err := svc.RotateKey(ctx, "Okta")
+		_, key, err := svc.RotateKey(ctx, "Okta", directory.KeyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,5 +401,140 @@ func TestProviderOptions(t *testing.T) {
 		if _, err := svc.SetProviderOptions(ctx, "entra", directory.ProviderOptions{RateLimit: &bad}); directory.ErrorCode(err) != directory.EINVALID {
 			t.Errorf("rate %v accepted: %v", bad, err)
 		}
+	}
+}
+
+// TestKeyRotationGrace: a rotation keeps the old key working for its
+// grace period, then refuses it with a detail that says why; at most two
+// keys live at once; expiry, revoke by id and by hint; enable kills every
+// older key.
+func TestKeyRotationGrace(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService()
+	now := t0
+	svc.Now = func() time.Time { return now }
+	_, first, err := svc.AddProvider(ctx, "Okta", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(key string) (*directory.Provider, *directory.Key, error) {
+		return svc.AuthenticateKey(ctx, "Bearer "+key)
+	}
+	p, second, err := svc.RotateKey(ctx, "Okta", directory.KeyOptions{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKey(t, second, p)
+	if len(p.Keys) != 2 || p.Keys[0].State(now) != "grace" || !p.Keys[0].Expires.Equal(now.Add(time.Hour)) || p.Keys[1].State(now) != "active" {
+		t.Fatalf("keys after a rotation with grace: %+v", p.Keys)
+	}
+	for _, k := range []string{first, second} {
+		if _, key, err := auth(k); err != nil || key == nil {
+			t.Fatalf("a key in the grace period: %v", err)
+		}
+	}
+	_, k1, _ := auth(first)
+	_, k2, _ := auth(second)
+	if k1.ID == k2.ID || k1.ID == "" {
+		t.Fatalf("key ids %q and %q", k1.ID, k2.ID)
+	}
+
+	// A third live key is refused, with what to do instead.
+	_, _, err = svc.RotateKey(ctx, "Okta", directory.KeyOptions{Grace: time.Hour})
+	wantCode(t, err, directory.ECONFLICT)
+	if msg := directory.ErrorMessage(err); !strings.Contains(msg, "kacescim provider revoke-key Okta "+k1.ID) || !strings.Contains(msg, "--grace 0") {
+		t.Errorf("third key message = %q", msg)
+	}
+
+	// The grace period ends: the old key is refused, as expired, and the
+	// provider is named so that the log can show whose key it was.
+	now = now.Add(time.Hour)
+	got, key, err := auth(first)
+	wantCode(t, err, directory.EUNAUTHORIZED)
+	if !directory.IsExpired(err) || got == nil || got.Name != "Okta" || key == nil || key.ID != k1.ID {
+		t.Fatalf("the key after its grace period: %v, %v, %v", got, key, err)
+	}
+	if msg := directory.ErrorMessage(err); !strings.Contains(msg, "grace period ended at 2025-03-01T13:00:00Z") || strings.Contains(msg, first) {
+		t.Errorf("grace over message = %q", msg)
+	}
+	if _, _, err := auth(second); err != nil {
+		t.Fatal(err)
+	}
+
+	// The next rotation drops the expired key and replaces the second.
+	p, third, err := svc.RotateKey(ctx, "Okta", directory.KeyOptions{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Keys) != 2 || p.Keys[0].ID != k2.ID {
+		t.Fatalf("keys after the second rotation: %+v", p.Keys)
+	}
+	if _, _, err := auth(first); directory.IsExpired(err) || directory.ErrorCode(err) != directory.EUNAUTHORIZED {
+		t.Errorf("a dropped key: %v, want an unknown key", err)
+	}
+
+	// Revoke by id: dead at once, as an unknown key.
+	p, revoked, err := svc.RevokeKey(ctx, "okta", k2.ID)
+	if err != nil || revoked.ID != k2.ID || len(p.Keys) != 1 {
+		t.Fatalf("RevokeKey = %+v, %+v, %v", p, revoked, err)
+	}
+	if _, _, err := auth(second); directory.ErrorCode(err) != directory.EUNAUTHORIZED || directory.IsExpired(err) {
+		t.Errorf("a revoked key: %v", err)
+	}
+	_, _, err = svc.RevokeKey(ctx, "okta", k2.ID)
+	wantCode(t, err, directory.ENOTFOUND)
+	if msg := directory.ErrorMessage(err); !strings.Contains(msg, "kacescim provider keys Okta") {
+		t.Errorf("unknown key message = %q", msg)
+	}
+
+	// Revoke by hint (the last four characters), the last live key too.
+	if _, _, err := svc.RevokeKey(ctx, "okta", third[len(third)-4:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := auth(third); directory.ErrorCode(err) != directory.EUNAUTHORIZED {
+		t.Errorf("a key revoked by its hint: %v", err)
+	}
+
+	// A key with a lifetime expires on its own.
+	p, fourth, err := svc.RotateKey(ctx, "Okta", directory.KeyOptions{Lifetime: 90 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.CurrentKey().Expires.Equal(now.Add(90 * 24 * time.Hour)) {
+		t.Errorf("Expires = %v", p.CurrentKey().Expires)
+	}
+	now = now.Add(90*24*time.Hour - time.Millisecond)
+	if _, _, err := auth(fourth); err != nil {
+		t.Fatalf("a key a millisecond before it expires: %v", err)
+	}
+	now = now.Add(time.Millisecond)
+	_, _, err = auth(fourth)
+	if !directory.IsExpired(err) || !strings.Contains(directory.ErrorMessage(err), "expired at 2025-05-30T13:00:00Z: rotate it") {
+		t.Errorf("an expired key: %v", err)
+	}
+
+	// Disable and enable: a new key, every older one gone.
+	if _, _, err := svc.RotateKey(ctx, "Okta", directory.KeyOptions{Grace: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DisableProvider(ctx, "Okta"); err != nil {
+		t.Fatal(err)
+	}
+	p, fifth, err := svc.EnableProvider(ctx, "Okta")
+	if err != nil || len(p.Keys) != 1 {
+		t.Fatalf("EnableProvider = %+v, %v", p, err)
+	}
+	checkKey(t, fifth, p)
+
+	for _, o := range []directory.KeyOptions{{Grace: -time.Second}, {Lifetime: 30 * time.Millisecond}, {Lifetime: -time.Hour},
+		{Grace: 31 * 24 * time.Hour}, {Lifetime: 11 * 365 * 24 * time.Hour}} {
+		_, _, err := svc.RotateKey(ctx, "Okta", o)
+		wantCode(t, err, directory.EINVALID)
+	}
+	_, _, err = svc.AddProvider(ctx, "Entra", true, directory.ProviderOptions{Key: &directory.KeyOptions{Grace: time.Hour}})
+	wantCode(t, err, directory.EINVALID)
+	p, _, err = svc.AddProvider(ctx, "Entra", true, directory.ProviderOptions{Key: &directory.KeyOptions{Lifetime: time.Hour}})
+	if err != nil || !p.CurrentKey().Expires.Equal(now.Add(time.Hour)) {
+		t.Fatalf("AddProvider with a key lifetime = %+v, %v", p, err)
 	}
 }

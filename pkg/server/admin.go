@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/directory"
@@ -35,6 +37,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("POST "+p+"/providers/{name}/enable", s.adminEnableProvider)
 	handle("POST "+p+"/providers/{name}/disable", s.adminDisableProvider)
 	handle("POST "+p+"/providers/{name}/rotate-key", s.adminRotateKey)
+	handle("GET "+p+"/providers/{name}/keys", s.adminListKeys)
+	handle("DELETE "+p+"/providers/{name}/keys/{id}", s.adminRevokeKey)
 	handle("GET "+p+"/fields", s.adminListFields)
 	handle("POST "+p+"/fields", s.adminCreateField)
 	handle("DELETE "+p+"/fields/{name}", s.adminDeleteField)
@@ -103,6 +107,12 @@ func (s *Server) adminCreateProvider(w http.ResponseWriter, r *http.Request) err
 	}
 	infoFrom(r.Context()).provider = req.Name
 	opts := directory.ProviderOptions{Strict: &req.Strict, RateLimit: &req.RateLimit}
+	if req.KeyExpiresInSeconds != 0 {
+		if !req.Enabled {
+			return directory.Errorf(directory.EINVALID, "a disabled provider has no key to expire: give the key's lifetime when it is enabled")
+		}
+		opts.Key = &directory.KeyOptions{Lifetime: seconds(req.KeyExpiresInSeconds)}
+	}
 	p, key, err := s.dir.AddProvider(r.Context(), req.Name, req.Enabled, opts)
 	if err != nil {
 		return err
@@ -156,7 +166,11 @@ func (s *Server) adminDeleteProvider(w http.ResponseWriter, r *http.Request) err
 func (s *Server) adminEnableProvider(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	infoFrom(r.Context()).provider = name
-	p, key, err := s.dir.EnableProvider(r.Context(), name)
+	ko, err := s.newKeyOptions(w, r, false)
+	if err != nil {
+		return err
+	}
+	p, key, err := s.dir.EnableProvider(r.Context(), name, ko)
 	if err != nil {
 		return err
 	}
@@ -176,11 +190,81 @@ func (s *Server) adminDisableProvider(w http.ResponseWriter, r *http.Request) er
 func (s *Server) adminRotateKey(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	infoFrom(r.Context()).provider = name
-	p, key, err := s.dir.RotateKey(r.Context(), name)
+	ko, err := s.newKeyOptions(w, r, true)
+	if err != nil {
+		return err
+	}
+	p, key, err := s.dir.RotateKey(r.Context(), name, ko)
 	if err != nil {
 		return err
 	}
 	return s.adminJSON(w, r, http.StatusOK, adminapi.ProviderKeyResponse{Provider: s.adminProvider(r, p), Key: key})
+}
+
+// newKeyOptions reads the optional NewKeyRequest body of enable and
+// rotate-key; a grace period only means something to a rotation.
+func (s *Server) newKeyOptions(w http.ResponseWriter, r *http.Request, rotation bool) (directory.KeyOptions, error) {
+	ko := directory.KeyOptions{Grace: directory.DefaultGrace}
+	var req adminapi.NewKeyRequest
+	if err := s.adminDecodeOptional(w, r, &req); err != nil {
+		return ko, err
+	}
+	if req.GraceSeconds != nil {
+		if !rotation {
+			return ko, directory.Errorf(directory.EINVALID, "enabling a provider stops every older key: a grace period is for rotate-key")
+		}
+		ko.Grace = seconds(*req.GraceSeconds)
+	}
+	ko.Lifetime = seconds(req.ExpiresInSeconds)
+	return ko, nil
+}
+
+// seconds is n seconds, saturating instead of overflowing.
+func seconds(n int64) time.Duration {
+	const most = int64(math.MaxInt64 / int64(time.Second))
+	return time.Duration(max(min(n, most), -most)) * time.Second
+}
+
+func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	p, err := s.dir.Provider(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusOK, adminapi.KeyList{Keys: s.adminKeys(p)})
+}
+
+func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	p, _, err := s.dir.RevokeKey(r.Context(), name, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusOK, adminapi.ProviderKeyResponse{Provider: s.adminProvider(r, p)})
+}
+
+// adminKeys is the admin view of p's keys, masked.
+func (s *Server) adminKeys(p *directory.Provider) []adminapi.Key {
+	now := s.dir.Now()
+	keys := make([]adminapi.Key, len(p.Keys))
+	for i, k := range p.Keys {
+		keys[i] = adminapi.Key{
+			ID: k.ID, Masked: directory.MaskKey(k.Hint), State: k.State(now), CreatedAt: k.Created.UTC(),
+			ExpiresAt: timeOrNil(k.Expires), ReplacedAt: timeOrNil(k.Replaced), LastUsedAt: timeOrNil(k.LastUsed),
+		}
+	}
+	return keys
+}
+
+// timeOrNil is nil for the zero time, else t in UTC.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // adminProvider is the admin view of p. The SCIM base URL is the same for
@@ -191,7 +275,7 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 		Name:        p.Name,
 		Enabled:     p.Enabled,
 		HasKey:      p.HasKey(),
-		KeyMasked:   directory.MaskKey(p.KeyHint),
+		Keys:        s.adminKeys(p),
 		SCIMURL:     s.scimBaseURL(r),
 		Strict:      p.Strict,
 		RateLimit:   p.RateLimit,
@@ -199,10 +283,10 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 		CreatedAt:   p.Created.UTC(),
 		UpdatedAt:   p.Updated.UTC(),
 	}
-	if !p.LastSyncAt.IsZero() {
-		t := p.LastSyncAt.UTC()
-		ap.LastSyncAt = &t
+	if k := p.CurrentKey(); k != nil {
+		ap.KeyMasked = directory.MaskKey(k.Hint)
 	}
+	ap.LastSyncAt = timeOrNil(p.LastSyncAt)
 	return ap
 }
 
@@ -212,6 +296,19 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 func (s *Server) adminDecode(w http.ResponseWriter, r *http.Request, v any) error {
 	return s.adminDecodeWant(w, r, v, "a JSON object")
 }
+
+// adminDecodeOptional is adminDecode for a body that may be left out
+// (v keeps its zero value).
+func (s *Server) adminDecodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	err := s.adminDecode(w, r, v)
+	if errors.Is(err, errEmptyBody) {
+		return nil
+	}
+	return err
+}
+
+// errEmptyBody is what adminDecode's error for an empty body wraps.
+var errEmptyBody = errors.New("empty body")
 
 // adminDecodeWant is adminDecode for a body whose contents the error for an
 // empty body should spell out: want completes "send ...".
@@ -224,7 +321,7 @@ func (s *Server) adminDecodeWant(w http.ResponseWriter, r *http.Request, v any, 
 		return directory.Errorf(directory.EINVALID, "cannot read request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return directory.Errorf(directory.EINVALID, "request body is empty: send %s", want)
+		return fmt.Errorf("%w: %w", directory.Errorf(directory.EINVALID, "request body is empty: send %s", want), errEmptyBody)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -85,7 +85,12 @@ func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	switch se.Status {
 	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim"`)
+		if directory.IsExpired(err) {
+			// RFC 6750 §3.1: a credential that was valid and is no more.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim", error="invalid_token", error_description="the credential expired"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim"`)
+		}
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
 		s.log.Warn("database unavailable", "request_id", infoFrom(r.Context()).id, "err", err)

@@ -41,7 +41,7 @@ func newMetrics(st directory.Store) *metrics {
 		}, []string{"method", "route"}),
 		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kacescim_auth_failures_total",
-			Help: "SCIM requests refused at authentication, by reason: missing (no Authorization header), invalid (no provider has that key), disabled (the provider is disabled).",
+			Help: "SCIM requests refused at authentication, by reason: missing (no Authorization header), invalid (no provider has that key), disabled (the provider is disabled), expired (the key expired or its rotation grace period ended).",
 		}, []string{"reason"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kacescim_rate_limited_total",
@@ -55,7 +55,7 @@ func newMetrics(st directory.Store) *metrics {
 	}
 	// The series an operator alerts on exist from the start, at 0, so that
 	// rate() and absent() behave before the first failure.
-	for _, reason := range []string{"missing", "invalid", "disabled"} {
+	for _, reason := range []string{"missing", "invalid", "disabled", "expired"} {
 		m.authFails.WithLabelValues(reason)
 	}
 	for _, limit := range []string{"auth_failures", "provider"} {

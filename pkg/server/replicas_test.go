@@ -167,11 +167,20 @@ func TestReplicasShareProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs.must(rs.scim(rs.b, enabled.Key, "GET", "/Users", ""), 200)
-	rot, err := rs.a.admin.RotateKey(ctx, "okta")
+	// A rotation with the default grace: both keys work on B; then one
+	// that stops the old keys at once.
+	graced, err := rs.a.admin.RotateKey(ctx, "okta")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, old := range []string{key, enabled.Key} {
+	rs.must(rs.scim(rs.b, enabled.Key, "GET", "/Users", ""), 200)
+	rs.must(rs.scim(rs.b, graced.Key, "GET", "/Users", ""), 200)
+	zero := int64(0)
+	rot, err := rs.a.admin.RotateKey(ctx, "okta", adminapi.NewKeyRequest{GraceSeconds: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []string{key, enabled.Key, graced.Key} {
 		if r := rs.scim(rs.b, old, "GET", "/Users", ""); r.status != 401 {
 			t.Errorf("replica B with a key A replaced: status %d, want 401", r.status)
 		}

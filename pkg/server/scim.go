@@ -57,6 +57,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	var (
 		p      *directory.Provider
+		key    *directory.Key
 		err    error
 		ip     = ri.clientIP
 		logRow = true // whether the request gets a provisioning-log row
@@ -70,7 +71,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		err = s.throttleAuth(rec, ip, retryAfter)
 		logRow = s.authFails.failed(s.log, ip, true, start)
 	} else {
-		p, err = s.dir.Authenticate(r.Context(), authorization)
+		p, key, err = s.dir.AuthenticateKey(r.Context(), authorization)
 	}
 	switch code := directory.ErrorCode(err); {
 	case err == nil:
@@ -79,6 +80,11 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		if p != nil && !p.Enabled {
 			s.metrics.authFails.WithLabelValues("disabled").Inc()
 		}
+	case directory.IsExpired(err):
+		// A key of a known provider that expired: like a disabled
+		// provider's, it is logged under the provider (the admin must see
+		// that the identity provider still sends it) and not throttled.
+		s.metrics.authFails.WithLabelValues("expired").Inc()
 	case code == directory.EUNAUTHORIZED:
 		reason := "invalid"
 		if strings.TrimSpace(authorization) == "" {
@@ -132,6 +138,9 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	}
 	if p != nil {
 		entry.ProviderID = p.ID
+	}
+	if key != nil && err == nil {
+		entry.KeyID = key.ID
 	}
 	if entry.Status == 0 {
 		entry.Status = http.StatusOK

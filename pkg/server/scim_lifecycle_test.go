@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kacescim/kacescim/pkg/directory"
 )
 
 func TestUserLifecycle(t *testing.T) {
@@ -131,7 +133,7 @@ func TestAuthErrors(t *testing.T) {
 	if r := e.must(e.do("GET", "/Users?filter=userName%20eq%20%22b@example.com%22", ""), 200); r.get("totalResults") != 0.0 {
 		t.Errorf("the disabled provider's POST created a user")
 	}
-	_, rotated, err := dir.RotateKey(ctx, "okta")
+	_, rotated, err := dir.RotateKey(ctx, "okta", directory.KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -331,3 +331,17 @@ func TestOktaSPEC(t *testing.T) {
 	// Step 22: 404.
 	wantSCIMError(t, spec("GET", "/Users/00919288221112222", "", auth), 404, "")
 }
+
+// advance moves the clock forward by d.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// peek returns the clock's time without moving it.
+func (c *fakeClock) peek() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}

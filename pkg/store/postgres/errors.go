@@ -130,7 +130,8 @@ func conflict(err *pgconn.PgError, s subject) error {
 // uniqueRules is the uniqueness rule of each unique constraint (migrations/0001_init.sql).
 var uniqueRules = map[string]storeerr.Rule{
 	"providers_name_unique":      storeerr.ProviderName,
-	"providers_key_hash_unique":  storeerr.ProviderKey,
+	"provider_keys_hash_unique":  storeerr.ProviderKey,
+	"provider_keys_pkey":         storeerr.ID,
 	"users_user_name_unique":     storeerr.UserName,
 	"custom_fields_name_unique":  storeerr.CustomFieldName,
 	"groups_display_name_unique": storeerr.GroupName,

@@ -43,8 +43,19 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 		return db.pool.QueryRow(ctx, q, ms(e.Time), provider, e.RequestID, e.Method, e.Path, e.ResourceID, e.Status,
 			e.Latency.Microseconds(), e.Error, e.ClientIP).Scan(&e.ID)
 	})
-	return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
+	if err != nil {
+		return dbError(err, subject{Kind: "provider", ID: e.ProviderID})
+	}
+	if e.KeyID != "" {
+		// The key's last use is coarse: it need not share the entry's
+		// transaction.
+		_, err = db.exec(ctx, keyTouch, ms(e.Time), e.KeyID)
+	}
+	return dbError(err, subject{Kind: "key", ID: e.KeyID})
 }
+
+// keyTouch moves a key's last use forward.
+const keyTouch = `UPDATE provider_keys SET last_used = $1 WHERE id = $2 AND (last_used IS NULL OR last_used < $1)`
 
 // RecordRequests appends entries to the provisioning log in one
 // transaction (setting their IDs) and moves each provider's LastSyncAt
@@ -59,8 +70,18 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 	return db.write(ctx, func(tx pgx.Tx) error {
 		synced := map[string]time.Time{}
 		var order []string
+		used := map[string]time.Time{}
+		var keys []string
 		b := &pgx.Batch{}
 		for _, e := range entries {
+			if e.KeyID != "" {
+				if t, ok := used[e.KeyID]; !ok || e.Time.After(t) {
+					if !ok {
+						keys = append(keys, e.KeyID)
+					}
+					used[e.KeyID] = e.Time
+				}
+			}
 			var provider any
 			if e.ProviderID != "" {
 				provider = e.ProviderID
@@ -81,6 +102,10 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 		for _, id := range order {
 			b.Queue(`UPDATE providers SET last_sync_at = $1 WHERE id = $2 AND (last_sync_at IS NULL OR last_sync_at < $1)`, ms(synced[id]), id)
 		}
+		slices.Sort(keys)
+		for _, id := range keys {
+			b.Queue(keyTouch, ms(used[id]), id)
+		}
 		res := tx.SendBatch(ctx, b)
 		for _, e := range entries {
 			if err := res.QueryRow().Scan(&e.ID); err != nil {
@@ -88,7 +113,7 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 				return dbError(err, subject{Kind: "log entry"})
 			}
 		}
-		for range order {
+		for range len(order) + len(keys) {
 			if _, err := res.Exec(); err != nil {
 				res.Close()
 				return dbError(err, subject{Kind: "provider"})

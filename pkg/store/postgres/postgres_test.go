@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,12 +256,13 @@ func TestKeyHashConflict(t *testing.T) {
 	db := srv.openTemp(t)
 	a := storetest.NewProvider(t, db, "a")
 	b := storetest.NewProvider(t, db, "b")
-	a.KeyHash, b.KeyHash = []byte("same"), []byte("same")
+	a.Keys = []directory.Key{{ID: "ka", Hash: []byte("same"), Hint: "same", Created: time.Now()}}
+	b.Keys = []directory.Key{{ID: "kb", Hash: []byte("same"), Hint: "same", Created: time.Now()}}
 	if err := db.UpdateProvider(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.UpdateProvider(t.Context(), b); directory.ErrorCode(err) != directory.ECONFLICT {
-		t.Errorf("got %v, want ECONFLICT", err)
+	if err := db.UpdateProvider(t.Context(), b); directory.ErrorCode(err) != directory.ECONFLICT || !strings.Contains(directory.ErrorMessage(err), "key") {
+		t.Errorf("got %v, want a key conflict", err)
 	}
 }
 

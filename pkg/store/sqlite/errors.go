@@ -82,7 +82,8 @@ func conflict(err *sqlite.Error, s subject) error {
 // uniqueRules is the uniqueness rule of each UNIQUE column list SQLite reports.
 var uniqueRules = map[string]storeerr.Rule{
 	"providers.name_key":                          storeerr.ProviderName,
-	"providers.key_hash":                          storeerr.ProviderKey,
+	"provider_keys.hash":                          storeerr.ProviderKey,
+	"provider_keys.id":                            storeerr.ID,
 	"users.provider_id, users.user_name_key":      storeerr.UserName,
 	"custom_fields.name_key":                      storeerr.CustomFieldName,
 	"groups.provider_id, groups.display_name_key": storeerr.GroupName,

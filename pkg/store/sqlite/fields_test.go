@@ -338,3 +338,50 @@ func BenchmarkReplaceMappings(b *testing.B) {
 		}
 	}
 }
+
+// TestMigrateKeys opens a database written before providers had several
+// keys (0007): the provider's one key becomes its only key, found by the
+// same hash, and the old column is emptied.
+func TestMigrateKeys(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := sql.OpenDB(connector{drv: &sqlite.Driver{}, dsn: dsn(path, writer, durability.Full)})
+	if err := migrate(ctx, old, ms[:7]); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO providers (id, name, name_key, enabled, key_hash, key_hint, created, updated) VALUES ('p1', 'Okta', 'okta', 1, X'0102', 'a1B2', 0, 5000)`,
+		`INSERT INTO providers (id, name, name_key, enabled, created, updated) VALUES ('p2', 'Entra', 'entra', 0, 0, 0)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := db.FindProviderByKeyHash(ctx, []byte{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != "p1" || len(p.Keys) != 1 || p.Keys[0].Hint != "a1B2" || !p.Keys[0].Created.Equal(time.UnixMilli(5000)) ||
+		!p.Keys[0].Expires.IsZero() || len(p.Keys[0].ID) != 9 {
+		t.Errorf("migrated provider: %+v", p)
+	}
+	if p2, err := db.FindProviderByID(ctx, "p2"); err != nil || p2.HasKey() {
+		t.Errorf("provider without a key: %+v, %v", p2, err)
+	}
+	var left int
+	if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM providers WHERE key_hash IS NOT NULL OR key_hint != ''`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d providers keep the old key column (%v)", left, err)
+	}
+}

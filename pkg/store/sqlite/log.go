@@ -30,6 +30,9 @@ func (db *DB) RecordRequest(ctx context.Context, e *directory.LogEntry) error {
 		if e.ID, err = res.LastInsertId(); err != nil {
 			return dbError(err, subject{Kind: "log entry"})
 		}
+		if err := touchKey(ctx, h, e.KeyID, e.Time); err != nil {
+			return err
+		}
 		if e.ProviderID == "" || e.Status >= 400 {
 			return nil
 		}
@@ -50,7 +53,17 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 	return db.write(ctx, func(h handle) error {
 		synced := map[string]time.Time{}
 		var order []string
+		used := map[string]time.Time{}
+		var keys []string
 		for _, e := range entries {
+			if e.KeyID != "" {
+				if t, ok := used[e.KeyID]; !ok || e.Time.After(t) {
+					if !ok {
+						keys = append(keys, e.KeyID)
+					}
+					used[e.KeyID] = e.Time
+				}
+			}
 			var provider any
 			if e.ProviderID != "" {
 				provider = e.ProviderID
@@ -79,8 +92,23 @@ func (db *DB) RecordRequests(ctx context.Context, entries []*directory.LogEntry)
 				return dbError(err, subject{Kind: "provider", ID: id})
 			}
 		}
+		for _, id := range keys {
+			if err := touchKey(ctx, h, id, used[id]); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+// touchKey moves the last use of key id (if any) forward to at.
+func touchKey(ctx context.Context, h handle, id string, at time.Time) error {
+	if id == "" {
+		return nil
+	}
+	_, err := h.ExecContext(ctx, `UPDATE provider_keys SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?1)`,
+		toMS(at), id)
+	return dbError(err, subject{Kind: "key", ID: id})
 }
 
 // FindLog returns the newest q.Limit matching entries, oldest first.

@@ -266,11 +266,11 @@ func TestKeyHashConflict(t *testing.T) {
 	db := openTemp(t)
 	a := storetest.NewProvider(t, db, "a")
 	b := storetest.NewProvider(t, db, "b")
-	a.KeyHash = []byte("same")
+	a.Keys = []directory.Key{{ID: "ka", Hash: []byte("same"), Hint: "same", Created: time.Now()}}
 	if err := db.UpdateProvider(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
-	b.KeyHash = []byte("same")
+	b.Keys = []directory.Key{{ID: "kb", Hash: []byte("same"), Hint: "same", Created: time.Now()}}
 	err := db.UpdateProvider(t.Context(), b)
 	if directory.ErrorCode(err) != directory.ECONFLICT || !strings.Contains(directory.ErrorMessage(err), "key") {
 		t.Errorf("got %v, want a key conflict", err)

@@ -53,7 +53,7 @@ func TestPruneGivesSpaceBack(t *testing.T) {
 	if mode := pragmaInt(t, db, "auto_vacuum"); mode != autoVacuumIncremental {
 		t.Fatalf("a new database has auto_vacuum=%d, want %d (INCREMENTAL)", mode, autoVacuumIncremental)
 	}
-	p := &directory.Provider{ID: "p1", Name: "okta", Enabled: true, KeyHash: []byte("h1"), KeyHint: "…1", Created: time.Now()}
+	p := &directory.Provider{ID: "p1", Name: "okta", Enabled: true, Keys: []directory.Key{{ID: "k1", Hash: []byte("h1"), Hint: "…1", Created: time.Now()}}, Created: time.Now()}
 	if err := db.CreateProvider(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestOpenConvertsToIncrementalVacuum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &directory.Provider{ID: "p1", Name: "okta", Enabled: true, KeyHash: []byte("h1"), KeyHint: "…1", Created: time.Now()}
+	p := &directory.Provider{ID: "p1", Name: "okta", Enabled: true, Keys: []directory.Key{{ID: "k1", Hash: []byte("h1"), Hint: "…1", Created: time.Now()}}, Created: time.Now()}
 	if err := db.CreateProvider(ctx, p); err != nil {
 		t.Fatal(err)
 	}

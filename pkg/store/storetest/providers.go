@@ -23,8 +23,8 @@ func testProviders(t *testing.T, s directory.Store) {
 	got, err := s.FindProviderByID(c, a.ID)
 	must(t, err)
 	checkProvider(t, got, a)
-	if got.HasKey() || got.KeyHash != nil {
-		t.Errorf("provider without key: KeyHash = %x", got.KeyHash)
+	if got.HasKey() || got.Keys != nil {
+		t.Errorf("provider without key: Keys = %v", got.Keys)
 	}
 	got, err = s.FindProviderByName(c, "AZURE ad")
 	must(t, err)
@@ -48,8 +48,7 @@ func testProviders(t *testing.T, s directory.Store) {
 	// Update: key, enabled, name, hint, updated.
 	a.Name = "Entra ID"
 	a.Enabled = false
-	a.KeyHash = []byte("0123456789abcdef0123456789abcdef")
-	a.KeyHint = "wxyz"
+	a.Keys = []directory.Key{{ID: "k1", Hash: []byte("0123456789abcdef0123456789abcdef"), Hint: "wxyz", Created: t0}}
 	a.Updated = t0.Add(time.Hour)
 	must(t, s.UpdateProvider(c, a))
 	got, err = s.FindProviderByKeyHash(c, []byte("0123456789abcdef0123456789abcdef"))
@@ -65,11 +64,11 @@ func testProviders(t *testing.T, s directory.Store) {
 	checkProvider(t, got, a)
 
 	// A new key replaces the old one.
-	a.KeyHash = []byte("fedcba9876543210fedcba9876543210")
+	a.Keys = []directory.Key{{ID: "k2", Hash: []byte("fedcba9876543210fedcba9876543210"), Hint: "abcd", Created: t0.Add(time.Minute)}}
 	must(t, s.UpdateProvider(c, a))
 	_, err = s.FindProviderByKeyHash(c, []byte("0123456789abcdef0123456789abcdef"))
 	wantCode(t, err, directory.ENOTFOUND)
-	got, err = s.FindProviderByKeyHash(c, a.KeyHash)
+	got, err = s.FindProviderByKeyHash(c, a.Keys[0].Hash)
 	must(t, err)
 	checkProvider(t, got, a)
 
@@ -248,4 +247,82 @@ func testProviderIsolation(t *testing.T, s directory.Store) {
 		t.Errorf("SyncedUsers of a = %d", n)
 	}
 	checkUserGroups(t, s, ua, ga)
+}
+
+// testProviderKeys: a provider's keys are kept as a set, oldest first,
+// each found by its hash; an update changes their expiry and replacement
+// but not their last use, which only the log moves; a hash is one
+// provider's only; deleting the provider deletes its keys.
+func testProviderKeys(t *testing.T, s directory.Store) {
+	c := ctx(t)
+	p := &directory.Provider{ID: uuid.NewString(), Name: "okta", Enabled: true, Created: t0, Updated: t0,
+		Keys: []directory.Key{
+			{ID: "kold", Hash: []byte("old-hash"), Hint: "0ld1", Created: t0},
+			{ID: "knew", Hash: []byte("new-hash"), Hint: "n3w1", Created: t0.Add(time.Second), Expires: t0.Add(90 * 24 * time.Hour)},
+		}}
+	must(t, s.CreateProvider(c, p))
+	other := newProvider(t, s, "entra")
+	for _, h := range []string{"old-hash", "new-hash"} {
+		got, err := s.FindProviderByKeyHash(c, []byte(h))
+		must(t, err)
+		checkProvider(t, got, p)
+	}
+
+	// Both requests are logged in one batch: each key's last use moves to
+	// its newest request, and an older one does not move it back.
+	used := t0.Add(time.Hour)
+	must(t, s.RecordRequests(c, []*directory.LogEntry{
+		{Time: used, ProviderID: p.ID, KeyID: "kold", Method: "GET", Path: "/scim/v2/Users", Status: 200},
+		{Time: used.Add(-time.Minute), ProviderID: p.ID, KeyID: "kold", Method: "GET", Path: "/scim/v2/Users", Status: 200},
+		{Time: used.Add(time.Second), ProviderID: p.ID, KeyID: "knew", Method: "GET", Path: "/scim/v2/Users/x", Status: 404},
+	}))
+	must(t, s.RecordRequest(c, &directory.LogEntry{Time: used.Add(2 * time.Second), ProviderID: p.ID, KeyID: "knew",
+		Method: "GET", Path: "/scim/v2/Users", Status: 200}))
+	p.Keys[0].LastUsed = used
+	p.Keys[1].LastUsed = used.Add(2 * time.Second)
+	p.LastSyncAt = used.Add(2 * time.Second) // the 404 is no sync
+	got, err := s.FindProviderByID(c, p.ID)
+	must(t, err)
+	checkProvider(t, got, p)
+
+	// A rotation: the old key replaced with an end, a third one added;
+	// the last uses stay.
+	p.Keys[0].Replaced, p.Keys[0].Expires = t0.Add(2*time.Hour), t0.Add(26*time.Hour)
+	p.Keys[1].Replaced = t0.Add(2 * time.Hour)
+	p.Keys = append(p.Keys, directory.Key{ID: "kthird", Hash: []byte("third-hash"), Hint: "thr3", Created: t0.Add(2 * time.Hour)})
+	p.Updated = t0.Add(2 * time.Hour)
+	must(t, s.UpdateProvider(c, p))
+	got, err = s.FindProviderByKeyHash(c, []byte("third-hash"))
+	must(t, err)
+	checkProvider(t, got, p)
+
+	// A revoke: the key is gone and its hash finds nothing.
+	p.Keys = p.Keys[1:]
+	must(t, s.UpdateProvider(c, p))
+	_, err = s.FindProviderByKeyHash(c, []byte("old-hash"))
+	wantCode(t, err, directory.ENOTFOUND)
+	all, err := s.FindProviders(c)
+	must(t, err)
+	if len(all) != 2 || all[1].ID != p.ID {
+		t.Fatalf("FindProviders = %v", all)
+	}
+	checkProvider(t, all[1], p)
+	checkProvider(t, all[0], other)
+
+	// Another provider cannot take a key hash in use, and nothing of
+	// that update is written.
+	other.Keys = []directory.Key{{ID: "kdup", Hash: []byte("new-hash"), Hint: "dup1", Created: t0}}
+	other.Name = "entra renamed"
+	wantCode(t, s.UpdateProvider(c, other), directory.ECONFLICT)
+	got, err = s.FindProviderByID(c, other.ID)
+	must(t, err)
+	if got.Name != "entra" || got.HasKey() {
+		t.Errorf("a conflicting key update was half applied: name %q, keys %v", got.Name, got.Keys)
+	}
+
+	must(t, s.DeleteProvider(c, p.ID))
+	_, err = s.FindProviderByKeyHash(c, []byte("third-hash"))
+	wantCode(t, err, directory.ENOTFOUND)
+	// The freed hash may be used again.
+	must(t, s.UpdateProvider(c, other))
 }

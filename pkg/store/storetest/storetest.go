@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		fn   func(t *testing.T, s directory.Store)
 	}{
 		{"Providers", testProviders},
+		{"ProviderKeys", testProviderKeys},
 		{"ProviderNameConflict", testProviderNameConflict},
 		{"DeleteProviderCascades", testDeleteProviderCascades},
 		{"RecordSync", testRecordSync},
@@ -145,9 +146,26 @@ func sameTime(t *testing.T, what string, got, want time.Time) {
 
 func checkProvider(t *testing.T, got, want *directory.Provider) {
 	t.Helper()
-	if got.ID != want.ID || got.Name != want.Name || got.Enabled != want.Enabled ||
-		string(got.KeyHash) != string(want.KeyHash) || got.KeyHint != want.KeyHint || got.SyncedUsers != want.SyncedUsers {
+	if got.ID != want.ID || got.Name != want.Name || got.Enabled != want.Enabled || got.SyncedUsers != want.SyncedUsers {
 		t.Errorf("provider = %+v, want %+v", got, want)
+	}
+	if len(got.Keys) != len(want.Keys) {
+		t.Errorf("provider %s has %d keys, want %d", want.Name, len(got.Keys), len(want.Keys))
+	} else {
+		for i, k := range want.Keys {
+			g := got.Keys[i]
+			if g.ID != k.ID || string(g.Hash) != string(k.Hash) || g.Hint != k.Hint {
+				t.Errorf("key %d = %s %x %q, want %s %x %q", i, g.ID, g.Hash, g.Hint, k.ID, k.Hash, k.Hint)
+			}
+			for _, tt := range []struct {
+				what      string
+				got, want time.Time
+			}{{"Created", g.Created, k.Created}, {"Expires", g.Expires, k.Expires}, {"Replaced", g.Replaced, k.Replaced}, {"LastUsed", g.LastUsed, k.LastUsed}} {
+				if tt.got.IsZero() != tt.want.IsZero() || (!tt.want.IsZero() && !tt.got.Equal(tt.want)) || (!tt.got.IsZero() && tt.got.Location() != time.UTC) {
+					t.Errorf("key %s %s = %v, want %v in UTC", k.ID, tt.what, tt.got, tt.want)
+				}
+			}
+		}
 	}
 	if got.HasKey() != want.HasKey() {
 		t.Errorf("HasKey() = %v, want %v", got.HasKey(), want.HasKey())
