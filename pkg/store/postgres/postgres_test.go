@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/storetest"
@@ -323,5 +324,50 @@ func TestPrefixEnd(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("prefixEnd(%q) = %q, %v; want %q", in, got, ok, want)
 		}
+	}
+}
+
+// TestMigrateKeys: a schema written before providers had several keys
+// (0002) keeps its provider's key, found by the same hash, once 0003 moves
+// it into provider_keys.
+func TestMigrateKeys(t *testing.T) {
+	srv := newTestServer(t)
+	dsn := srv.schema(t)
+	ctx := t.Context()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, pool, ms[:2]); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO providers (id, name, name_key, enabled, key_hash, key_hint, created, updated) VALUES ('p1', 'Okta', 'okta', true, '\x0102', 'a1B2', now(), '2025-01-02T03:04:05Z')`,
+		`INSERT INTO providers (id, name, name_key, enabled, created, updated) VALUES ('p2', 'Entra', 'entra', false, now(), now())`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool.Close()
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := db.FindProviderByKeyHash(ctx, []byte{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != "p1" || len(p.Keys) != 1 || p.Keys[0].Hint != "a1B2" || len(p.Keys[0].ID) != 9 ||
+		!p.Keys[0].Created.Equal(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("migrated provider: %+v", p)
+	}
+	if p2, err := db.FindProviderByID(ctx, "p2"); err != nil || p2.HasKey() {
+		t.Errorf("provider without a key: %+v, %v", p2, err)
 	}
 }
