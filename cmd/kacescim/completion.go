@@ -71,12 +71,35 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 
+	// revoke-secret's second argument: the secret ids of the provider.
+	secretIDs := func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		switch len(args) {
+		case 0:
+			return providers(cmd, args, toComplete)
+		case 1:
+			return g.completeFromServer(func(ctx context.Context, a *client.Admin) ([]string, error) {
+				c, err := a.OAuthClient(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				var ids []string
+				for _, s := range c.Secrets {
+					ids = append(ids, s.ID)
+				}
+				return ids, nil
+			})(cmd, args, toComplete)
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 		switch {
 		case path == "provider revoke-key":
 			c.ValidArgsFunction = keyIDs
+		case path == "provider revoke-secret":
+			c.ValidArgsFunction = secretIDs
 		case strings.HasPrefix(path, "provider ") && strings.Contains(c.Use, "NAME") && path != "provider add":
 			c.ValidArgsFunction = firstArg(providers)
 		case path == "users show":

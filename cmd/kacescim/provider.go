@@ -39,6 +39,9 @@ provider without failed requests; keys lists them, revoke-key stops one.`,
 		NewCmdProviderRotateKey(g),
 		NewCmdProviderKeys(g),
 		NewCmdProviderRevokeKey(g),
+		NewCmdProviderAddSecret(g),
+		NewCmdProviderSecrets(g),
+		NewCmdProviderRevokeSecret(g),
 		NewCmdProviderRemove(g),
 	)
 	return cmd
@@ -54,6 +57,7 @@ type providerAddOptions struct {
 	RateLimit float64
 	Quiet     bool
 	Expires   time.Duration
+	OAuth     bool
 }
 
 // NewCmdProviderAdd returns `kacescim provider add`.
@@ -81,6 +85,9 @@ func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 			if err := checkKeyLifetime(opts.Expires); err != nil {
 				return err
 			}
+			if opts.OAuth && opts.Quiet {
+				return usageErr("--quiet prints the security key alone; with --oauth there is a client ID and secret too: leave --quiet out (or use --output json)")
+			}
 			return runProviderAdd(cmd.Context(), opts)
 		},
 	}
@@ -90,6 +97,7 @@ func NewCmdProviderAdd(g *globalOptions) *cobra.Command {
 	f.Float64Var(&opts.RateLimit, "rate-limit", 0, rateLimitUsage)
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print the security key alone, for a script to keep (with --enabled)")
 	f.Var((*durationFlag)(&opts.Expires), "expires", expiresUsage)
+	f.BoolVar(&opts.OAuth, "oauth", false, "also make an OAuth client ID and secret, for Microsoft Entra ID's client credentials (see provider add-secret)")
 	return cmd
 }
 
@@ -154,8 +162,21 @@ func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
 	if err != nil {
 		return err
 	}
+	var oauth *adminapi.NewSecretResponse
+	if opts.OAuth {
+		if oauth, err = addSecretAfterAdd(ctx, opts.g, resp.Provider.Name); err != nil {
+			return fmt.Errorf("provider %s was added, but its client secret was not: %w (retry with kacescim provider add-secret %s)",
+				resp.Provider.Name, err, shellQuote(resp.Provider.Name))
+		}
+		resp.Provider.ClientID = oauth.Client.ClientID
+	}
 	p := opts.g.printer()
 	switch {
+	case opts.g.jsonOutput() && oauth != nil:
+		return p.JSON(struct {
+			*adminapi.ProviderKeyResponse
+			OAuth *adminapi.NewSecretResponse `json:"oauth"`
+		}{resp, oauth})
 	case opts.g.jsonOutput():
 		return p.JSON(resp)
 	case opts.Quiet:
@@ -165,10 +186,18 @@ func runProviderAdd(ctx context.Context, opts *providerAddOptions) error {
 	if resp.Key == "" {
 		p.Success("Created provider %s (%s).", resp.Provider.Name, createdState(resp.Provider))
 		p.Println(fmt.Sprintf("It has no security key yet: run `kacescim provider enable %s` to get one.", shellQuote(resp.Provider.Name)))
-		return nil
+	} else {
+		p.Success("Created provider %s (%s).", resp.Provider.Name, createdState(resp.Provider))
+		if err := printNewKey(p, resp); err != nil {
+			return err
+		}
 	}
-	p.Success("Created provider %s (%s).", resp.Provider.Name, createdState(resp.Provider))
-	return printNewKey(p, resp)
+	if oauth != nil {
+		p.Println()
+		p.Println("For Microsoft Entra ID's OAuth 2.0 client credentials:")
+		return printNewSecret(p, oauth)
+	}
+	return nil
 }
 
 // createdState is "enabled" or "disabled", followed by the settings that
@@ -355,8 +384,11 @@ func renderProvider(g *globalOptions, pr adminapi.Provider, showKeyHint bool) er
 	if more := keySummary(p, pr); more != "" {
 		fields = append(fields, [2]string{"Keys", more})
 	}
+	fields = append(fields, [2]string{"SCIM base URL", pr.SCIMURL})
+	if pr.ClientID != "" {
+		fields = append(fields, [2]string{"OAuth client ID", pr.ClientID}, [2]string{"Token endpoint", pr.TokenURL})
+	}
 	return p.Fields(append(fields, [][2]string{
-		{"SCIM base URL", pr.SCIMURL},
 		{"Dialect", dialectText(pr.Strict)},
 		{"Rate limit", rateLimitText(pr.RateLimit)},
 		{"Synced users", strconv.FormatInt(pr.SyncedUsers, 10)},

@@ -50,6 +50,7 @@ type serveOptions struct {
 	LogMaxEntries  int
 	LogMaxBytes    int64
 	RequestTimeout time.Duration
+	TokenLifetime  time.Duration
 	AdminListen    string
 	// Durability is what an acknowledged write survives: full or process.
 	Durability string
@@ -124,6 +125,8 @@ is ignored, since it could name any address.`,
 	f.Var((*byteSizeFlag)(&opts.MaxBodyBytes), "max-body-bytes", "largest request body accepted (bytes, or with a unit: 8MiB)")
 	opts.RequestTimeout = server.DefaultRequestTimeout
 	f.Var((*durationFlag)(&opts.RequestTimeout), "request-timeout", "longest a SCIM request may take; one the database does not answer in time gets 503 with Retry-After")
+	opts.TokenLifetime = directory.DefaultTokenLifetime
+	f.Var((*durationFlag)(&opts.TokenLifetime), "oauth-token-lifetime", "how long the access tokens of the OAuth token endpoint (/oauth/token) live: 60m to 6h")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.AdminListen, "admin-listen", "", "serve the admin API on this `ADDR` only (with the SCIM endpoints), not on --listen: keep it off the public interface")
@@ -136,7 +139,7 @@ is ignored, since it could name any address.`,
 	opts.LogMaxBytes = server.DefaultLogMaxBytes
 	f.Var((*byteSizeFlag)(&opts.LogMaxBytes), "log-max-bytes", "most space the provisioning log takes (about: its text and 64 bytes an entry); the oldest entries go first")
 	f.Var((*prefixesFlag)(&opts.TrustedProxies), "trusted-proxy", "a reverse proxy, by `CIDR` or IP, whose X-Forwarded-For names the client in the logs and to the throttle of wrong keys (repeat or separate with commas)")
-	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "log-format", "log-level",
+	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "oauth-token-lifetime", "log-format", "log-level",
 		"log-retention", "log-max-entries", "log-max-bytes", "trusted-proxy")
 	return cmd
 }
@@ -271,6 +274,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.RequestTimeout <= 0 {
 		return usageErr(fmt.Sprintf("--request-timeout must be positive, got %s", opts.RequestTimeout))
+	}
+	if opts.TokenLifetime < directory.MinTokenLifetime || opts.TokenLifetime > directory.MaxTokenLifetime {
+		return usageErr(fmt.Sprintf("--oauth-token-lifetime must be from 60m to 6h (what Microsoft Entra ID accepts), got %s", (*durationFlag)(&opts.TokenLifetime)))
 	}
 	if opts.LogMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
@@ -417,6 +423,7 @@ func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config
 		AdminToken:     opts.AdminToken,
 		MaxBodyBytes:   opts.MaxBodyBytes,
 		RequestTimeout: opts.RequestTimeout,
+		TokenLifetime:  opts.TokenLifetime,
 		LogRetention:   opts.LogRetention,
 		LogMaxEntries:  opts.LogMaxEntries,
 		LogMaxBytes:    opts.LogMaxBytes,

@@ -31,6 +31,13 @@ type testOptions struct {
 	Key   string
 	Token string
 
+	// OAuthTokenURL, ClientID and ClientSecret authenticate the run the
+	// way Microsoft Entra ID does: an access token from the token
+	// endpoint (client credentials grant) instead of a key.
+	OAuthTokenURL string
+	ClientID      string
+	ClientSecret  string
+
 	Suites       []string
 	Only         []string
 	Skip         []string
@@ -159,6 +166,9 @@ on the command line or a server that cannot be reached or refuses the key.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.URL, "url", "", "SCIM base `URL` under test (default: the local server's URL + /scim/v2)")
 	f.StringVar(&opts.Key, "key", "", "the identity provider's `KEY` (default $KACESCIM_KEY)")
+	f.StringVar(&opts.OAuthTokenURL, "oauth-token-url", "", "authenticate as Microsoft Entra ID does: get an access token from this OAuth 2.0 token endpoint `URL` (client credentials grant) instead of a --key")
+	f.StringVar(&opts.ClientID, "client-id", "", "with --oauth-token-url: the OAuth client `ID`")
+	f.StringVar(&opts.ClientSecret, "client-secret", "", "with --oauth-token-url: the OAuth client `SECRET` (default $KACESCIM_CLIENT_SECRET)")
 	// The flag's old name; hidden because the root's --token is the admin
 	// token, and this one is not.
 	f.StringVar(&opts.Token, "token", "", "the same as --key")
@@ -184,7 +194,7 @@ on the command line or a server that cannot be reached or refuses the key.`,
 	f.Uint64Var(&opts.Seed, "seed", 0, "with --explore: draw the sequence from this `SEED` (default: a random one, shown in the report)")
 	f.StringVar(&opts.ExploreDir, "explore-dir", "kacescim-explore", "with --explore: write the shortest failing sequence as a scenario file under `DIR`")
 	_ = f.MarkHidden("token")
-	configurable(f, "url", "key", "timeout", "admin-url", "admin-token", "isolation-key")
+	configurable(f, "url", "key", "timeout", "admin-url", "admin-token", "isolation-key", "oauth-token-url", "client-id", "client-secret")
 	return cmd
 }
 
@@ -208,7 +218,7 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 	if opts.Token != "" {
 		opts.Key = opts.Token
 	}
-	r := &testRun{testOptions: opts, errOut: opts.g.IO.ErrOut, red: conformance.NewRedactor(opts.Key, opts.AdminToken, opts.IsolationKey)}
+	r := &testRun{testOptions: opts, errOut: opts.g.IO.ErrOut, red: conformance.NewRedactor(opts.Key, opts.AdminToken, opts.IsolationKey, opts.ClientSecret)}
 
 	base, err := r.baseURL()
 	if err != nil {
@@ -250,6 +260,13 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 	if err := r.probe(ctx); err != nil {
 		return err
 	}
+	if opts.OAuthTokenURL != "" {
+		token, err := r.fetchToken(ctx, opts.ClientID, opts.ClientSecret)
+		if err != nil {
+			return err
+		}
+		opts.Key = token
+	}
 	fx, err := r.fixture(ctx)
 	if err != nil {
 		return err
@@ -258,6 +275,11 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 	if fx != nil {
 		key = fx.Key
 		r.red.Add(key)
+		if opts.OAuthTokenURL != "" {
+			if key, err = r.fixtureToken(ctx, fx); err != nil {
+				return errors.Join(err, r.closeFixture(fx, nil))
+			}
+		}
 	}
 	if err := r.checkKey(ctx, key); err != nil {
 		return errors.Join(r.redactErr(err), r.closeFixture(fx, nil))
@@ -340,6 +362,18 @@ func (o *testOptions) exploreOnly() bool {
 // validate checks the flags that do not need the network. exploreSet says
 // whether --seed or --explore-dir was given.
 func (o *testOptions) validate(pauseScaleSet, exploreSet bool) error {
+	oauth := o.OAuthTokenURL != "" || o.ClientID != ""
+	if oauth && o.ClientSecret == "" {
+		o.ClientSecret = os.Getenv("KACESCIM_CLIENT_SECRET")
+	}
+	switch {
+	case oauth && (o.OAuthTokenURL == "" || o.ClientID == "" || o.ClientSecret == ""):
+		return usageErr("--oauth-token-url, --client-id and --client-secret (or KACESCIM_CLIENT_SECRET) go together: give all three")
+	case o.OAuthTokenURL != "" && (o.Key != "" || o.Token != ""):
+		return usageErr("--oauth-token-url gets the run an access token: leave --key (and KACESCIM_KEY) out")
+	case o.OAuthTokenURL != "" && o.Runscope != "":
+		return usageErr("--runscope replays Okta's export, which authenticates with a key: --oauth-token-url cannot be used with it")
+	}
 	switch {
 	case o.Explore < 0 || o.Explore > maxExplore:
 		return usageErr(fmt.Sprintf("--explore %d: give a number of operations from 1 to %d", o.Explore, maxExplore))

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/client"
 	"github.com/kacescim/kacescim/pkg/conformance"
 )
@@ -185,4 +186,40 @@ func randomSuffix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// fetchToken gets an access token from --oauth-token-url for the client,
+// as Entra does before its SCIM requests; a refusal stops the run (exit
+// 2) with the endpoint's error.
+func (r *testRun) fetchToken(ctx context.Context, clientID, secret string) (string, error) {
+	tok, err := client.FetchToken(ctx, r.OAuthTokenURL, clientID, secret, r.copts...)
+	if err != nil {
+		var te *client.TokenError
+		if errors.As(err, &te) {
+			r.note("Error: the token endpoint %s refused client %s: %s", r.OAuthTokenURL, clientID, r.red.Redact(te.Error()))
+			r.note("Give the client ID and secret of an enabled provider (kacescim: `kacescim provider add-secret NAME` prints them).")
+			return "", &exitStatusError{code: exitUsage}
+		}
+		return "", r.redactErr(err)
+	}
+	r.red.Add(tok.AccessToken)
+	return tok.AccessToken, nil
+}
+
+// fixtureToken gives the throw-away provider a client secret and returns
+// an access token for it from --oauth-token-url: the run then tests the
+// OAuth flow of that provider, as it would test the provider of the
+// given client.
+func (r *testRun) fixtureToken(ctx context.Context, fx *conformance.Fixture) (string, error) {
+	a, err := r.admin()
+	if err != nil || a == nil {
+		return "", fmt.Errorf("the throw-away provider needs the admin API for its client secret: %v", err)
+	}
+	resp, err := client.NewAdmin(a.url, a.token, r.adminOptions()...).AddSecret(ctx, fx.Provider, adminapi.NewSecretRequest{})
+	if err != nil {
+		return "", fmt.Errorf("give throw-away provider %s a client secret: %w", fx.Provider, err)
+	}
+	r.red.Add(resp.Secret)
+	r.note("OAuth: the throw-away provider %s authenticates with an access token from %s, as client %s.", fx.Provider, r.OAuthTokenURL, resp.Client.ClientID)
+	return r.fetchToken(ctx, resp.Client.ClientID, resp.Secret)
 }

@@ -33,7 +33,13 @@ type Provider struct {
 	// Keys are every key the provider holds, oldest first (at most two
 	// authenticate at once: the current one and one in a rotation's grace
 	// period).
-	Keys        []Key      `json:"keys"`
+	Keys []Key `json:"keys"`
+	// ClientID is the provider's OAuth client ID ("" until it has a
+	// client secret); TokenURL is the token endpoint that trades it and a
+	// secret for an access token (Microsoft Entra ID's OAuth 2.0 client
+	// credentials grant).
+	ClientID    string     `json:"clientId,omitempty"`
+	TokenURL    string     `json:"tokenUrl"`
 	SCIMURL     string     `json:"scimUrl"`
 	Strict      bool       `json:"strict"`    // RFC 7644 only: Microsoft Entra ID's dialect is refused (400)
 	RateLimit   float64    `json:"rateLimit"` // SCIM requests per second before 429; 0: no limit
@@ -56,6 +62,40 @@ type Key struct {
 	// LastUsedAt is the newest request it authenticated (coarse: as the
 	// provisioning log writes its batches); null if never.
 	LastUsedAt *time.Time `json:"lastUsedAt"`
+}
+
+// OAuthClient is a provider's OAuth client as the admin sees it: the
+// secrets masked.
+type OAuthClient struct {
+	Provider string   `json:"provider"`
+	ClientID string   `json:"clientId"`
+	TokenURL string   `json:"tokenUrl"`
+	SCIMURL  string   `json:"scimUrl"` // Entra's Tenant URL
+	Secrets  []Secret `json:"secrets"`
+}
+
+// Secret is one client secret, masked.
+type Secret struct {
+	ID         string     `json:"id"`
+	Masked     string     `json:"masked"`
+	State      string     `json:"state"` // "active" or "expired"
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  time.Time  `json:"expiresAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt"` // when it last got an access token
+}
+
+// NewSecretRequest is the (optional) body of POST
+// /admin/v1/providers/{name}/oauth/secrets: ExpiresInSeconds is the
+// secret's lifetime (default a year, at most three).
+type NewSecretRequest struct {
+	ExpiresInSeconds int64 `json:"expiresInSeconds,omitempty"`
+}
+
+// NewSecretResponse answers it: Secret is the one time the secret
+// appears.
+type NewSecretResponse struct {
+	Client OAuthClient `json:"client"`
+	Secret string      `json:"secret"`
 }
 
 // KeyList is the body of GET /admin/v1/providers/{name}/keys.

@@ -117,6 +117,38 @@ func (a *Admin) RevokeKey(ctx context.Context, name, id string) (*adminapi.Provi
 	return &resp, nil
 }
 
+// OAuthClient returns the provider's OAuth client (client ID, token
+// endpoint, secrets masked).
+func (a *Admin) OAuthClient(ctx context.Context, name string) (*adminapi.OAuthClient, error) {
+	var c adminapi.OAuthClient
+	if err := a.call(ctx, http.MethodGet, "/providers/{name}/oauth", nameParam(name), nil, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// AddSecret gives the provider a new client secret (and a client ID
+// first, if it has none); the answer is the only place the secret
+// appears.
+func (a *Admin) AddSecret(ctx context.Context, name string, req adminapi.NewSecretRequest) (*adminapi.NewSecretResponse, error) {
+	var resp adminapi.NewSecretResponse
+	if err := a.call(ctx, http.MethodPost, "/providers/{name}/oauth/secrets", nameParam(name), req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// RevokeSecret removes the provider's client secret id, and the access
+// tokens it got.
+func (a *Admin) RevokeSecret(ctx context.Context, name, id string) (*adminapi.OAuthClient, error) {
+	var c adminapi.OAuthClient
+	params := map[string]string{"name": name, "id": id}
+	if err := a.call(ctx, http.MethodDelete, "/providers/{name}/oauth/secrets/{id}", params, nil, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // RemoveProvider deletes the provider with all its users and groups.
 func (a *Admin) RemoveProvider(ctx context.Context, name string) error {
 	return a.call(ctx, http.MethodDelete, "/providers/{name}", nameParam(name), nil, nil)

@@ -30,8 +30,9 @@ type authMemo struct {
 }
 
 type authMemoEntry struct {
-	p  Provider
-	at time.Time
+	p   Provider
+	tok *AccessToken // set for an access token's entry
+	at  time.Time
 }
 
 func newAuthMemo() *authMemo { return &authMemo{m: map[string]authMemoEntry{}} }
@@ -42,11 +43,37 @@ func (a *authMemo) get(hash []byte, now time.Time) (*Provider, uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.m[string(hash)]
-	if !ok || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
+	if !ok || e.tok != nil || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
 		return nil, a.gen
 	}
 	p := e.p
 	return &p, a.gen
+}
+
+// getToken is get for an access token: its provider and the token.
+func (a *authMemo) getToken(hash []byte, now time.Time) (*Provider, *AccessToken, uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[string(hash)]
+	if !ok || e.tok == nil || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
+		return nil, nil, a.gen
+	}
+	p, t := e.p, *e.tok
+	return &p, &t, a.gen
+}
+
+// putToken is put for an access token.
+func (a *authMemo) putToken(hash []byte, p *Provider, t *AccessToken, gen uint64, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if gen != a.gen {
+		return
+	}
+	if len(a.m) >= maxAuthMemo {
+		clear(a.m)
+	}
+	tok := *t
+	a.m[string(hash)] = authMemoEntry{p: *p, tok: &tok, at: now}
 }
 
 // put remembers p for hash, unless forget ran since gen was read.

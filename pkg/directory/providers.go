@@ -352,6 +352,10 @@ func (s *Service) AuthenticateKey(ctx context.Context, authorization string) (*P
 	if err != nil {
 		return nil, nil, err
 	}
+	if strings.HasPrefix(key, TokenPrefix) {
+		p, err := s.authenticateToken(ctx, key)
+		return p, nil, err
+	}
 	hash := hashKey(key)
 	var (
 		p   *Provider

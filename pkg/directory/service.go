@@ -13,6 +13,9 @@ import (
 type Service struct {
 	Store Store
 	Now   func() time.Time
+	// TokenLifetime is how long the access tokens of the token endpoint
+	// live (DefaultTokenLifetime when 0).
+	TokenLifetime time.Duration
 
 	mappers *mapperMemo // nil in a Service built by hand: no memo
 	// logs queues the provisioning log (logbuffer.go); nil in a Service

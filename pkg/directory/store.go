@@ -89,6 +89,7 @@ type Store interface {
 
 	FieldStore
 	LogStore
+	OAuthStore
 
 	// Ping checks that the database answers, for readiness probes.
 	Ping(ctx context.Context) error

@@ -39,6 +39,9 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("POST "+p+"/providers/{name}/rotate-key", s.adminRotateKey)
 	handle("GET "+p+"/providers/{name}/keys", s.adminListKeys)
 	handle("DELETE "+p+"/providers/{name}/keys/{id}", s.adminRevokeKey)
+	handle("GET "+p+"/providers/{name}/oauth", s.adminGetOAuth)
+	handle("POST "+p+"/providers/{name}/oauth/secrets", s.adminAddSecret)
+	handle("DELETE "+p+"/providers/{name}/oauth/secrets/{id}", s.adminRevokeSecret)
 	handle("GET "+p+"/fields", s.adminListFields)
 	handle("POST "+p+"/fields", s.adminCreateField)
 	handle("DELETE "+p+"/fields/{name}", s.adminDeleteField)
@@ -245,6 +248,56 @@ func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	return s.adminJSON(w, r, http.StatusOK, adminapi.ProviderKeyResponse{Provider: s.adminProvider(r, p)})
 }
 
+func (s *Server) adminGetOAuth(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	p, c, err := s.dir.OAuthClient(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusOK, s.adminOAuth(r, p, c))
+}
+
+func (s *Server) adminAddSecret(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	var req adminapi.NewSecretRequest
+	if err := s.adminDecodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	p, c, secret, err := s.dir.AddSecret(r.Context(), name, seconds(req.ExpiresInSeconds))
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusCreated, adminapi.NewSecretResponse{Client: s.adminOAuth(r, p, c), Secret: secret})
+}
+
+func (s *Server) adminRevokeSecret(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	p, c, err := s.dir.RevokeSecret(r.Context(), name, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusOK, s.adminOAuth(r, p, c))
+}
+
+// adminOAuth is the admin view of a provider's OAuth client.
+func (s *Server) adminOAuth(r *http.Request, p *directory.Provider, c *directory.OAuthClient) adminapi.OAuthClient {
+	now := s.dir.Now()
+	out := adminapi.OAuthClient{Provider: p.Name, ClientID: c.ClientID, TokenURL: s.tokenURL(r), SCIMURL: s.scimBaseURL(r),
+		Secrets: make([]adminapi.Secret, len(c.Secrets))}
+	for i, x := range c.Secrets {
+		state := "active"
+		if x.Expired(now) {
+			state = "expired"
+		}
+		out.Secrets[i] = adminapi.Secret{ID: x.ID, Masked: directory.MaskSecret(x.Hint), State: state,
+			CreatedAt: x.Created.UTC(), ExpiresAt: x.Expires.UTC(), LastUsedAt: timeOrNil(x.LastUsed)}
+	}
+	return out
+}
+
 // adminKeys is the admin view of p's keys, masked.
 func (s *Server) adminKeys(p *directory.Provider) []adminapi.Key {
 	now := s.dir.Now()
@@ -285,6 +338,13 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 	}
 	if k := p.CurrentKey(); k != nil {
 		ap.KeyMasked = directory.MaskKey(k.Hint)
+	}
+	ap.TokenURL = s.tokenURL(r)
+	switch c, err := s.dir.Store.FindOAuthClient(r.Context(), p.ID); {
+	case err == nil:
+		ap.ClientID = c.ClientID
+	case directory.ErrorCode(err) != directory.ENOTFOUND:
+		s.log.Warn("read OAuth client", "request_id", infoFrom(r.Context()).id, "provider", p.Name, "err", err)
 	}
 	ap.LastSyncAt = timeOrNil(p.LastSyncAt)
 	return ap

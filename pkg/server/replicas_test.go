@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -489,4 +490,53 @@ func TestPostgresRefusesUnstorableText(t *testing.T) {
 	if r.status != http.StatusBadRequest {
 		t.Errorf("PATCH with a NUL: %d %s; want 400", r.status, r.body)
 	}
+}
+
+// TestReplicasOAuthTokens: Entra's flow across replicas. A secret made
+// through replica A gets a token from B's token endpoint, which A's SCIM
+// endpoint takes; revoking the secret through B ends the token on A at
+// once, and a new secret through A works on B.
+func TestReplicasOAuthTokens(t *testing.T) {
+	rs := newReplicaSet(t)
+	ctx := t.Context()
+	rs.provider(rs.a, "entra")
+	made, err := rs.a.admin.AddSecret(ctx, "entra", adminapi.NewSecretRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := client.FetchToken(ctx, rs.b.http.URL+server.TokenPath, made.Client.ClientID, made.Secret)
+	if err != nil {
+		t.Fatalf("replica B's token endpoint with a secret made through A: %v", err)
+	}
+	if tok.ExpiresIn != time.Hour {
+		t.Errorf("expires_in = %s, want 1h", tok.ExpiresIn)
+	}
+	rs.must(rs.scim(rs.a, tok.AccessToken, "POST", "/Users", userBody("entra@example.com")), 201)
+	if r := rs.must(rs.scim(rs.b, tok.AccessToken, "GET", "/Users", ""), 200); r.get("totalResults") != 1.0 {
+		t.Errorf("replica B with A's user: %v", r.get("totalResults"))
+	}
+
+	c, err := rs.b.admin.OAuthClient(ctx, "entra")
+	if err != nil || len(c.Secrets) != 1 || c.Secrets[0].LastUsedAt == nil {
+		t.Fatalf("replica B's view of the client: %+v, %v", c, err)
+	}
+	if _, err := rs.b.admin.RevokeSecret(ctx, "entra", c.Secrets[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := rs.scim(rs.a, tok.AccessToken, "GET", "/Users", ""); r.status != 401 {
+		t.Errorf("replica A with a token whose secret B revoked: %d, want 401", r.status)
+	}
+	var te *client.TokenError
+	if _, err := client.FetchToken(ctx, rs.a.http.URL+server.TokenPath, made.Client.ClientID, made.Secret); !errors.As(err, &te) || te.Code != "invalid_client" {
+		t.Errorf("replica A's token endpoint with the revoked secret: %v", err)
+	}
+	again, err := rs.a.admin.AddSecret(ctx, "entra", adminapi.NewSecretRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err = client.FetchToken(ctx, rs.a.http.URL+server.TokenPath, again.Client.ClientID, again.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.must(rs.scim(rs.b, tok.AccessToken, "GET", "/Users", ""), 200)
 }

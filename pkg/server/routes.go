@@ -33,6 +33,7 @@ func (s *Server) routes(admin bool) http.Handler {
 		}))
 	}
 	s.scimRoutes(mux)
+	s.oauthRoutes(mux)
 	return s.logRequests(mux)
 }
 

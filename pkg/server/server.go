@@ -64,6 +64,9 @@ type Config struct {
 	// directory.LogEntrySize counts it (default 512 MiB); the oldest
 	// entries go first.
 	LogMaxBytes int64
+	// TokenLifetime is how long the token endpoint's access tokens live
+	// (default 1 h; 60 min to 6 h, as Entra's app gallery expects).
+	TokenLifetime time.Duration
 	// TrustedProxies are the reverse proxies (load balancers) in front of
 	// the server. A request whose connection comes from one of them is
 	// known by the client its X-Forwarded-For names, in both logs and to
@@ -141,6 +144,13 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.TokenLifetime == 0 {
+		cfg.TokenLifetime = directory.DefaultTokenLifetime
+	}
+	if err := validTokenLifetime(cfg.TokenLifetime); err != nil {
+		return nil, err
+	}
+	dir.TokenLifetime = cfg.TokenLifetime
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("--tls-cert and --tls-key must be given together")
 	}

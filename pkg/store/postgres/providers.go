@@ -154,7 +154,8 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 }
 
 // UpdateProvider writes Name, Enabled, Strict, RateLimit, Updated and the
-// set of Keys in one transaction; ENOTFOUND if p.ID does not exist,
+// set of Keys in one transaction (a disabled provider's access tokens are
+// deleted); ENOTFOUND if p.ID does not exist,
 // ECONFLICT on a taken name.
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `UPDATE providers SET name = $1, name_key = $2, enabled = $3, strict = $4, rate_limit = $5, updated = $6 WHERE id = $7`
@@ -163,6 +164,12 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 		tag, err := tx.Exec(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, p.Strict, p.RateLimit, ms(p.Updated), p.ID)
 		if err := mustAffect(tag.RowsAffected(), err, s); err != nil {
 			return err
+		}
+		if !p.Enabled {
+			// A disabled provider's access tokens end with it.
+			if _, err := tx.Exec(ctx, `DELETE FROM oauth_tokens WHERE provider_id = $1`, p.ID); err != nil {
+				return dbError(err, s)
+			}
 		}
 		return writeKeys(ctx, tx, p, s)
 	})

@@ -164,7 +164,8 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 }
 
 // UpdateProvider writes Name, Enabled, Strict, RateLimit, Updated and the
-// set of Keys in one transaction; ENOTFOUND if p.ID does not exist,
+// set of Keys in one transaction (a disabled provider's access tokens are
+// deleted); ENOTFOUND if p.ID does not exist,
 // ECONFLICT on a taken name.
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, strict = ?, rate_limit = ?, updated = ? WHERE id = ?`
@@ -173,6 +174,12 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 		res, err := h.ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, p.Strict, p.RateLimit, toMS(p.Updated), p.ID)
 		if err := mustAffect(res, err, s); err != nil {
 			return err
+		}
+		if !p.Enabled {
+			// A disabled provider's access tokens end with it.
+			if _, err := h.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE provider_id = ?`, p.ID); err != nil {
+				return dbError(err, s)
+			}
 		}
 		return dbError(writeKeys(ctx, h, p), s)
 	})

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 	}{
 		{"Providers", testProviders},
 		{"ProviderKeys", testProviderKeys},
+		{"OAuth", testOAuth},
 		{"ProviderNameConflict", testProviderNameConflict},
 		{"DeleteProviderCascades", testDeleteProviderCascades},
 		{"RecordSync", testRecordSync},
