@@ -42,6 +42,7 @@ provider without failed requests; keys lists them, revoke-key stops one.`,
 		NewCmdProviderAddSecret(g),
 		NewCmdProviderSecrets(g),
 		NewCmdProviderRevokeSecret(g),
+		NewCmdProviderFederation(g),
 		NewCmdProviderRemove(g),
 	)
 	return cmd
@@ -388,6 +389,10 @@ func renderProvider(g *globalOptions, pr adminapi.Provider, showKeyHint bool) er
 	if pr.ClientID != "" {
 		fields = append(fields, [2]string{"OAuth client ID", pr.ClientID}, [2]string{"Token endpoint", pr.TokenURL})
 	}
+	if pr.JWTIssuer != "" {
+		fields = append(fields, [2]string{"JWT issuer", pr.JWTIssuer})
+	}
+	fields = append(fields, setupHints(pr)...)
 	return p.Fields(append(fields, [][2]string{
 		{"Dialect", dialectText(pr.Strict)},
 		{"Rate limit", rateLimitText(pr.RateLimit)},
@@ -395,6 +400,32 @@ func renderProvider(g *globalOptions, pr adminapi.Provider, showKeyHint bool) er
 		{"Last sync", p.TimeOrNever(timeOf(pr.LastSyncAt))},
 		{"Created", p.Time(pr.CreatedAt)},
 	}...))
+}
+
+// setupHints say what to paste where in Okta and in Entra ID, for the
+// credentials the provider has.
+func setupHints(pr adminapi.Provider) [][2]string {
+	if !pr.Enabled {
+		return nil
+	}
+	var hints [][2]string
+	if pr.KeyMasked != "" {
+		hints = append(hints, [2]string{"In Okta", "SCIM connector base URL: the SCIM base URL; authentication mode HTTP Header, Bearer: the security key"})
+	}
+	var entra []string
+	if pr.KeyMasked != "" {
+		entra = append(entra, "Tenant URL: the SCIM base URL, Secret Token: the security key")
+	}
+	if pr.ClientID != "" {
+		entra = append(entra, "OAuth 2.0 client credentials: the client ID, its client secret (shown when it was made) and the token endpoint")
+	}
+	if pr.JWTIssuer != "" {
+		entra = append(entra, "its own JWTs (workload identity federation, kacescim provider federation show)")
+	}
+	if len(entra) > 0 {
+		hints = append(hints, [2]string{"In Entra ID", strings.Join(entra, "; or ")})
+	}
+	return hints
 }
 
 // keySummary says, beside the current key, what else the provider holds

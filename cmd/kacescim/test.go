@@ -319,6 +319,12 @@ func runTest(ctx context.Context, opts *testOptions, pauseScaleSet, exploreSet b
 			Transport:      r.transport,
 			ClientOptions:  []client.Option{client.WithTimeout(opts.Timeout), client.WithUserAgent(opts.g.userAgent())},
 		}
+		if opts.OAuthTokenURL != "" {
+			copts.OAuth = &conformance.OAuthClient{TokenURL: opts.OAuthTokenURL, ClientID: opts.ClientID, ClientSecret: opts.ClientSecret}
+		}
+		if a, err := r.admin(); err == nil && a != nil {
+			copts.Credentials = conformance.AdminCredentials(client.NewAdmin(a.url, a.token, r.adminOptions()...))
+		}
 		if fx != nil {
 			copts.Directory = fx.Directory()
 		}

@@ -12,6 +12,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -38,8 +39,11 @@ type Provider struct {
 	// client secret); TokenURL is the token endpoint that trades it and a
 	// secret for an access token (Microsoft Entra ID's OAuth 2.0 client
 	// credentials grant).
-	ClientID    string     `json:"clientId,omitempty"`
-	TokenURL    string     `json:"tokenUrl"`
+	ClientID string `json:"clientId,omitempty"`
+	TokenURL string `json:"tokenUrl"`
+	// JWTIssuer is the issuer whose JWTs the provider takes (workload
+	// identity federation); "" when it takes none.
+	JWTIssuer   string     `json:"jwtIssuer,omitempty"`
 	SCIMURL     string     `json:"scimUrl"`
 	Strict      bool       `json:"strict"`    // RFC 7644 only: Microsoft Entra ID's dialect is refused (400)
 	RateLimit   float64    `json:"rateLimit"` // SCIM requests per second before 429; 0: no limit
@@ -96,6 +100,19 @@ type NewSecretRequest struct {
 type NewSecretResponse struct {
 	Client OAuthClient `json:"client"`
 	Secret string      `json:"secret"`
+}
+
+// Federation is a provider's trust in the JWTs an identity provider signs
+// itself (workload identity federation, RFC 7523): the body of PUT and the
+// answer of GET /admin/v1/providers/{name}/federation. Exactly one of
+// JWKSURL and JWKS is set.
+type Federation struct {
+	Issuer    string          `json:"issuer"`
+	Audience  string          `json:"audience"`
+	Subject   string          `json:"subject,omitempty"`
+	JWKSURL   string          `json:"jwksUrl,omitempty"`
+	JWKS      json.RawMessage `json:"jwks,omitempty"`
+	UpdatedAt time.Time       `json:"updatedAt,omitzero"`
 }
 
 // KeyList is the body of GET /admin/v1/providers/{name}/keys.

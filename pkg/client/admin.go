@@ -117,6 +117,29 @@ func (a *Admin) RevokeKey(ctx context.Context, name, id string) (*adminapi.Provi
 	return &resp, nil
 }
 
+// Federation returns the JWTs the provider trusts.
+func (a *Admin) Federation(ctx context.Context, name string) (*adminapi.Federation, error) {
+	var f adminapi.Federation
+	if err := a.call(ctx, http.MethodGet, "/providers/{name}/federation", nameParam(name), nil, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// SetFederation makes the provider trust f's issuer.
+func (a *Admin) SetFederation(ctx context.Context, name string, f adminapi.Federation) (*adminapi.Federation, error) {
+	var got adminapi.Federation
+	if err := a.call(ctx, http.MethodPut, "/providers/{name}/federation", nameParam(name), f, &got); err != nil {
+		return nil, err
+	}
+	return &got, nil
+}
+
+// RemoveFederation stops the provider trusting JWTs.
+func (a *Admin) RemoveFederation(ctx context.Context, name string) error {
+	return a.call(ctx, http.MethodDelete, "/providers/{name}/federation", nameParam(name), nil, nil)
+}
+
 // OAuthClient returns the provider's OAuth client (client ID, token
 // endpoint, secrets masked).
 func (a *Admin) OAuthClient(ctx context.Context, name string) (*adminapi.OAuthClient, error) {

@@ -32,7 +32,7 @@ type goCheck struct {
 }
 
 // goSuites are the built-in Go suites, in the order they run.
-var goSuites = []*goSuite{concurrencySuite, isolationSuite, listsSuite}
+var goSuites = []*goSuite{concurrencySuite, isolationSuite, listsSuite, authSuite}
 
 func goSuiteNamed(name string) *goSuite {
 	for _, s := range goSuites {
@@ -53,6 +53,9 @@ type goRun struct {
 	// left are the resources to delete at the end, as paths and the key
 	// that created them.
 	left []goLeftover
+	// leftText are what the run left that is not a resource (a
+	// throw-away provider it could not remove), one line each.
+	leftText []string
 }
 
 type goLeftover struct{ path, token string }
@@ -160,8 +163,17 @@ type exchange struct {
 	status       int // 0: no answer
 	err          error
 	doc          map[string]any
+	hdr          http.Header
 	elapsed      time.Duration
 	transcript   *Transcript
+}
+
+// header is the answer's header (empty when there was none).
+func (x *exchange) header() http.Header {
+	if x.hdr == nil {
+		return http.Header{}
+	}
+	return x.hdr
 }
 
 // ok reports whether the answer is a 2xx.
@@ -197,7 +209,7 @@ func (g *goRun) do(ctx context.Context, token, method, target string, body any) 
 		x.err = fmt.Errorf("%s", g.red.Redact(err.Error()))
 		return x
 	}
-	x.status = resp.Status
+	x.status, x.hdr = resp.Status, resp.Header
 	if v, err := decodeJSON(resp.Body); err == nil {
 		x.doc, _ = v.(map[string]any)
 	}
@@ -290,7 +302,7 @@ func (g *goRun) createGroup(ctx context.Context, token, displayName string, memb
 // cleanup deletes what the suite created, groups first, unless the run
 // keeps it; it returns what is left.
 func (g *goRun) cleanup(ctx context.Context) []string {
-	var out []string
+	out := slices.Clone(g.leftText)
 	left := slices.Clone(g.left)
 	slices.SortStableFunc(left, func(a, b goLeftover) int {
 		return boolInt(strings.HasPrefix(b.path, "/Groups/")) - boolInt(strings.HasPrefix(a.path, "/Groups/"))

@@ -33,6 +33,14 @@ type Options struct {
 	// nothing of Token's provider can be seen or changed with it; without
 	// it, the suite's checks are skipped. It is redacted from reports.
 	IsolationToken string
+	// OAuth is the OAuth client the run authenticated with (its token
+	// endpoint, client ID and secret), for the auth suite's token
+	// endpoint checks; nil leaves them to Credentials, or skips them.
+	OAuth *OAuthClient
+	// Credentials manages a throw-away provider's keys and secrets (a
+	// kacescim admin API), for the auth suite's rotation, expiry and
+	// revocation checks; nil skips them.
+	Credentials Credentials
 	// Keep leaves what the scenarios created in place: no cleanup steps
 	// are sent.
 	Keep bool

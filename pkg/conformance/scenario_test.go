@@ -50,6 +50,7 @@ func TestBuiltinSuitesAgainstKacescim(t *testing.T) {
 		Token:          fx.Key,
 		IsolationToken: otherKey,
 		Directory:      fx.Directory(),
+		Credentials:    conformance.AdminCredentials(env.admin),
 	})
 	if err := other.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -99,7 +100,8 @@ func TestBuiltinSuitesAgainstStrictKacescim(t *testing.T) {
 	}
 	t.Cleanup(func() { other.Close(ctx) })
 	scenarios := builtinScenarios(t)
-	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, IsolationToken: other.Key, Directory: fx.Directory()})
+	res := conformance.Run(ctx, scenarios, conformance.Options{BaseURL: env.base, Token: fx.Key, IsolationToken: other.Key, Directory: fx.Directory(),
+		Credentials: conformance.AdminCredentials(env.admin)})
 	if res.Capabilities[conformance.CapLenient] || !res.Capabilities[conformance.CapStrict] {
 		t.Fatalf("capabilities %v: the strict provider was not seen as strict", res.Capabilities)
 	}

@@ -37,7 +37,7 @@ func BuiltinScenarios() ([]*Scenario, error) {
 // and then those written in Go (concurrency: requests sent at once;
 // isolation: a second provider's key, Options.IsolationToken; lists:
 // paging through whole lists).
-var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644", "concurrency", "isolation", "lists"}
+var Suites = []string{"okta-spec", "okta-lifecycle", "okta-groups", "entra", "rfc7644", "concurrency", "isolation", "lists", "auth"}
 
 // LoadScenarioDir reads the scenario files (*.json) under dir, a folder
 // of the user's: a scenario's suite is its "suite" field, else the name of

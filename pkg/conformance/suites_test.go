@@ -19,7 +19,7 @@ func TestSelectSuites(t *testing.T) {
 		{nil, []string{"mine"}, []string{"mine"}, ""},
 		{[]string{"OKTA-Groups", " entra "}, nil, []string{"okta-groups", "entra"}, ""},
 		{[]string{"Mine", "rfc7644"}, []string{"mine"}, []string{"mine", "rfc7644"}, ""},
-		{[]string{"nosuch"}, []string{"mine"}, nil, `unknown suite "nosuch": the suites are okta-spec, okta-lifecycle, okta-groups, entra, rfc7644, concurrency, isolation, lists, mine`},
+		{[]string{"nosuch"}, []string{"mine"}, nil, `unknown suite "nosuch": the suites are okta-spec, okta-lifecycle, okta-groups, entra, rfc7644, concurrency, isolation, lists, auth, mine`},
 	} {
 		got, err := conformance.SelectSuites(tc.names, tc.extra)
 		if tc.err != "" {

@@ -356,6 +356,10 @@ func (s *Service) AuthenticateKey(ctx context.Context, authorization string) (*P
 		p, err := s.authenticateToken(ctx, key)
 		return p, nil, err
 	}
+	if LooksLikeJWT(key) {
+		p, err := s.authenticateJWT(ctx, key)
+		return p, nil, err
+	}
 	hash := hashKey(key)
 	var (
 		p   *Provider

@@ -16,6 +16,9 @@ type Service struct {
 	// TokenLifetime is how long the access tokens of the token endpoint
 	// live (DefaultTokenLifetime when 0).
 	TokenLifetime time.Duration
+	// JWT verifies the JWTs of workload identity federation
+	// (federation.go); nil refuses them.
+	JWT JWTVerifier
 
 	mappers *mapperMemo // nil in a Service built by hand: no memo
 	// logs queues the provisioning log (logbuffer.go); nil in a Service

@@ -90,6 +90,7 @@ type Store interface {
 	FieldStore
 	LogStore
 	OAuthStore
+	FederationStore
 
 	// Ping checks that the database answers, for readiness probes.
 	Ping(ctx context.Context) error

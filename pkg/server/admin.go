@@ -14,6 +14,7 @@ import (
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/federation"
 	"github.com/kacescim/kacescim/pkg/scim"
 )
 
@@ -39,6 +40,9 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("POST "+p+"/providers/{name}/rotate-key", s.adminRotateKey)
 	handle("GET "+p+"/providers/{name}/keys", s.adminListKeys)
 	handle("DELETE "+p+"/providers/{name}/keys/{id}", s.adminRevokeKey)
+	handle("GET "+p+"/providers/{name}/federation", s.adminGetFederation)
+	handle("PUT "+p+"/providers/{name}/federation", s.adminSetFederation)
+	handle("DELETE "+p+"/providers/{name}/federation", s.adminRemoveFederation)
 	handle("GET "+p+"/providers/{name}/oauth", s.adminGetOAuth)
 	handle("POST "+p+"/providers/{name}/oauth/secrets", s.adminAddSecret)
 	handle("DELETE "+p+"/providers/{name}/oauth/secrets/{id}", s.adminRevokeSecret)
@@ -248,6 +252,52 @@ func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	return s.adminJSON(w, r, http.StatusOK, adminapi.ProviderKeyResponse{Provider: s.adminProvider(r, p)})
 }
 
+func (s *Server) adminGetFederation(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	_, f, err := s.dir.FederationOf(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusOK, adminFederation(f))
+}
+
+func (s *Server) adminSetFederation(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	var req adminapi.Federation
+	if err := s.adminDecodeWant(w, r, &req, "a JSON object with issuer, audience and jwksUrl (or jwks)"); err != nil {
+		return err
+	}
+	if len(req.JWKS) > 0 {
+		if err := federation.CheckJWKS(req.JWKS); err != nil {
+			return directory.Errorf(directory.EINVALID, "jwks: %v", err)
+		}
+	}
+	_, f, err := s.dir.SetFederation(r.Context(), name, directory.Federation{
+		Issuer: req.Issuer, Audience: req.Audience, Subject: req.Subject, JWKSURL: req.JWKSURL, JWKS: req.JWKS,
+	})
+	if err != nil {
+		return err
+	}
+	return s.adminJSON(w, r, http.StatusOK, adminFederation(f))
+}
+
+func (s *Server) adminRemoveFederation(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	infoFrom(r.Context()).provider = name
+	if err := s.dir.RemoveFederation(r.Context(), name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func adminFederation(f *directory.Federation) adminapi.Federation {
+	return adminapi.Federation{Issuer: f.Issuer, Audience: f.Audience, Subject: f.Subject, JWKSURL: f.JWKSURL,
+		JWKS: json.RawMessage(f.JWKS), UpdatedAt: f.Updated.UTC()}
+}
+
 func (s *Server) adminGetOAuth(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	infoFrom(r.Context()).provider = name
@@ -345,6 +395,12 @@ func (s *Server) adminProvider(r *http.Request, p *directory.Provider) adminapi.
 		ap.ClientID = c.ClientID
 	case directory.ErrorCode(err) != directory.ENOTFOUND:
 		s.log.Warn("read OAuth client", "request_id", infoFrom(r.Context()).id, "provider", p.Name, "err", err)
+	}
+	switch f, err := s.dir.Store.FindFederation(r.Context(), p.ID); {
+	case err == nil:
+		ap.JWTIssuer = f.Issuer
+	case directory.ErrorCode(err) != directory.ENOTFOUND:
+		s.log.Warn("read federation", "request_id", infoFrom(r.Context()).id, "provider", p.Name, "err", err)
 	}
 	ap.LastSyncAt = timeOrNil(p.LastSyncAt)
 	return ap

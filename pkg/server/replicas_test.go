@@ -430,7 +430,10 @@ func TestReplicasConformance(t *testing.T) {
 				Token:          fx.Key,
 				IsolationToken: other.Key,
 				Directory:      fx.Directory(),
-				Transport:      rr,
+				// The auth suite's throw-away providers through A, their
+				// tokens and keys used through B (or both).
+				Credentials: conformance.AdminCredentials(rs.a.admin),
+				Transport:   rr,
 				// And a generated sequence of 500 operations, as
 				// `kacescim test --explore 500` sends it.
 				Explore: 500,

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/federation"
 )
 
 // Config is everything `kacescim serve` needs. Zero values take the
@@ -151,6 +152,9 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 		return nil, err
 	}
 	dir.TokenLifetime = cfg.TokenLifetime
+	if dir.JWT == nil {
+		dir.JWT = federation.New(nil)
+	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("--tls-cert and --tls-key must be given together")
 	}

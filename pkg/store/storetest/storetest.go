@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"Providers", testProviders},
 		{"ProviderKeys", testProviderKeys},
 		{"OAuth", testOAuth},
+		{"Federation", testFederation},
 		{"ProviderNameConflict", testProviderNameConflict},
 		{"DeleteProviderCascades", testDeleteProviderCascades},
 		{"RecordSync", testRecordSync},
