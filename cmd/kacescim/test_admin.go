@@ -106,6 +106,8 @@ func (r *testRun) fixture(ctx context.Context) (*conformance.Fixture, error) {
 		case refusedKey != 0:
 			r.note("Warning: %s refused your --key (HTTP %d). This run tests throw-away provider %s instead, and says nothing of that key: fix the key, or pass --no-admin to test it alone.",
 				r.base, refusedKey, name)
+		case r.OAuthTokenURL != "":
+			r.note("Mapping outcomes: testing throw-away provider %s with the suggested mappings, not the provider of --client-id (--no-admin to test that one).", name)
 		case r.Key != "" && r.Runscope == "":
 			r.note("Mapping outcomes: testing throw-away provider %s with the suggested mappings, not the provider of --key (--no-admin to test that one).", name)
 		default:

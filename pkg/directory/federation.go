@@ -2,7 +2,7 @@ package directory
 
 import (
 	"context"
-	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -93,9 +93,22 @@ func (f *Federation) check() error {
 	return nil
 }
 
-// isLoopbackHost reports whether host names this machine.
+// isLoopbackHost reports whether host names this machine: "localhost" or
+// a loopback address (not a name that merely starts with 127.).
 func isLoopbackHost(host string) bool {
-	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// subjectText is " and subject S", or " and any subject".
+func subjectText(sub string) string {
+	if sub == "" {
+		return " and any subject"
+	}
+	return " and subject " + sub
 }
 
 // SetFederation makes the provider called name trust f's issuer (replacing
@@ -108,6 +121,25 @@ func (s *Service) SetFederation(ctx context.Context, name string, f Federation) 
 	p, err := s.Provider(ctx, name)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Two providers must not both take one JWT: it would authenticate as
+	// either. Settings overlap when the issuer and audience are the same
+	// and the subjects are too, or either takes any subject.
+	others, err := s.Store.FindFederationsByIssuer(ctx, f.Issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range others {
+		if o.ProviderID == p.ID || o.Audience != f.Audience || (o.Subject != "" && f.Subject != "" && o.Subject != f.Subject) {
+			continue
+		}
+		name := o.ProviderID
+		if op, err := s.Store.FindProviderByID(ctx, o.ProviderID); err == nil {
+			name = op.Name
+		}
+		return nil, nil, Errorf(ECONFLICT, "provider %s already trusts the JWTs of %s for audience %s%s: one JWT must not authenticate as two providers; "+
+			"give each provider a --subject of its own (the identity provider's service principal), or another audience",
+			name, f.Issuer, f.Audience, subjectText(o.Subject))
 	}
 	f.ProviderID, f.Updated = p.ID, s.now()
 	if err := s.Store.SaveFederation(ctx, &f); err != nil {
@@ -163,7 +195,9 @@ func (s *Service) authenticateJWT(ctx context.Context, token string) (*Provider,
 		return nil, err
 	}
 	if len(feds) == 0 {
-		return nil, Errorf(EUNAUTHORIZED, "no provider trusts JWTs of issuer %q", clip(iss, 200))
+		// As the verifier says it when the audience or subject does not
+		// match: the caller learns nothing of what is trusted.
+		return nil, errNoFederation
 	}
 	f, err := s.JWT.Verify(ctx, token, feds, s.Now())
 	if err != nil {
@@ -189,10 +223,7 @@ func (s *Service) authenticateJWT(ctx context.Context, token string) (*Provider,
 	return p, nil
 }
 
-// clip cuts s to n bytes, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return fmt.Sprintf("%s…", s[:n])
-}
+// errNoFederation is the answer to a JWT of an issuer no provider trusts;
+// pkg/federation says the same for an audience or subject no provider
+// trusts.
+var errNoFederation = Errorf(EUNAUTHORIZED, "invalid bearer JWT: no provider trusts its issuer, audience and subject")

@@ -149,14 +149,14 @@ func addKey(p *Provider, now time.Time, o KeyOptions) (string, error) {
 	return key, nil
 }
 
-// RotateKey gives the enabled provider called name a new key. The keys it
+// rotateKey gives the enabled provider called name a new key. The keys it
 // replaces keep working for o.Grace (at most until their own expiry);
 // with Grace 0 they stop at once and are removed. Expired keys are
 // removed. ECONFLICT when a key is still in the grace period of an
 // earlier rotation (a third live key): revoke it or rotate with Grace 0.
 // EINVALID for a disabled provider, which gets its new key by being
 // enabled.
-func (s *Service) RotateKey(ctx context.Context, name string, o KeyOptions) (*Provider, string, error) {
+func (s *Service) rotateKey(ctx context.Context, name string, o KeyOptions) (*Provider, string, error) {
 	if err := o.check(); err != nil {
 		return nil, "", err
 	}
@@ -198,12 +198,12 @@ func (s *Service) RotateKey(ctx context.Context, name string, o KeyOptions) (*Pr
 	return p, key, nil
 }
 
-// RevokeKey removes the key keyID (or the unique key whose hint it is) of
+// revokeKey removes the key keyID (or the unique key whose hint it is) of
 // the provider called name: it stops working at once. ENOTFOUND if the
 // provider has no such key. Revoking the last live key is allowed (a
 // compromised key must die); the provider then authenticates nothing
 // until it is rotated or re-enabled.
-func (s *Service) RevokeKey(ctx context.Context, name, keyID string) (*Provider, *Key, error) {
+func (s *Service) revokeKey(ctx context.Context, name, keyID string) (*Provider, *Key, error) {
 	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)
 	if err != nil {

@@ -54,6 +54,10 @@ type OAuthClient struct {
 	ClientID   string
 	Secrets    []Secret // oldest first
 	Created    time.Time
+	// Rev is the revision of the client and its secrets; 0 for a client
+	// not stored yet. SaveOAuthClient writes only if it is still the one
+	// read (ESTALE otherwise), and moves it on.
+	Rev int64
 }
 
 // Secret is one client secret; only its hash and hint are stored.
@@ -130,11 +134,11 @@ func (s *Service) OAuthClient(ctx context.Context, name string) (*Provider, *OAu
 	return p, c, err
 }
 
-// AddSecret gives the provider called name a new client secret (making
+// addSecret gives the provider called name a new client secret (making
 // its OAuth client first if it has none), returned once in clear, that
 // expires after lifetime (DefaultSecretLifetime when 0). Expired secrets
 // are dropped; ECONFLICT when MaxLiveSecrets are already valid.
-func (s *Service) AddSecret(ctx context.Context, name string, lifetime time.Duration) (*Provider, *OAuthClient, string, error) {
+func (s *Service) addSecret(ctx context.Context, name string, lifetime time.Duration) (*Provider, *OAuthClient, string, error) {
 	if lifetime == 0 {
 		lifetime = DefaultSecretLifetime
 	}
@@ -179,9 +183,9 @@ func (s *Service) AddSecret(ctx context.Context, name string, lifetime time.Dura
 	return p, c, secret, nil
 }
 
-// RevokeSecret removes the client secret id (or the one whose hint it is)
+// revokeSecret removes the client secret id (or the one whose hint it is)
 // of the provider called name, and with it every access token it got.
-func (s *Service) RevokeSecret(ctx context.Context, name, id string) (*Provider, *OAuthClient, error) {
+func (s *Service) revokeSecret(ctx context.Context, name, id string) (*Provider, *OAuthClient, error) {
 	defer s.forgetProviders()
 	p, c, err := s.OAuthClient(ctx, name)
 	if err != nil {
@@ -267,8 +271,11 @@ func (s *Service) IssueToken(ctx context.Context, clientID, secret string) (stri
 		t.Expires = found.Expires
 	}
 	if err := s.Store.CreateAccessToken(ctx, t); err != nil {
-		if ErrorCode(err) == ENOTFOUND {
+		switch ErrorCode(err) {
+		case ENOTFOUND:
 			return "", 0, nil, invalid // the secret was revoked meanwhile
+		case EFORBIDDEN: // disabled meanwhile
+			return "", 0, p, Errorf(EFORBIDDEN, "provider %s is disabled: enable it in kacescim to resume provisioning", p.Name)
 		}
 		return "", 0, nil, err
 	}

@@ -33,10 +33,14 @@ type Provider struct {
 	// RateLimit is the most SCIM requests per second the provider may make
 	// (0: no limit); beyond it the server answers 429 with Retry-After.
 	RateLimit   float64
-	SyncedUsers int64     // users the provider owns; kept by the store in the same transaction as every user write
-	LastSyncAt  time.Time // zero until the first successful SCIM request
-	Created     time.Time
-	Updated     time.Time
+	SyncedUsers int64 // users the provider owns; kept by the store in the same transaction as every user write
+	// Rev is the revision of the provider's row and keys: UpdateProvider
+	// writes only if it is still the one read (ESTALE otherwise), and
+	// moves it on.
+	Rev        int64
+	LastSyncAt time.Time // zero until the first successful SCIM request
+	Created    time.Time
+	Updated    time.Time
 }
 
 // HasKey reports whether the provider holds a key (live or not).
@@ -199,8 +203,8 @@ func (o ProviderOptions) apply(p *Provider) error {
 	return nil
 }
 
-// SetProviderOptions changes the provider's dialect and rate limit.
-func (s *Service) SetProviderOptions(ctx context.Context, name string, o ProviderOptions) (*Provider, error) {
+// setProviderOptions changes the provider's dialect and rate limit.
+func (s *Service) setProviderOptions(ctx context.Context, name string, o ProviderOptions) (*Provider, error) {
 	// Authenticate must not keep using the provider as it was.
 	defer s.forgetProviders()
 	if o.Key != nil {
@@ -246,11 +250,11 @@ func (s *Service) Providers(ctx context.Context) ([]*Provider, error) {
 	return s.Store.FindProviders(ctx)
 }
 
-// EnableProvider enables the provider called name and gives it a new key
+// enableProvider enables the provider called name and gives it a new key
 // (shaped by o, at most one), which replaces every previous one: a key
 // handed out before the provider was disabled stops working. Enabling an
 // enabled provider changes nothing and returns key "".
-func (s *Service) EnableProvider(ctx context.Context, name string, o ...KeyOptions) (*Provider, string, error) {
+func (s *Service) enableProvider(ctx context.Context, name string, o ...KeyOptions) (*Provider, string, error) {
 	var ko KeyOptions
 	if len(o) > 0 {
 		ko = o[0]
@@ -281,11 +285,11 @@ func (s *Service) EnableProvider(ctx context.Context, name string, o ...KeyOptio
 	return p, key, nil
 }
 
-// DisableProvider disables the provider called name. Its keys are kept
+// disableProvider disables the provider called name. Its keys are kept
 // so that the identity provider, still sending the key, is told the
 // provider is disabled (403) rather than that its key is wrong (401).
 // Disabling a disabled provider changes nothing.
-func (s *Service) DisableProvider(ctx context.Context, name string) (*Provider, error) {
+func (s *Service) disableProvider(ctx context.Context, name string) (*Provider, error) {
 	// Authenticate must not keep using the provider as it was.
 	defer s.forgetProviders()
 	p, err := s.Provider(ctx, name)

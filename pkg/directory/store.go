@@ -26,8 +26,9 @@ type Store interface {
 	FindProviderByKeyHash(ctx context.Context, hash []byte) (*Provider, error)
 	// FindProviders returns every provider ordered by name.
 	FindProviders(ctx context.Context) ([]*Provider, error)
-	// UpdateProvider writes Name, Enabled, KeyHash, KeyHint, Strict,
-	// RateLimit and Updated;
+	// UpdateProvider writes Name, Enabled, Keys, Strict, RateLimit and
+	// Updated if the stored Rev is still p.Rev (ESTALE otherwise), then
+	// increments p.Rev;
 	// ENOTFOUND if p.ID does not exist, ECONFLICT on a taken name.
 	UpdateProvider(ctx context.Context, p *Provider) error
 	// DeleteProvider removes the provider with all its users and groups.

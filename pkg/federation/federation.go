@@ -21,6 +21,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 )
@@ -41,6 +42,8 @@ const (
 	// RefreshEvery bounds the fetches an unknown key ID causes: a stream
 	// of JWTs with made-up key IDs costs one fetch in that time.
 	RefreshEvery = 5 * time.Minute
+	// RetryFailedAfter is how long a failed fetch is not tried again.
+	RetryFailedAfter = 30 * time.Second
 	// maxJWKSBytes bounds a fetched JWK Set.
 	maxJWKSBytes = 1 << 20
 	fetchTimeout = 10 * time.Second
@@ -50,8 +53,13 @@ const (
 // New.
 type Verifier struct {
 	client *http.Client
+	group  singleflight.Group // one fetch of a URL at a time, shared by its waiters
 	mu     sync.Mutex
 	sets   map[string]*cachedSet // by JWKS URL
+	// failed is when a URL's last fetch failed: it is not fetched again
+	// for RetryFailedAfter, so that an issuer that is down does not cost
+	// every JWT a fetch.
+	failed map[string]time.Time
 	// fetches counts the JWK Set fetches, for tests.
 	fetches map[string]int
 }
@@ -65,9 +73,21 @@ type cachedSet struct {
 // with a timeout when nil).
 func New(client *http.Client) *Verifier {
 	if client == nil {
-		client = &http.Client{Timeout: fetchTimeout}
+		client = &http.Client{Timeout: fetchTimeout, CheckRedirect: checkRedirect}
 	}
-	return &Verifier{client: client, sets: map[string]*cachedSet{}, fetches: map[string]int{}}
+	return &Verifier{client: client, sets: map[string]*cachedSet{}, failed: map[string]time.Time{}, fetches: map[string]int{}}
+}
+
+// checkRedirect follows at most three redirects, none from https to
+// plain http: keys must not travel in clear.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 3 {
+		return errors.New("more than 3 redirects")
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("a redirect from https to %s", req.URL.Scheme)
+	}
+	return nil
 }
 
 // Fetches returns how many times the JWK Set at url was fetched.
@@ -76,6 +96,9 @@ func (v *Verifier) Fetches(url string) int {
 	defer v.mu.Unlock()
 	return v.fetches[url]
 }
+
+// ErrNoFederation is the answer to a JWT no provider trusts.
+var ErrNoFederation = directory.Errorf(directory.EUNAUTHORIZED, "invalid bearer JWT: no provider trusts its issuer, audience and subject")
 
 func invalid(format string, args ...any) error {
 	return directory.Errorf(directory.EUNAUTHORIZED, "invalid bearer JWT: "+format, args...)
@@ -130,16 +153,26 @@ func (v *Verifier) Verify(ctx context.Context, token string, candidates []*direc
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
 		return nil, invalid("its claims are not a JSON object with the registered claims")
 	}
-	var f *directory.Federation
+	var matching []*directory.Federation
 	for _, c := range candidates {
 		if c.Issuer == unverified.Issuer && unverified.Audience.Contains(c.Audience) && (c.Subject == "" || c.Subject == unverified.Subject) {
-			f = c
-			break
+			matching = append(matching, c)
 		}
 	}
-	if f == nil {
-		return nil, invalid("no provider trusts issuer %q for audience %q and subject %q", clip(unverified.Issuer), clip(fmt.Sprint([]string(unverified.Audience))), clip(unverified.Subject))
+	switch len(matching) {
+	case 0:
+		// The same words whatever did not match: an unauthenticated caller
+		// learns nothing of which issuers, audiences and subjects are
+		// trusted.
+		return nil, ErrNoFederation
+	case 1:
+	default:
+		// Overlapping settings are refused when they are made; should two
+		// be stored anyway (made at once), the JWT is nobody's rather than
+		// the wrong provider's.
+		return nil, invalid("several providers trust its issuer, audience and subject")
 	}
+	f := matching[0]
 	kid := tok.Headers[0].KeyID
 	key, err := v.key(ctx, f, kid, now)
 	if err != nil {
@@ -173,7 +206,7 @@ func (v *Verifier) Verify(ctx context.Context, token string, candidates []*direc
 
 // key returns the key kid of f's JWK Set; for a URL, from the cache,
 // fetched when the cache is old or, once every RefreshEvery, when it
-// lacks kid.
+// lacks kid. A set whose refresh fails is used as it was.
 func (v *Verifier) key(ctx context.Context, f *directory.Federation, kid string, now time.Time) (*jose.JSONWebKey, error) {
 	if f.JWKSURL == "" {
 		var set jose.JSONWebKeySet
@@ -186,8 +219,11 @@ func (v *Verifier) key(ctx context.Context, f *directory.Federation, kid string,
 	c := v.sets[f.JWKSURL]
 	v.mu.Unlock()
 	if c == nil || now.Sub(c.fetched) >= CacheFor || now.Before(c.fetched) {
-		var err error
-		if c, err = v.fetch(ctx, f.JWKSURL, now); err != nil {
+		fresh, err := v.fetch(ctx, f.JWKSURL, now)
+		switch {
+		case err == nil:
+			c = fresh
+		case c == nil:
 			return nil, err
 		}
 	}
@@ -196,10 +232,11 @@ func (v *Verifier) key(ctx context.Context, f *directory.Federation, kid string,
 		return k, err
 	}
 	// The issuer may have rotated its keys: fetch once more.
-	if c, err = v.fetch(ctx, f.JWKSURL, now); err != nil {
+	fresh, ferr := v.fetch(ctx, f.JWKSURL, now)
+	if ferr != nil {
 		return nil, err
 	}
-	return pick(c.set, kid)
+	return pick(fresh.set, kid)
 }
 
 // pick finds the verification key kid of set; with no kid, the set's one
@@ -229,10 +266,43 @@ func pick(set *jose.JSONWebKeySet, kid string) (*jose.JSONWebKey, error) {
 	}
 }
 
-// fetch gets the JWK Set at url and caches it.
+// errKeysUnavailable is what a caller is told when the issuer's keys
+// cannot be fetched; the cause (URL, dial error) is wrapped for the
+// server's log only.
+var errKeysUnavailable = directory.Errorf(directory.EUNAVAILABLE, "the identity provider's keys cannot be fetched for now; try again")
+
+// fetch gets the JWK Set at url and caches it: one fetch at a time per
+// URL (concurrent callers share it), none for RetryFailedAfter after one
+// failed.
 func (v *Verifier) fetch(ctx context.Context, url string, now time.Time) (*cachedSet, error) {
+	v.mu.Lock()
+	failedAt, failed := v.failed[url]
+	v.mu.Unlock()
+	if failed && now.Sub(failedAt) < RetryFailedAfter && !now.Before(failedAt) {
+		return nil, fmt.Errorf("%w (fetching %s failed %s ago)", errKeysUnavailable, url, now.Sub(failedAt).Round(time.Second))
+	}
+	res, err, _ := v.group.Do(url, func() (any, error) {
+		c, err := v.get(context.WithoutCancel(ctx), url, now)
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if err != nil {
+			v.failed[url] = now
+			return nil, err
+		}
+		delete(v.failed, url)
+		v.sets[url] = c
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*cachedSet), nil
+}
+
+// get fetches the JWK Set at url.
+func (v *Verifier) get(ctx context.Context, url string, now time.Time) (*cachedSet, error) {
 	unavailable := func(format string, args ...any) error {
-		return directory.Errorf(directory.EUNAVAILABLE, "the issuer's keys cannot be fetched from %s: "+format, append([]any{url}, args...)...)
+		return fmt.Errorf("%w (%s: %s)", errKeysUnavailable, url, fmt.Sprintf(format, args...))
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
@@ -263,11 +333,7 @@ func (v *Verifier) fetch(ctx context.Context, url string, now time.Time) (*cache
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, unavailable("it is not a JWK Set")
 	}
-	c := &cachedSet{set: &set, fetched: now}
-	v.mu.Lock()
-	v.sets[url] = c
-	v.mu.Unlock()
-	return c, nil
+	return &cachedSet{set: &set, fetched: now}, nil
 }
 
 // CheckJWKS reports whether doc is a JWK Set with at least one public

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/directory"
@@ -85,15 +86,20 @@ func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	switch se.Status {
 	case http.StatusUnauthorized:
-		if directory.IsExpired(err) {
-			// RFC 6750 §3.1: a credential that was valid and is no more.
+		// RFC 6750 §3.1: a credential that was sent and is not (or no
+		// longer) good is invalid_token; a request without one gets the
+		// challenge alone.
+		switch {
+		case directory.IsExpired(err):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim", error="invalid_token", error_description="the credential expired"`)
-		} else {
+		case strings.TrimSpace(r.Header.Get("Authorization")) != "":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim", error="invalid_token"`)
+		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kacescim"`)
 		}
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
-		s.log.Warn("database unavailable", "request_id", infoFrom(r.Context()).id, "err", err)
+		s.log.Warn("unavailable, answered 503", "request_id", infoFrom(r.Context()).id, "err", err)
 	}
 	writeSCIM(w, se.Status, se)
 }

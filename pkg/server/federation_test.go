@@ -159,9 +159,9 @@ func TestJWTFederation(t *testing.T) {
 		token, detail string
 		expired       bool
 	}{
-		"wrong audience":       {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Audience = jwt.Audience{"api://other"} })), "no provider trusts issuer", false},
-		"wrong issuer":         {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Issuer = "https://evil.example.com" })), `no provider trusts JWTs of issuer "https://evil.example.com"`, false},
-		"wrong subject":        {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Subject = "someone-else" })), "no provider trusts issuer", false},
+		"wrong audience":       {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Audience = jwt.Audience{"api://other"} })), "no provider trusts its issuer, audience and subject", false},
+		"wrong issuer":         {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Issuer = "https://evil.example.com" })), "no provider trusts its issuer, audience and subject", false},
+		"wrong subject":        {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Subject = "someone-else" })), "no provider trusts its issuer, audience and subject", false},
 		"expired":              {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(e.clock.peek().Add(-2 * time.Minute)) })), "the bearer JWT expired at", true},
 		"not yet valid":        {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.NotBefore = jwt.NewNumericDate(e.clock.peek().Add(time.Hour)) })), "is not valid before", false},
 		"no expiry":            {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Expiry = nil })), "it has no exp", false},
@@ -182,7 +182,7 @@ func TestJWTFederation(t *testing.T) {
 			if d := r.str("detail"); !strings.Contains(d, tc.detail) {
 				t.Errorf("detail = %q, want %q in it", d, tc.detail)
 			}
-			if h := r.header.Get("WWW-Authenticate"); strings.Contains(h, "invalid_token") != tc.expired {
+			if h := r.header.Get("WWW-Authenticate"); !strings.Contains(h, `error="invalid_token"`) || strings.Contains(h, "expired") != tc.expired {
 				t.Errorf("WWW-Authenticate = %q", h)
 			}
 		})
@@ -266,4 +266,119 @@ func TestJWTFederationInlineJWKS(t *testing.T) {
 	if err := federation.CheckJWKS(doc); err != nil {
 		t.Errorf("a JWK Set with one EC key: %v", err)
 	}
+}
+
+// TestJWTFederationOverlap: two providers may not take the same JWT;
+// settings that would are refused when made, and should two be stored
+// anyway the JWT is refused rather than given to either.
+func TestJWTFederationOverlap(t *testing.T) {
+	e := newSCIMEnv(t)
+	ctx := context.Background()
+	dir := e.srv.Directory()
+	k := newECKey(t, "k")
+	doc, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k.public}})
+	for _, name := range []string{"catchall", "payroll", "sales"} {
+		if _, _, err := dir.AddProvider(ctx, name, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const iss, aud = "https://login.example.com/t/v2.0", "api://kacescim"
+	if _, _, err := dir.SetFederation(ctx, "catchall", directory.Federation{Issuer: iss, Audience: aud, JWKS: doc}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := dir.SetFederation(ctx, "payroll", directory.Federation{Issuer: iss, Audience: aud, Subject: "payroll-sp", JWKS: doc})
+	if directory.ErrorCode(err) != directory.ECONFLICT || !strings.Contains(directory.ErrorMessage(err), "provider catchall already trusts") {
+		t.Fatalf("an overlapping federation: %v, want ECONFLICT naming catchall", err)
+	}
+	// Distinct subjects do not overlap.
+	if _, _, err := dir.SetFederation(ctx, "catchall", directory.Federation{Issuer: iss, Audience: aud, Subject: "catchall-sp", JWKS: doc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dir.SetFederation(ctx, "payroll", directory.Federation{Issuer: iss, Audience: aud, Subject: "payroll-sp", JWKS: doc}); err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.peek()
+	payrollJWT := k.sign(t, "k", jwt.Claims{Issuer: iss, Audience: jwt.Audience{aud}, Subject: "payroll-sp", Expiry: jwt.NewNumericDate(now.Add(time.Hour))})
+	e.must(e.doAuth("POST", "/Users", userBody("payroll.user@example.com"), "Bearer "+payrollJWT), 201)
+	p, err := dir.Provider(ctx, "payroll")
+	if err != nil || p.SyncedUsers != 1 {
+		t.Fatalf("payroll's JWT did not provision payroll: %+v, %v", p, err)
+	}
+	// Stored overlapping anyway (as two admin calls at once could): the
+	// JWT is nobody's.
+	sales, _ := dir.Provider(ctx, "sales")
+	if err := dir.Store.SaveFederation(ctx, &directory.Federation{ProviderID: sales.ID, Issuer: iss, Audience: aud, JWKS: doc, Updated: now}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.doAuth("GET", "/Users", "", "Bearer "+payrollJWT)
+	wantSCIMError(t, r, 401, "")
+	if d := r.str("detail"); !strings.Contains(d, "several providers trust its issuer, audience and subject") {
+		t.Errorf("ambiguous JWT detail = %q", d)
+	}
+	for url, ok := range map[string]bool{
+		"http://127.0.0.1:9/keys": true, "http://[::1]:9/keys": true, "http://localhost:9/keys": true,
+		"http://127.attacker.example/keys": false, "http://127.0.0.1.nip.io/keys": false,
+	} {
+		_, _, err := dir.SetFederation(ctx, "sales", directory.Federation{Issuer: "https://other.example", Audience: "a", JWKSURL: url})
+		if (err == nil) != ok {
+			t.Errorf("JWKS URL %s: %v, want accepted %v", url, err, ok)
+		}
+	}
+}
+
+// TestJWKSOutage: while the issuer's keys cannot be fetched, JWTs get 503
+// with a detail that names no URL, and the fetch is not tried again for
+// every JWT; a set fetched before is used through a failed refresh.
+func TestJWKSOutage(t *testing.T) {
+	e := newSCIMEnv(t)
+	ctx := context.Background()
+	dir := e.srv.Directory()
+	k := newECKey(t, "k")
+	var mu sync.Mutex
+	down, fetches := true, 0
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		if down {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k.public}})
+	}))
+	t.Cleanup(jwks.Close)
+	if _, _, err := dir.AddProvider(ctx, "entra", true); err != nil {
+		t.Fatal(err)
+	}
+	const iss, aud = "https://login.example.com/t/v2.0", "api://kacescim"
+	if _, _, err := dir.SetFederation(ctx, "entra", directory.Federation{Issuer: iss, Audience: aud, JWKSURL: jwks.URL}); err != nil {
+		t.Fatal(err)
+	}
+	sign := func() string {
+		return k.sign(t, "k", jwt.Claims{Issuer: iss, Audience: jwt.Audience{aud}, Expiry: jwt.NewNumericDate(e.clock.peek().Add(time.Hour))})
+	}
+	for range 3 {
+		r := e.doAuth("GET", "/Users", "", "Bearer "+sign())
+		wantSCIMError(t, r, 503, "")
+		if d := r.str("detail"); d != "the identity provider's keys cannot be fetched for now; try again" || strings.Contains(d, "127.0.0.1") {
+			t.Errorf("outage detail = %q", d)
+		}
+		if r.header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	}
+	mu.Lock()
+	if fetches != 1 {
+		t.Errorf("%d fetches for three JWTs during the outage, want 1", fetches)
+	}
+	down = false
+	mu.Unlock()
+	e.clock.advance(federation.RetryFailedAfter + time.Second)
+	e.must(e.doAuth("GET", "/Users", "", "Bearer "+sign()), 200)
+	// An hour later the refresh fails: the set fetched before still works.
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	e.clock.advance(federation.CacheFor + time.Minute)
+	e.must(e.doAuth("GET", "/Users", "", "Bearer "+sign()), 200)
 }

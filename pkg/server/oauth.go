@@ -104,11 +104,6 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 		return nil, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request",
 			description: "the token endpoint takes POST with an application/x-www-form-urlencoded body"}
 	}
-	if ok, retryAfter := s.authFails.allow(ri.clientIP, now); !ok {
-		s.metrics.limited.WithLabelValues("auth_failures").Inc()
-		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", retryAfter: retryAfter,
-			description: "too many failed authentications from " + ri.clientIP + ": retry after the number of seconds in Retry-After"}
-	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
 			description: "send the parameters as an application/x-www-form-urlencoded body (RFC 6749 §4.4.2)"}
@@ -156,6 +151,16 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 		}
 		clientID, secret = form.Get("client_id"), form.Get("client_secret")
 	}
+	// An address past its budget of failures is refused before the
+	// client is looked up, unless these credentials got a token lately:
+	// an identity provider behind the same address as an attacker keeps
+	// its tokens coming (authfail.go).
+	good := "oauth " + clientID + ":" + secret
+	if ok, retryAfter := s.authFails.allow(ri.clientIP, now); !ok && !s.authFails.knownGood(good, now) {
+		s.metrics.limited.WithLabelValues("auth_failures").Inc()
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,
+			description: "too many failed authentications from " + ri.clientIP + ": retry after the number of seconds in Retry-After"}
+	}
 	if clientID == "" || secret == "" {
 		return nil, s.tokenAuthFailed(ri.clientIP, now, "client authentication is missing: send client_id and client_secret (in the body or as HTTP Basic)")
 	}
@@ -176,6 +181,10 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 	default:
 		return nil, err
 	}
+	s.authFails.authenticated(good, now)
+	// The token is known good at once, as the key of a provider that just
+	// authenticated would be: a throttled address does not stop it.
+	s.authFails.authenticated("Bearer "+token, now)
 	return &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(life.Round(time.Second) / time.Second)}, nil
 }
 
@@ -187,7 +196,7 @@ func (s *Server) tokenAuthFailed(ip string, now time.Time, description string) e
 	s.authFails.failed(s.log, ip, !ok, now)
 	if !ok {
 		s.metrics.limited.WithLabelValues("auth_failures").Inc()
-		return &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", retryAfter: retryAfter,
+		return &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,
 			description: "too many failed authentications from " + ip + ": retry after the number of seconds in Retry-After"}
 	}
 	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: description}

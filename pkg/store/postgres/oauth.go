@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/kacescim/kacescim/pkg/directory"
 	"github.com/kacescim/kacescim/pkg/store/internal/storeerr"
@@ -12,7 +13,7 @@ import (
 
 // oauthClientSelect reads a client with its secrets, one row a secret, in
 // the order findOAuthClient folds them.
-const oauthClientSelect = `SELECT c.provider_id, c.client_id, c.created,
+const oauthClientSelect = `SELECT c.provider_id, c.client_id, c.created, c.rev,
 	s.id, s.hash, s.hint, s.created, s.expires, s.last_used
 	FROM oauth_clients c LEFT JOIN oauth_secrets s ON s.provider_id = c.provider_id `
 
@@ -28,15 +29,16 @@ func (db *DB) findOAuthClient(ctx context.Context, where string, arg any) (*dire
 		var (
 			providerID, clientID    string
 			created                 time.Time
+			rev                     int64
 			id, hint                *string
 			hash                    []byte
 			sCreated, expires, used *time.Time
 		)
-		if err := rows.Scan(&providerID, &clientID, &created, &id, &hash, &hint, &sCreated, &expires, &used); err != nil {
+		if err := rows.Scan(&providerID, &clientID, &created, &rev, &id, &hash, &hint, &sCreated, &expires, &used); err != nil {
 			return nil, dbError(err, s)
 		}
 		if c == nil {
-			c = &directory.OAuthClient{ProviderID: providerID, ClientID: clientID, Created: created.UTC()}
+			c = &directory.OAuthClient{ProviderID: providerID, ClientID: clientID, Created: created.UTC(), Rev: rev}
 		}
 		if id != nil {
 			c.Secrets = append(c.Secrets, directory.Secret{ID: *id, Hash: hash, Hint: *hint,
@@ -69,10 +71,27 @@ func (db *DB) SaveOAuthClient(ctx context.Context, c *directory.OAuthClient) err
 	for i, x := range c.Secrets {
 		ids[i] = x.ID
 	}
-	return db.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO oauth_clients (provider_id, client_id, created) VALUES ($1, $2, $3)
-			ON CONFLICT (provider_id) DO NOTHING`, c.ProviderID, c.ClientID, ms(c.Created)); err != nil {
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		// A new client (Rev 0) is inserted, a stored one moved on from
+		// the revision read: either finding another request's write first
+		// is ESTALE.
+		var tag pgconn.CommandTag
+		var err error
+		if c.Rev == 0 {
+			tag, err = tx.Exec(ctx, `INSERT INTO oauth_clients (provider_id, client_id, created, rev) VALUES ($1, $2, $3, 1)
+				ON CONFLICT (provider_id) DO NOTHING`, c.ProviderID, c.ClientID, ms(c.Created))
+		} else {
+			tag, err = tx.Exec(ctx, `UPDATE oauth_clients SET rev = rev + 1 WHERE provider_id = $1 AND rev = $2`, c.ProviderID, c.Rev)
+		}
+		if err != nil {
 			return dbError(err, s)
+		}
+		if tag.RowsAffected() == 0 {
+			var rev int64
+			if c.Rev != 0 && tx.QueryRow(ctx, `SELECT rev FROM oauth_clients WHERE provider_id = $1`, c.ProviderID).Scan(&rev) != nil {
+				return storeerr.NotFound(s)
+			}
+			return storeerr.Stale(subject{Kind: "OAuth client", ID: c.ClientID}, rev, c.Rev)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM oauth_secrets WHERE provider_id = $1 AND id <> ALL($2::text[])`, c.ProviderID, ids); err != nil {
 			return dbError(err, s)
@@ -86,13 +105,27 @@ func (db *DB) SaveOAuthClient(ctx context.Context, c *directory.OAuthClient) err
 		}
 		return nil
 	})
+	if err == nil {
+		c.Rev++
+	}
+	return err
 }
 
 // CreateAccessToken stores t, moves its secret's last use and deletes
-// the provider's expired tokens.
+// the provider's expired tokens; EFORBIDDEN if the provider is disabled
+// by then. The provider's row is read FOR SHARE: a disable running at the
+// same time is waited for, so that it cannot delete the provider's tokens
+// before this one is written.
 func (db *DB) CreateAccessToken(ctx context.Context, t *directory.AccessToken) error {
 	s := subject{Kind: "client secret", ID: t.SecretID}
 	return db.write(ctx, func(tx pgx.Tx) error {
+		var enabled bool
+		if err := tx.QueryRow(ctx, `SELECT enabled FROM providers WHERE id = $1 FOR SHARE`, t.ProviderID).Scan(&enabled); err != nil {
+			return dbError(err, subject{Kind: "provider", ID: t.ProviderID})
+		}
+		if !enabled {
+			return directory.Errorf(directory.EFORBIDDEN, "the provider is disabled")
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO oauth_tokens (hash, provider_id, secret_id, created, expires) VALUES ($1, $2, $3, $4, $5)`,
 			t.Hash, t.ProviderID, t.SecretID, ms(t.Created), ms(t.Expires)); err != nil {
 			return dbError(err, s)

@@ -15,7 +15,7 @@ import (
 // providerSelect reads a provider with its keys, one row a key (a
 // provider without keys gives one row of NULL key columns), in the order
 // scanProviders folds them: keys oldest first.
-const providerSelect = `SELECT p.id, p.name, p.enabled, p.strict, p.rate_limit, p.synced_users, p.last_sync_at, p.created, p.updated,
+const providerSelect = `SELECT p.id, p.name, p.enabled, p.strict, p.rate_limit, p.synced_users, p.last_sync_at, p.created, p.updated, p.rev,
 	k.id, k.hash, k.hint, k.created, k.expires, k.replaced, k.last_used
 	FROM providers p LEFT JOIN provider_keys k ON k.provider_id = p.id `
 
@@ -34,7 +34,7 @@ func scanProviders(rows pgx.Rows) ([]*directory.Provider, error) {
 			keyHash                              []byte
 			keyCreated, expires, replaced, kused *time.Time
 		)
-		if err := rows.Scan(&p.ID, &p.Name, &p.Enabled, &p.Strict, &p.RateLimit, &p.SyncedUsers, &lastSync, &p.Created, &p.Updated,
+		if err := rows.Scan(&p.ID, &p.Name, &p.Enabled, &p.Strict, &p.RateLimit, &p.SyncedUsers, &lastSync, &p.Created, &p.Updated, &p.Rev,
 			&keyID, &keyHash, &keyHint, &keyCreated, &expires, &replaced, &kused); err != nil {
 			return nil, err
 		}
@@ -158,11 +158,18 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 // deleted); ENOTFOUND if p.ID does not exist,
 // ECONFLICT on a taken name.
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
-	const q = `UPDATE providers SET name = $1, name_key = $2, enabled = $3, strict = $4, rate_limit = $5, updated = $6 WHERE id = $7`
+	const q = `UPDATE providers SET name = $1, name_key = $2, enabled = $3, strict = $4, rate_limit = $5, updated = $6, rev = rev + 1
+		WHERE id = $7 AND rev = $8`
 	s := subject{Kind: "provider", ID: p.ID, Name: p.Name}
-	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, p.Strict, p.RateLimit, ms(p.Updated), p.ID)
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, p.Strict, p.RateLimit, ms(p.Updated), p.ID, p.Rev)
 		if err := mustAffect(tag.RowsAffected(), err, s); err != nil {
+			if directory.ErrorCode(err) == directory.ENOTFOUND {
+				var rev int64
+				if tx.QueryRow(ctx, `SELECT rev FROM providers WHERE id = $1`, p.ID).Scan(&rev) == nil {
+					return storeerr.Stale(s, rev, p.Rev)
+				}
+			}
 			return err
 		}
 		if !p.Enabled {
@@ -173,6 +180,10 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 		}
 		return writeKeys(ctx, tx, p, s)
 	})
+	if err == nil {
+		p.Rev++
+	}
+	return err
 }
 
 // DeleteProvider removes the provider with all its users, groups,

@@ -15,7 +15,7 @@ import (
 // providerSelect reads a provider with its keys, one row a key (a
 // provider without keys gives one row of NULL key columns), in the order
 // scanProviders folds them: keys oldest first.
-const providerSelect = `SELECT p.id, p.name, p.enabled, p.strict, p.rate_limit, p.synced_users, p.last_sync_at, p.created, p.updated,
+const providerSelect = `SELECT p.id, p.name, p.enabled, p.strict, p.rate_limit, p.synced_users, p.last_sync_at, p.created, p.updated, p.rev,
 	k.id, k.hash, k.hint, k.created, k.expires, k.replaced, k.last_used
 	FROM providers p LEFT JOIN provider_keys k ON k.provider_id = p.id `
 
@@ -38,7 +38,7 @@ func scanProviders(rows *sql.Rows) ([]*directory.Provider, error) {
 			keyHash                              []byte
 			keyCreated, expires, replaced, kused sql.NullInt64
 		)
-		if err := rows.Scan(&p.ID, &p.Name, &p.Enabled, &p.Strict, &p.RateLimit, &p.SyncedUsers, &lastSync, &created, &updated,
+		if err := rows.Scan(&p.ID, &p.Name, &p.Enabled, &p.Strict, &p.RateLimit, &p.SyncedUsers, &lastSync, &created, &updated, &p.Rev,
 			&keyID, &keyHash, &keyHint, &keyCreated, &expires, &replaced, &kused); err != nil {
 			return nil, err
 		}
@@ -168,11 +168,18 @@ func (db *DB) FindProviders(ctx context.Context) ([]*directory.Provider, error) 
 // deleted); ENOTFOUND if p.ID does not exist,
 // ECONFLICT on a taken name.
 func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
-	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, strict = ?, rate_limit = ?, updated = ? WHERE id = ?`
+	const q = `UPDATE providers SET name = ?, name_key = ?, enabled = ?, strict = ?, rate_limit = ?, updated = ?, rev = rev + 1
+		WHERE id = ? AND rev = ?`
 	s := subject{Kind: "provider", ID: p.ID, Name: p.Name}
-	return db.write(ctx, func(h handle) error {
-		res, err := h.ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, p.Strict, p.RateLimit, toMS(p.Updated), p.ID)
+	err := db.write(ctx, func(h handle) error {
+		res, err := h.ExecContext(ctx, q, p.Name, strings.ToLower(p.Name), p.Enabled, p.Strict, p.RateLimit, toMS(p.Updated), p.ID, p.Rev)
 		if err := mustAffect(res, err, s); err != nil {
+			if directory.ErrorCode(err) == directory.ENOTFOUND {
+				var rev int64
+				if h.QueryRowContext(ctx, `SELECT rev FROM providers WHERE id = ?`, p.ID).Scan(&rev) == nil {
+					return storeerr.Stale(s, rev, p.Rev)
+				}
+			}
 			return err
 		}
 		if !p.Enabled {
@@ -183,6 +190,10 @@ func (db *DB) UpdateProvider(ctx context.Context, p *directory.Provider) error {
 		}
 		return dbError(writeKeys(ctx, h, p), s)
 	})
+	if err == nil {
+		p.Rev++
+	}
+	return err
 }
 
 // DeleteProvider removes the provider with all its users and groups (the

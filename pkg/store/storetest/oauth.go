@@ -39,6 +39,19 @@ func testOAuth(t *testing.T, s directory.Store) {
 	_, err = s.FindOAuthClientByID(c, "kcc_nobody")
 	wantCode(t, err, directory.ENOTFOUND)
 
+	// Writes from stale reads are refused: a second "new" client of the
+	// provider, and a client whose revision moved on.
+	dup := *cl
+	dup.Rev, dup.ClientID = 0, "kcc_client2"
+	wantCode(t, s.SaveOAuthClient(c, &dup), directory.ESTALE)
+	old := *cl
+	old.Rev--
+	old.Secrets = nil
+	wantCode(t, s.SaveOAuthClient(c, &old), directory.ESTALE)
+	if got, err := s.FindOAuthClient(c, p.ID); err != nil || got.ClientID != "kcc_client1" || len(got.Secrets) != 2 || got.Rev != cl.Rev {
+		t.Fatalf("after two stale writes: %+v, %v", got, err)
+	}
+
 	tok := func(hash, secret string, created, expires time.Time) *directory.AccessToken {
 		return &directory.AccessToken{Hash: []byte(hash), ProviderID: p.ID, SecretID: secret, Created: created, Expires: expires}
 	}

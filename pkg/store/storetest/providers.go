@@ -296,6 +296,19 @@ func testProviderKeys(t *testing.T, s directory.Store) {
 	must(t, err)
 	checkProvider(t, got, p)
 
+	// A write from a stale read (another admin operation wrote since) is
+	// refused and changes nothing: the revision moved on.
+	stale := *p
+	stale.Rev--
+	stale.Keys = nil
+	wantCode(t, s.UpdateProvider(c, &stale), directory.ESTALE)
+	got, err = s.FindProviderByID(c, p.ID)
+	must(t, err)
+	checkProvider(t, got, p)
+	if got.Rev != p.Rev {
+		t.Errorf("Rev = %d, want %d", got.Rev, p.Rev)
+	}
+
 	// A revoke: the key is gone and its hash finds nothing.
 	p.Keys = p.Keys[1:]
 	must(t, s.UpdateProvider(c, p))

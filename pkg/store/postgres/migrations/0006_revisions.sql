@@ -1,0 +1,5 @@
+-- 0006: a revision on the rows admin operations read, change and write
+-- back whole (a provider with its keys, an OAuth client with its
+-- secrets), so that two operations at once cannot undo each other.
+ALTER TABLE providers ADD COLUMN rev bigint NOT NULL DEFAULT 0;
+ALTER TABLE oauth_clients ADD COLUMN rev bigint NOT NULL DEFAULT 0;
