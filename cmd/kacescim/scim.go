@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,11 @@ type scimOptions struct {
 	Headers    []string
 	AuthHeader bool
 	Insecure   bool
+	// OAuthTokenURL, ClientID and ClientSecret get an access token first,
+	// as Entra does, instead of --key.
+	OAuthTokenURL string
+	ClientID      string
+	ClientSecret  string
 }
 
 // NewCmdSCIM returns `kacescim scim`, a curl for SCIM endpoints.
@@ -45,6 +51,7 @@ PATH is relative to the SCIM base URL (--url, default: the server URL +
 		Example: `  kacescim scim GET /Users --key "$KEY"
   kacescim scim GET '/Users?filter=userName eq "ada@example.com"'
   kacescim scim POST /Users --data @user.json
+  kacescim scim GET /Users --oauth-token-url https://HOST/oauth/token --client-id "$ID" --client-secret "$SECRET"
   kacescim scim PATCH /Users/ID --data '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}'`,
 		Args: exactArgs("METHOD", "PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,6 +66,9 @@ PATH is relative to the SCIM base URL (--url, default: the server URL +
 	f.StringArrayVarP(&opts.Headers, "header", "H", nil, `extra request header "Name: value" (repeatable)`)
 	f.BoolVar(&opts.AuthHeader, "auth-header", false, "send the bare key in Authorization, as Okta's HTTP Header mode does")
 	f.BoolVarP(&opts.Insecure, "insecure", "k", false, "accept any TLS certificate (test servers only)")
+	f.StringVar(&opts.OAuthTokenURL, "oauth-token-url", "", "get an access token from this OAuth 2.0 token endpoint `URL` first (client credentials grant, as Entra ID does) and send it instead of --key")
+	f.StringVar(&opts.ClientID, "client-id", "", "with --oauth-token-url: the OAuth client `ID`")
+	f.StringVar(&opts.ClientSecret, "client-secret", "", "with --oauth-token-url: the OAuth client `SECRET` (default $KACESCIM_CLIENT_SECRET)")
 	configurable(f, "key", "url")
 	return cmd
 }
@@ -90,7 +100,22 @@ func runSCIM(ctx context.Context, opts *scimOptions) error {
 	if opts.Insecure {
 		copts = append(copts, client.WithInsecureSkipVerify())
 	}
-	c := client.NewSCIM(base, opts.Key, copts...)
+	key := opts.Key
+	if opts.OAuthTokenURL != "" || opts.ClientID != "" {
+		secret := cmp.Or(opts.ClientSecret, os.Getenv("KACESCIM_CLIENT_SECRET"))
+		switch {
+		case opts.OAuthTokenURL == "" || opts.ClientID == "" || secret == "":
+			return usageErr("--oauth-token-url, --client-id and --client-secret (or KACESCIM_CLIENT_SECRET) go together: give all three")
+		case key != "":
+			return usageErr("--oauth-token-url gets an access token: leave --key (and KACESCIM_KEY) out")
+		}
+		tok, err := client.FetchToken(ctx, opts.OAuthTokenURL, opts.ClientID, secret, copts...)
+		if err != nil {
+			return fmt.Errorf("getting an access token: %w", err)
+		}
+		key = tok.AccessToken
+	}
+	c := client.NewSCIM(base, key, copts...)
 	resp, err := c.Do(ctx, opts.Method, opts.Path, body)
 	var unreachable *client.UnreachableError
 	if errors.As(err, &unreachable) {

@@ -20,6 +20,9 @@ type requestInfo struct {
 	provider   string
 	resourceID string // the user or group named or created, for the provisioning log
 	errDetail  string // the error detail sent, for the provisioning log
+	// tokenLogRow is set when a failed token request gets its
+	// provisioning-log row (the first failure of its address in a window).
+	tokenLogRow bool
 }
 
 type requestInfoKey struct{}

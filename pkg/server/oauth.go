@@ -51,7 +51,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	tok, err := s.issueToken(ctx, w, r, now)
+	tok, p, err := s.issueToken(ctx, w, r, now)
+	status := http.StatusOK
+	defer func() { s.logTokenRequest(r, p, status, now) }()
 	if err == nil {
 		h.Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(tok)
@@ -82,6 +84,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		h.Set("WWW-Authenticate", `Basic realm="kacescim"`)
 	}
 	ri.errDetail = oe.description
+	status = oe.status
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(oe.status)
 	json.NewEncoder(w).Encode(struct {
@@ -97,34 +100,34 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
-func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.Request, now time.Time) (*tokenResponse, error) {
+func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.Request, now time.Time) (*tokenResponse, *directory.Provider, error) {
 	ri := infoFrom(ctx)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return nil, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request",
+		return nil, nil, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request",
 			description: "the token endpoint takes POST with an application/x-www-form-urlencoded body"}
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
+		return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
 			description: "send the parameters as an application/x-www-form-urlencoded body (RFC 6749 §4.4.2)"}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "the form body cannot be read"}
+		return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "the form body cannot be read"}
 	}
 	form := r.PostForm
 	for name, vs := range form {
 		if len(vs) > 1 {
 			// RFC 6749 §3.2: parameters must not be included more than once.
-			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "parameter " + clipText(name, 64) + " is repeated"}
+			return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "parameter " + clipText(name, 64) + " is repeated"}
 		}
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
 	case "":
-		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "grant_type is missing: send grant_type=client_credentials"}
+		return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "grant_type is missing: send grant_type=client_credentials"}
 	default:
-		return nil, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
+		return nil, nil, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
 			description: "only grant_type=client_credentials is served, not " + strconv.Quote(clipText(gt, 64))}
 	}
 	clientID, secret, basic := r.BasicAuth()
@@ -135,18 +138,18 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 		clientID, err1 = url.QueryUnescape(clientID)
 		secret, err2 = url.QueryUnescape(secret)
 		if err1 != nil || err2 != nil {
-			return nil, s.tokenAuthFailed(ri.clientIP, now, "the Basic credentials are not form-encoded")
+			return nil, nil, s.tokenAuthFailed(ctx, ri.clientIP, now, "the Basic credentials are not form-encoded")
 		}
 		if form.Has("client_secret") {
-			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
+			return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
 				description: "the client authenticated twice: use HTTP Basic or client_secret in the body, not both"}
 		}
 		if id := form.Get("client_id"); id != "" && id != clientID {
-			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "client_id differs from the Basic credentials"}
+			return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "client_id differs from the Basic credentials"}
 		}
 	} else {
 		if h := r.Header.Get("Authorization"); h != "" {
-			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
+			return nil, nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
 				description: "the token endpoint takes HTTP Basic client authentication or client_id and client_secret in the body"}
 		}
 		clientID, secret = form.Get("client_id"), form.Get("client_secret")
@@ -158,11 +161,11 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 	good := "oauth " + clientID + ":" + secret
 	if ok, retryAfter := s.authFails.allow(ri.clientIP, now); !ok && !s.authFails.knownGood(good, now) {
 		s.metrics.limited.WithLabelValues("auth_failures").Inc()
-		return nil, &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,
+		return nil, nil, &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,
 			description: "too many failed authentications from " + ri.clientIP + ": retry after the number of seconds in Retry-After"}
 	}
 	if clientID == "" || secret == "" {
-		return nil, s.tokenAuthFailed(ri.clientIP, now, "client authentication is missing: send client_id and client_secret (in the body or as HTTP Basic)")
+		return nil, nil, s.tokenAuthFailed(ctx, ri.clientIP, now, "client authentication is missing: send client_id and client_secret (in the body or as HTTP Basic)")
 	}
 	token, life, p, err := s.dir.IssueToken(ctx, clientID, secret)
 	if p != nil {
@@ -172,28 +175,54 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 	case err == nil:
 	case code == directory.EUNAUTHORIZED && directory.IsExpired(err):
 		s.metrics.authFails.WithLabelValues("expired").Inc()
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: directory.ErrorMessage(err)}
+		return nil, p, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: directory.ErrorMessage(err)}
 	case code == directory.EUNAUTHORIZED:
-		return nil, s.tokenAuthFailed(ri.clientIP, now, "invalid client credentials")
+		return nil, nil, s.tokenAuthFailed(ctx, ri.clientIP, now, "invalid client credentials")
 	case code == directory.EFORBIDDEN:
 		s.metrics.authFails.WithLabelValues("disabled").Inc()
-		return nil, &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: directory.ErrorMessage(err)}
+		return nil, p, &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: directory.ErrorMessage(err)}
 	default:
-		return nil, err
+		return nil, p, err
 	}
 	s.authFails.authenticated(good, now)
 	// The token is known good at once, as the key of a provider that just
 	// authenticated would be: a throttled address does not stop it.
 	s.authFails.authenticated("Bearer "+token, now)
-	return &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(life.Round(time.Second) / time.Second)}, nil
+	return &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(life.Round(time.Second) / time.Second)}, p, nil
+}
+
+// logTokenRequest writes the token request's provisioning-log row: under
+// its provider when the client was known (a token issued, or refused for
+// an expired secret or a disabled provider), so that an administrator
+// sees Entra getting its tokens; a failed client authentication only as
+// failed SCIM authentication is (the first of its address in a window,
+// authfail.go); nothing else of an unknown client.
+func (s *Server) logTokenRequest(r *http.Request, p *directory.Provider, status int, start time.Time) {
+	ri := infoFrom(r.Context())
+	if p == nil && !ri.tokenLogRow {
+		// Nothing unauthenticated reaches the database beyond that row:
+		// a malformed request of an unknown client is in the request
+		// log only.
+		return
+	}
+	e := &directory.LogEntry{Time: s.dir.Now(), RequestID: ri.id, ClientIP: ri.clientIP, Method: r.Method,
+		Path: TokenPath, Status: status, Latency: time.Since(start), Error: clipText(ri.errDetail, maxLogText)}
+	if p != nil {
+		e.ProviderID = p.ID
+	}
+	if err := s.dir.RecordRequest(context.WithoutCancel(r.Context()), e); err != nil {
+		s.log.Error("record request", "request_id", ri.id, "err", err)
+	}
 }
 
 // tokenAuthFailed counts a failed client authentication, throttled like
 // SCIM's, and returns its invalid_client answer.
-func (s *Server) tokenAuthFailed(ip string, now time.Time, description string) error {
+func (s *Server) tokenAuthFailed(ctx context.Context, ip string, now time.Time, description string) error {
 	s.metrics.authFails.WithLabelValues("invalid").Inc()
 	ok, retryAfter := s.authFails.allow(ip, now)
-	s.authFails.failed(s.log, ip, !ok, now)
+	if s.authFails.failed(s.log, ip, !ok, now) {
+		infoFrom(ctx).tokenLogRow = true
+	}
 	if !ok {
 		s.metrics.limited.WithLabelValues("auth_failures").Inc()
 		return &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,

@@ -205,6 +205,40 @@ func TestOAuthClientCredentials(t *testing.T) {
 	if logs := e.logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, second) || strings.Contains(logs, token) || strings.Contains(logs, other) {
 		t.Error("a secret or a token reached the server log")
 	}
+
+	// The provisioning log shows the token requests under the provider:
+	// issued (200) and refused for the expired secret (401), the
+	// disabled provider's (400); of an unknown client only the first
+	// failure of its address.
+	entries, err := dir.Log(ctx, "entra", directory.LogQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStatus := map[int]int{}
+	for _, en := range entries {
+		if en.Path == "/oauth/token" {
+			byStatus[en.Status]++
+			if strings.Contains(en.Error, secret) || strings.Contains(en.Error, second) {
+				t.Error("a secret in the provisioning log")
+			}
+		}
+	}
+	if byStatus[200] < 5 || byStatus[401] != 1 || byStatus[400] != 1 {
+		t.Errorf("token requests logged under entra by status: %v", byStatus)
+	}
+	all, err := dir.Log(ctx, "", directory.LogQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := 0
+	for _, en := range all {
+		if en.Path == "/oauth/token" && en.ProviderID == "" {
+			unknown++
+		}
+	}
+	if unknown > 3 {
+		t.Errorf("%d provisioning-log rows of unknown clients' token requests, want at most the first failure of the window", unknown)
+	}
 }
 
 // TestTokenEndpointThrottled: wrong secrets from one address are
