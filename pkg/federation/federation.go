@@ -35,6 +35,11 @@ var Algorithms = []jose.SignatureAlgorithm{
 // Leeway is the clock skew allowed on exp, nbf and iat.
 const Leeway = time.Minute
 
+// MaxLifetime bounds how far in the future a JWT's exp may be: a bearer
+// assertion is short-lived (Entra's live an hour), and one that lives for
+// days is a stolen-token risk the issuer should not take.
+const MaxLifetime = 24 * time.Hour
+
 const (
 	// CacheFor is how long a fetched JWK Set is used before it is
 	// fetched again.
@@ -187,6 +192,9 @@ func (v *Verifier) Verify(ctx context.Context, token string, candidates []*direc
 	}
 	if claims.Expiry == nil {
 		return nil, invalid("it has no exp: a JWT bearer must expire (RFC 7523 §3)")
+	}
+	if claims.Expiry.Time().After(now.Add(MaxLifetime + Leeway)) {
+		return nil, invalid("its exp is more than %s away: kacescim takes short-lived JWTs only", MaxLifetime)
 	}
 	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: f.Issuer, AnyAudience: jwt.Audience{f.Audience}, Subject: f.Subject, Time: now}, Leeway)
 	switch {

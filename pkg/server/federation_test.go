@@ -165,6 +165,7 @@ func TestJWTFederation(t *testing.T) {
 		"expired":              {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(e.clock.peek().Add(-2 * time.Minute)) })), "the bearer JWT expired at", true},
 		"not yet valid":        {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.NotBefore = jwt.NewNumericDate(e.clock.peek().Add(time.Hour)) })), "is not valid before", false},
 		"no expiry":            {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Expiry = nil })), "it has no exp", false},
+		"lives for a week":     {k1.sign(t, "k1", claims(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(e.clock.peek().Add(7 * 24 * time.Hour)) })), "its exp is more than 24h0m0s away", false},
 		"tampered signature":   {tampered, "the signature does not verify with key \"k1\"", false},
 		"alg none":             {noneJWT, "invalid bearer JWT", false},
 		"HS256 confusion":      {hsJWT, "invalid bearer JWT", false},
