@@ -20,7 +20,7 @@
 //     Runscope) export such as OktaSPECTest, Okta's own SPEC test, with
 //     that format's assertions; SeedUser makes the one user it needs.
 //
-// Three built-in suites are written in Go, for what a scenario's steps,
+// Four built-in suites are written in Go, for what a scenario's steps,
 // sent one after another with one key, cannot show. Run runs them after
 // the scenarios when Options.Suites names them, or when it is empty and
 // the scenarios include built-in ones; Suites lists them. "concurrency"
@@ -40,7 +40,15 @@
 // same totalResults on every page, and the number of resources the pages
 // hold; each on one page, none on two; itemsPerPage and startIndex right;
 // the deleted ones on no page of the plain list; and a GET of a listed
-// resource's meta.location answers the same id. Their checks are MUST; a
+// resource's meta.location answers the same id. "auth" checks the
+// credentials of 2026 identity providers: with an OAuth client
+// (Options.OAuth, or one Options.Credentials makes) the token endpoint's
+// answers (RFC 6749 §4.4, §5.2: a Bearer token that works, invalid_client
+// alike for a wrong secret and an unknown client, unsupported_grant_type,
+// invalid_request, no-store); with Options.Credentials (kacescim's admin
+// API, AdminCredentials), on a throw-away provider of its own, a rotated
+// key's grace period and its end, a key's expiry (invalid_token) and a
+// revoked secret's tokens. Their checks are MUST unless they say SHOULD; a
 // capability the server lacks, or a setup request that fails, skips the
 // checks that need it, saying why; what they create is deleted unless
 // Options.Keep.
