@@ -52,45 +52,40 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		return out, nil
 	})
 
-	// revoke-key's second argument: the key ids of the provider named
-	// first.
-	keyIDs := func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		switch len(args) {
-		case 0:
-			return providers(cmd, args, toComplete)
-		case 1:
-			return g.completeFromServer(func(ctx context.Context, a *client.Admin) ([]string, error) {
-				keys, err := a.Keys(ctx, args[0])
-				var ids []string
-				for _, k := range keys {
-					ids = append(ids, k.ID)
-				}
-				return ids, err
-			})(cmd, args, toComplete)
+	// revoke-key's and revoke-secret's arguments: a provider, then the ids
+	// that ids lists of that provider.
+	providerThen := func(ids func(ctx context.Context, a *client.Admin, provider string) ([]string, error)) cobra.CompletionFunc {
+		return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			switch len(args) {
+			case 0:
+				return providers(cmd, args, toComplete)
+			case 1:
+				return g.completeFromServer(func(ctx context.Context, a *client.Admin) ([]string, error) {
+					return ids(ctx, a, args[0])
+				})(cmd, args, toComplete)
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-
-	// revoke-secret's second argument: the secret ids of the provider.
-	secretIDs := func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		switch len(args) {
-		case 0:
-			return providers(cmd, args, toComplete)
-		case 1:
-			return g.completeFromServer(func(ctx context.Context, a *client.Admin) ([]string, error) {
-				c, err := a.OAuthClient(ctx, args[0])
-				if err != nil {
-					return nil, err
-				}
-				var ids []string
-				for _, s := range c.Secrets {
-					ids = append(ids, s.ID)
-				}
-				return ids, nil
-			})(cmd, args, toComplete)
+	keyIDs := providerThen(func(ctx context.Context, a *client.Admin, provider string) ([]string, error) {
+		keys, err := a.Keys(ctx, provider)
+		var ids []string
+		for _, k := range keys {
+			ids = append(ids, k.ID)
 		}
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
+		return ids, err
+	})
+	secretIDs := providerThen(func(ctx context.Context, a *client.Admin, provider string) ([]string, error) {
+		c, err := a.OAuthClient(ctx, provider)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, s := range c.Secrets {
+			ids = append(ids, s.ID)
+		}
+		return ids, nil
+	})
 
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

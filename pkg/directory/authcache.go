@@ -38,32 +38,27 @@ type authMemoEntry struct {
 func newAuthMemo() *authMemo { return &authMemo{m: map[string]authMemoEntry{}} }
 
 // get returns a copy of the provider hash authenticated less than
-// providerTTL ago, and the generation to put a fresh lookup with.
-func (a *authMemo) get(hash []byte, now time.Time) (*Provider, uint64) {
+// providerTTL ago (and of the access token, when hash is a token's; nil
+// for a key's), and the generation to put a fresh lookup with.
+func (a *authMemo) get(hash []byte, now time.Time) (*Provider, *AccessToken, uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.m[string(hash)]
-	if !ok || e.tok != nil || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
-		return nil, a.gen
-	}
-	p := e.p
-	return &p, a.gen
-}
-
-// getToken is get for an access token: its provider and the token.
-func (a *authMemo) getToken(hash []byte, now time.Time) (*Provider, *AccessToken, uint64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.m[string(hash)]
-	if !ok || e.tok == nil || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
+	if !ok || now.Sub(e.at) >= providerTTL || now.Before(e.at) {
 		return nil, nil, a.gen
 	}
-	p, t := e.p, *e.tok
-	return &p, &t, a.gen
+	p := e.p
+	var t *AccessToken
+	if e.tok != nil {
+		c := *e.tok
+		t = &c
+	}
+	return &p, t, a.gen
 }
 
-// putToken is put for an access token.
-func (a *authMemo) putToken(hash []byte, p *Provider, t *AccessToken, gen uint64, now time.Time) {
+// put remembers p (and t, for an access token) for hash, unless forget
+// ran since gen was read.
+func (a *authMemo) put(hash []byte, p *Provider, t *AccessToken, gen uint64, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if gen != a.gen {
@@ -72,21 +67,12 @@ func (a *authMemo) putToken(hash []byte, p *Provider, t *AccessToken, gen uint64
 	if len(a.m) >= maxAuthMemo {
 		clear(a.m)
 	}
-	tok := *t
-	a.m[string(hash)] = authMemoEntry{p: *p, tok: &tok, at: now}
-}
-
-// put remembers p for hash, unless forget ran since gen was read.
-func (a *authMemo) put(hash []byte, p *Provider, gen uint64, now time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if gen != a.gen {
-		return
+	e := authMemoEntry{p: *p, at: now}
+	if t != nil {
+		c := *t
+		e.tok = &c
 	}
-	if len(a.m) >= maxAuthMemo {
-		clear(a.m)
-	}
-	a.m[string(hash)] = authMemoEntry{p: *p, at: now}
+	a.m[string(hash)] = e
 }
 
 // forget empties the memo: a provider changed.

@@ -225,24 +225,32 @@ func (s *Service) revokeKey(ctx context.Context, name, keyID string) (*Provider,
 // findKey returns the index of the key named by id or by its hint.
 func (p *Provider) findKey(id string) (int, error) {
 	id = strings.TrimSpace(id)
-	if i := slices.IndexFunc(p.Keys, func(k Key) bool { return k.ID == id }); i >= 0 {
+	i, n := indexByIDOrHint(p.Keys, func(k Key) (string, string) { return k.ID, k.Hint }, id, MaskedKeyNoHint)
+	switch {
+	case n == 1:
 		return i, nil
-	}
-	hint := strings.TrimPrefix(id, MaskedKeyNoHint)
-	var found []int
-	for i, k := range p.Keys {
-		if hint != "" && k.Hint == hint {
-			found = append(found, i)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
+	case n == 0:
 		return 0, Errorf(ENOTFOUND, "provider %s has no key %q: kacescim provider keys %s lists them", p.Name, id, p.Name)
 	default:
 		return 0, Errorf(EINVALID, "%q is the hint of several keys of provider %s: name the key by its id (kacescim provider keys %s)", id, p.Name, p.Name)
 	}
+}
+
+// indexByIDOrHint finds the credential (key or secret) that q names: by
+// its id, else by its hint (its last four characters, q masked with mask
+// or not). It returns the index and how many matched (1 for an id).
+func indexByIDOrHint[T any](items []T, idHint func(T) (string, string), q, mask string) (int, int) {
+	if i := slices.IndexFunc(items, func(x T) bool { id, _ := idHint(x); return id == q }); i >= 0 {
+		return i, 1
+	}
+	hint := strings.TrimPrefix(q, mask)
+	found, n := -1, 0
+	for i, x := range items {
+		if _, h := idHint(x); hint != "" && h == hint {
+			found, n = i, n+1
+		}
+	}
+	return found, n
 }
 
 // authKey returns the key of p whose hash is hash, compared in constant

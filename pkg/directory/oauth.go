@@ -191,19 +191,10 @@ func (s *Service) revokeSecret(ctx context.Context, name, id string) (*Provider,
 	if err != nil {
 		return nil, nil, err
 	}
-	id = strings.TrimPrefix(strings.TrimSpace(id), SecretPrefix+keyMask)
-	i := slices.IndexFunc(c.Secrets, func(x Secret) bool { return x.ID == id })
-	if i < 0 {
-		var found []int
-		for j, x := range c.Secrets {
-			if id != "" && x.Hint == id {
-				found = append(found, j)
-			}
-		}
-		if len(found) != 1 {
-			return nil, nil, Errorf(ENOTFOUND, "provider %s has no client secret %q: kacescim provider secrets %s lists them", p.Name, id, p.Name)
-		}
-		i = found[0]
+	id = strings.TrimSpace(id)
+	i, n := indexByIDOrHint(c.Secrets, func(x Secret) (string, string) { return x.ID, x.Hint }, id, SecretPrefix+keyMask)
+	if n != 1 {
+		return nil, nil, Errorf(ENOTFOUND, "provider %s has no client secret %q: kacescim provider secrets %s lists them", p.Name, strings.TrimPrefix(id, SecretPrefix+keyMask), p.Name)
 	}
 	c.Secrets = slices.Delete(c.Secrets, i, i+1)
 	if err := s.Store.SaveOAuthClient(ctx, c); err != nil {
@@ -292,7 +283,9 @@ func (s *Service) authenticateToken(ctx context.Context, token string) (*Provide
 		err error
 	)
 	if s.auth != nil {
-		p, t, gen = s.auth.getToken(hash, time.Now())
+		if p, t, gen = s.auth.get(hash, time.Now()); t == nil {
+			p = nil // a key's entry: look the token up
+		}
 	}
 	if p == nil {
 		if t, p, err = s.Store.FindAccessToken(ctx, hash); err != nil {
@@ -302,7 +295,7 @@ func (s *Service) authenticateToken(ctx context.Context, token string) (*Provide
 			return nil, err
 		}
 		if s.auth != nil {
-			s.auth.putToken(hash, p, t, gen, time.Now())
+			s.auth.put(hash, p, t, gen, time.Now())
 		}
 	}
 	if !constantTimeEqual(t.Hash, hash) {

@@ -370,7 +370,10 @@ func (s *Service) AuthenticateKey(ctx context.Context, authorization string) (*P
 		gen uint64
 	)
 	if s.auth != nil {
-		p, gen = s.auth.get(hash, time.Now())
+		var t *AccessToken
+		if p, t, gen = s.auth.get(hash, time.Now()); t != nil {
+			p = nil // a token's entry: look the key up
+		}
 	}
 	if p == nil {
 		if p, err = s.Store.FindProviderByKeyHash(ctx, hash); err != nil {
@@ -380,7 +383,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, authorization string) (*P
 			return nil, nil, err
 		}
 		if s.auth != nil {
-			s.auth.put(hash, p, gen, time.Now())
+			s.auth.put(hash, p, nil, gen, time.Now())
 		}
 	}
 	// The index lookup already matched; comparing again in constant time
