@@ -294,6 +294,9 @@ func TestServeFlagValidation(t *testing.T) {
 		{"--log-retention 30x", `"30x" is not a duration such as 24h, 90m or 30d`},
 		{"--durability fast", `--durability "fast": use full (survives a power loss) or process`},
 		{"--pprof-listen 0.0.0.0:6060", `--pprof-listen "0.0.0.0:6060": give a loopback address`},
+		{"--auth-failure-rate 0", "--auth-failure-rate must be a number of answers a second above 0 (or -1 for no pace), got 0"},
+		{"--auth-failure-rate -5", "got -5"},
+		{"--auth-failure-rate NaN", "got NaN"},
 	} {
 		r := runCLI(t, false, append([]string{"serve", "--data-dir", t.TempDir()}, strings.Fields(tc.args)...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {

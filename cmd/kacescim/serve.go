@@ -51,7 +51,10 @@ type serveOptions struct {
 	LogMaxBytes    int64
 	RequestTimeout time.Duration
 	TokenLifetime  time.Duration
-	AdminListen    string
+	// AuthFailureRate paces the answers to failed authentications, all
+	// clients together (a second; negative: no pace).
+	AuthFailureRate float64
+	AdminListen     string
 	// Durability is what an acknowledged write survives: full or process.
 	Durability string
 	// PprofListen, when set, serves net/http/pprof there, for profiles
@@ -127,6 +130,7 @@ is ignored, since it could name any address.`,
 	f.Var((*durationFlag)(&opts.RequestTimeout), "request-timeout", "longest a SCIM request may take; one the database does not answer in time gets 503 with Retry-After")
 	opts.TokenLifetime = directory.DefaultTokenLifetime
 	f.Var((*durationFlag)(&opts.TokenLifetime), "oauth-token-lifetime", "how long the access tokens of the OAuth token endpoint (/oauth/token) live: 60m to 6h")
+	f.Float64Var(&opts.AuthFailureRate, "auth-failure-rate", server.DefaultAuthFailureRate, "answers a second to failed authentications (wrong keys, secrets, tokens), all clients together; past it they wait their turn (-1: no pace)")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&opts.AdminListen, "admin-listen", "", "serve the admin API on this `ADDR` only (with the SCIM endpoints), not on --listen: keep it off the public interface")
@@ -139,7 +143,7 @@ is ignored, since it could name any address.`,
 	opts.LogMaxBytes = server.DefaultLogMaxBytes
 	f.Var((*byteSizeFlag)(&opts.LogMaxBytes), "log-max-bytes", "most space the provisioning log takes (about: its text and 64 bytes an entry); the oldest entries go first")
 	f.Var((*prefixesFlag)(&opts.TrustedProxies), "trusted-proxy", "a reverse proxy, by `CIDR` or IP, whose X-Forwarded-For names the client in the logs and to the throttle of wrong keys (repeat or separate with commas)")
-	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "oauth-token-lifetime", "log-format", "log-level",
+	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "oauth-token-lifetime", "auth-failure-rate", "log-format", "log-level",
 		"log-retention", "log-max-entries", "log-max-bytes", "trusted-proxy")
 	return cmd
 }
@@ -278,6 +282,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.TokenLifetime < directory.MinTokenLifetime || opts.TokenLifetime > directory.MaxTokenLifetime {
 		return usageErr(fmt.Sprintf("--oauth-token-lifetime must be from 60m to 6h (what Microsoft Entra ID accepts), got %s", (*durationFlag)(&opts.TokenLifetime)))
 	}
+	if r := opts.AuthFailureRate; !(r > 0 || r == -1) || math.IsInf(r, 1) {
+		return usageErr(fmt.Sprintf("--auth-failure-rate must be a number of answers a second above 0 (or -1 for no pace), got %v", r))
+	}
 	if opts.LogMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
 	}
@@ -415,21 +422,22 @@ func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Lo
 // config is the server configuration the options describe.
 func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config {
 	return server.Config{
-		Listen:         opts.Listen,
-		PublicURL:      opts.PublicURL,
-		DataDir:        dataDir,
-		TLSCertFile:    opts.TLSCert,
-		TLSKeyFile:     opts.TLSKey,
-		AdminToken:     opts.AdminToken,
-		MaxBodyBytes:   opts.MaxBodyBytes,
-		RequestTimeout: opts.RequestTimeout,
-		TokenLifetime:  opts.TokenLifetime,
-		LogRetention:   opts.LogRetention,
-		LogMaxEntries:  opts.LogMaxEntries,
-		LogMaxBytes:    opts.LogMaxBytes,
-		TrustedProxies: opts.TrustedProxies,
-		Version:        opts.g.Build.String(),
-		Logger:         log,
+		Listen:          opts.Listen,
+		PublicURL:       opts.PublicURL,
+		DataDir:         dataDir,
+		TLSCertFile:     opts.TLSCert,
+		TLSKeyFile:      opts.TLSKey,
+		AdminToken:      opts.AdminToken,
+		MaxBodyBytes:    opts.MaxBodyBytes,
+		RequestTimeout:  opts.RequestTimeout,
+		TokenLifetime:   opts.TokenLifetime,
+		AuthFailureRate: opts.AuthFailureRate,
+		LogRetention:    opts.LogRetention,
+		LogMaxEntries:   opts.LogMaxEntries,
+		LogMaxBytes:     opts.LogMaxBytes,
+		TrustedProxies:  opts.TrustedProxies,
+		Version:         opts.g.Build.String(),
+		Logger:          log,
 	}
 }
 

@@ -2,13 +2,19 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/kacescim/kacescim/pkg/adminapi"
 	"github.com/kacescim/kacescim/pkg/directory"
 )
 
@@ -180,4 +186,112 @@ func TestHugeURIRefusedBeforeTheHandler(t *testing.T) {
 		t.Errorf("%d provisioning-log rows for two refused requests", len(after)-len(before))
 	}
 	e.must(e.do("GET", "/Users?count=1", ""), 200)
+}
+
+// TestFailedAuthenticationsPaced: the answers to failed authentications,
+// all client addresses together, are paced at Config.AuthFailureRate a
+// second (failurePace): past the burst, a wrong key's answer waits its
+// turn, however many addresses send them; a valid key is never held;
+// and a failure whose turn is past its request's deadline is answered
+// at once with its connection closed.
+func TestFailedAuthenticationsPaced(t *testing.T) {
+	e := newSCIMEnv(t)
+	e.trustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	e.authFailureRate = 2 // a burst of 2, then one every 500 ms
+	e.requestTimeout = 1200 * time.Millisecond
+	e.restart()
+	client := e.http.Client()
+	var sent atomic.Int64
+	wrongKey := func() (status int, closed bool, took time.Duration) {
+		n := sent.Add(1)
+		req, err := http.NewRequest("GET", e.http.URL+"/scim/v2/Users", nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req.Header.Set("Authorization", "Bearer kcs_wrong-"+strconv.FormatInt(n, 10))
+		// An address of its own: the per-address throttle never sees
+		// it twice.
+		req.Header.Set("X-Forwarded-For", "10.9.0."+strconv.FormatInt(n, 10))
+		start := time.Now()
+		res, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, res.Close, time.Since(start)
+	}
+
+	// The burst is answered at once.
+	for range 2 {
+		if status, closed, took := wrongKey(); status != 401 || closed || took > 400*time.Millisecond {
+			t.Errorf("a wrong key within the burst: %d (closed %v) in %v, want 401 at once", status, closed, took)
+		}
+	}
+	// The next one waits for its turn, and a valid key meanwhile does not.
+	type answer struct {
+		status int
+		closed bool
+		took   time.Duration
+	}
+	held := make(chan answer, 1)
+	go func() {
+		status, closed, took := wrongKey()
+		held <- answer{status, closed, took}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	e.must(e.do("GET", "/Users?count=1", ""), 200)
+	valid := time.Since(start)
+	a := <-held
+	if a.status != 401 || a.closed || a.took < 350*time.Millisecond {
+		t.Errorf("a wrong key past the burst: %d (closed %v) in %v, want 401 after its turn (~500 ms)", a.status, a.closed, a.took)
+	}
+	if valid >= a.took {
+		t.Errorf("a valid key took %v while a wrong key waited %v: valid keys must not wait", valid, a.took)
+	}
+
+	// Six at once: the turns are 0.5, 1, 1.5, 2, 2.5 and 3 s away; the
+	// ones past the deadline of 1.2 s are answered at once, their
+	// connections closed.
+	answers := make(chan answer, 6)
+	for range 6 {
+		go func() {
+			status, closed, took := wrongKey()
+			answers <- answer{status, closed, took}
+		}()
+	}
+	var closedFast, waited int
+	for range 6 {
+		a := <-answers
+		if a.status != 401 {
+			t.Errorf("a wrong key: %d, want 401", a.status)
+		}
+		switch {
+		case a.closed && a.took < 400*time.Millisecond:
+			closedFast++
+		case !a.closed && a.took >= 350*time.Millisecond:
+			waited++
+		default:
+			t.Errorf("a wrong key answered in %v, closed %v: want either held for its turn or closed at once", a.took, a.closed)
+		}
+	}
+	if closedFast < 3 || waited < 1 {
+		t.Errorf("of 6 wrong keys at once, %d waited their turn and %d were closed at once; want at least 1 and 3", waited, closedFast)
+	}
+	token, err := os.ReadFile(filepath.Join(e.dataDir, adminapi.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.scrape(e.http.URL+"/metrics", "Bearer "+strings.TrimSpace(string(token)))
+	for series, least := range map[string]int{
+		`kacescim_auth_failure_pace_total{outcome="waited"}`: 1 + waited,
+		`kacescim_auth_failure_pace_total{outcome="closed"}`: closedFast,
+	} {
+		if v, _ := strconv.Atoi(metricValue(body, series)); v < least {
+			t.Errorf("/metrics: %s is %q, want at least %d", series, metricValue(body, series), least)
+		}
+	}
 }

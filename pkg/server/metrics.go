@@ -25,6 +25,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	authFails *prometheus.CounterVec
 	limited   *prometheus.CounterVec
+	paced     *prometheus.CounterVec
 }
 
 func newMetrics(st directory.Store) *metrics {
@@ -47,8 +48,12 @@ func newMetrics(st directory.Store) *metrics {
 			Name: "kacescim_rate_limited_total",
 			Help: "SCIM requests answered 429, by limit: auth_failures (a client address's failed authentications) or provider (the provider's --rate-limit).",
 		}, []string{"limit"}),
+		paced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kacescim_auth_failure_pace_total",
+			Help: "Answers to failed authentications past the pace of --auth-failure-rate, by outcome: waited (held for their turn) or closed (answered at once with the connection closed: too many waiting, or a turn over 10 s away or past the request's deadline).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.limited,
+	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.limited, m.paced,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if ws, ok := st.(directory.WriteStatser); ok {
 		m.reg.MustRegister(writeStatsCollector{ws})
@@ -60,6 +65,9 @@ func newMetrics(st directory.Store) *metrics {
 	}
 	for _, limit := range []string{"auth_failures", "provider"} {
 		m.limited.WithLabelValues(limit)
+	}
+	for _, outcome := range []string{"waited", "closed"} {
+		m.paced.WithLabelValues(outcome)
 	}
 	return m
 }

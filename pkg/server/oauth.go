@@ -29,6 +29,9 @@ type oauthError struct {
 	code        string // invalid_request, invalid_client, unsupported_grant_type, ...
 	description string
 	retryAfter  int // seconds, for 429 and 503
+	// authFailed marks a failed client authentication, whose answer is
+	// paced like a wrong SCIM key's (failurePace).
+	authFailed bool
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.description }
@@ -74,6 +77,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 				s.log.Error("internal error", "request_id", ri.id, "err", err)
 			}
 		}
+	}
+	if oe.authFailed {
+		s.paceFailure(w, r)
 	}
 	if oe.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(oe.retryAfter))
@@ -225,10 +231,10 @@ func (s *Server) tokenAuthFailed(ctx context.Context, ip string, now time.Time, 
 	}
 	if !ok {
 		s.metrics.limited.WithLabelValues("auth_failures").Inc()
-		return &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,
+		return &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter, authFailed: true,
 			description: "too many failed authentications from " + ip + ": retry after the number of seconds in Retry-After"}
 	}
-	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: description}
+	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: description, authFailed: true}
 }
 
 // validTokenLifetime refuses a token lifetime outside what Entra's app

@@ -70,6 +70,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	if ok, retryAfter := s.authFails.allow(ip, start); !ok && !s.authFails.knownGood(authorization, start) {
 		err = s.throttleAuth(rec, ip, retryAfter)
 		logRow = s.authFails.failed(s.log, ip, true, start)
+		s.paceFailure(rec, r)
 	} else {
 		p, key, err = s.dir.AuthenticateKey(r.Context(), authorization)
 	}
@@ -98,6 +99,7 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 			err = s.throttleAuth(rec, ip, retryAfter)
 		}
 		logRow = s.authFails.failed(s.log, ip, !ok, start)
+		s.paceFailure(rec, r)
 	}
 	if p != nil {
 		ri.provider = p.Name

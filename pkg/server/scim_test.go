@@ -35,6 +35,12 @@ type scimEnv struct {
 	// trustedProxies is the server's Config.TrustedProxies (none when
 	// nil); set it and restart for others.
 	trustedProxies []netip.Prefix
+	// authFailureRate is the server's Config.AuthFailureRate (its
+	// default when 0); set it and restart for another.
+	authFailureRate float64
+	// requestTimeout is the server's Config.RequestTimeout (its default
+	// when 0); set it and restart for another.
+	requestTimeout time.Duration
 }
 
 type fakeClock struct {
@@ -68,10 +74,12 @@ func newSCIMEnvOn(t testing.TB, database string) *scimEnv {
 func (e *scimEnv) start() {
 	e.t.Helper()
 	srv, err := servertest.Open(context.Background(), server.Config{
-		DataDir:        e.dataDir,
-		MaxBodyBytes:   cmp.Or(e.maxBodyBytes, 64<<10),
-		TrustedProxies: e.trustedProxies,
-		Logger:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		DataDir:         e.dataDir,
+		MaxBodyBytes:    cmp.Or(e.maxBodyBytes, 64<<10),
+		TrustedProxies:  e.trustedProxies,
+		AuthFailureRate: e.authFailureRate,
+		RequestTimeout:  e.requestTimeout,
+		Logger:          slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, servertest.Database(e.database), servertest.Clock(e.clock.Now))
 	if err != nil {
 		e.t.Fatal(err)

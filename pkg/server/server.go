@@ -75,6 +75,13 @@ type Config struct {
 	// its connection's peer. Default: none, every X-Forwarded-For is
 	// ignored.
 	TrustedProxies []netip.Prefix
+	// AuthFailureRate paces the answers to failed authentications, all
+	// clients together, in answers a second (default
+	// DefaultAuthFailureRate; negative: no pace). Past it, a failure's
+	// answer waits for its turn (at most maxFailureWait), so that a flood
+	// of wrong keys from addresses the per-address throttle never sees
+	// twice runs at that pace instead of the server's speed (authfail.go).
+	AuthFailureRate float64
 	// Version is the program's version line, for /healthz.
 	Version string
 	// Logger receives the structured request log (default: discard).
@@ -101,6 +108,10 @@ const (
 	// send. A longer one gets Go's 431 before any handler runs, instead of
 	// a megabyte of URI parsed and allocated for each request.
 	MaxHeaderBytes = 64 << 10
+	// DefaultAuthFailureRate is far more failed authentications a second
+	// than identity providers with a stale key send (a few a second each),
+	// and few enough that answering them takes a small share of a core.
+	DefaultAuthFailureRate = 200
 	// pruneEvery is how often Serve trims the provisioning log.
 	pruneEvery = 10 * time.Minute
 )
@@ -132,6 +143,9 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.AuthFailureRate == 0 {
+		cfg.AuthFailureRate = DefaultAuthFailureRate
 	}
 	if cfg.LogRetention <= 0 {
 		cfg.LogRetention = DefaultLogRetention
@@ -174,6 +188,7 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, dir: dir, log: cfg.Logger, adminToken: token, metrics: newMetrics(dir.Store)}
+	s.authFails.pace = newFailurePace(cfg.AuthFailureRate)
 	dir.OnLogError(func(err error) { s.log.Error("record requests", "err", err) })
 	s.handler, s.public = s.routes(true), s.routes(false)
 	return s, nil
