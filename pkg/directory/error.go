@@ -20,6 +20,7 @@ const (
 	EPRECONDITION = "precondition" // the client's If-Match names no current version of the resource
 	ETOOMANY      = "too_many"     // a filter beyond scim.CheckFilterLimits (too many comparisons, too deep)
 	EUNAVAILABLE  = "unavailable"  // the database is away for now (busy, disk full, unreachable, too slow): retry later
+	EGONE         = "gone"         // what was asked for existed and no longer does (a pruned feed cursor)
 )
 
 // Error is the domain error. Message is safe to show to the caller.

@@ -92,6 +92,7 @@ type Store interface {
 	LogStore
 	OAuthStore
 	FederationStore
+	EventStore
 
 	// Ping checks that the database answers, for readiness probes.
 	Ping(ctx context.Context) error

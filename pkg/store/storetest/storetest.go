@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"RequestLog", testRequestLog},
 		{"RequestLogBatch", testRequestLogBatch},
 		{"RequestLogBySize", testRequestLogBySize},
+		{"Events", testEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

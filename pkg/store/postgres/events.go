@@ -1,0 +1,105 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kacescim/kacescim/pkg/directory"
+)
+
+// The change feed: the events table, which the triggers of migration
+// 0007 fill in the transaction of each change and number at its commit.
+
+// FindEvents returns the events after q.After, in cursor order, with
+// the feed's newest and pruned cursors, all read in one snapshot (an
+// event is numbered in the transaction that commits it, so the snapshot
+// holds every event up to Last).
+func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*directory.EventPage, error) {
+	var args []any
+	bind := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"e.seq > " + bind(q.After)}
+	if q.ProviderID != "" {
+		where = append(where, "e.provider_id = "+bind(q.ProviderID))
+	}
+	if q.UserID != "" {
+		// events_user, a partial index: the condition restates its own.
+		where = append(where, "e.user_id = "+bind(q.UserID)+" AND e.user_id <> ''")
+	}
+	query := `SELECT e.seq, e.time, e.type, e.provider_id, COALESCE(p.name, ''), e.user_id, e.user_name, e.group_id, e.group_name,
+			COALESCE(e.before::text, ''), COALESCE(e.after::text, '')
+		FROM events e LEFT JOIN providers p ON p.id = e.provider_id
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY e.seq LIMIT ` + bind(max(1, q.Limit))
+	var page *directory.EventPage
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		page = &directory.EventPage{}
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e directory.Event
+			if err := rows.Scan(&e.Cursor, &e.Time, &e.Type, &e.ProviderID, &e.ProviderName, &e.UserID, &e.UserName,
+				&e.GroupID, &e.GroupName, &e.Before, &e.After); err != nil {
+				rows.Close()
+				return err
+			}
+			e.Time = e.Time.UTC()
+			page.Events = append(page.Events, &e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT seq, pruned FROM event_clock`).Scan(&page.Last, &page.Pruned)
+	})
+	if err != nil {
+		return nil, dbError(err, subject{Kind: "event"})
+	}
+	return page, nil
+}
+
+// PruneEvents deletes the events older than l.Before, then the oldest
+// beyond l.MaxEntries, and moves the pruned cursor past them, in one
+// transaction.
+func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, error) {
+	var deleted int64
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		deleted = 0
+		var cutoff int64
+		if !l.Before.IsZero() {
+			// Times grow with seq (numbered at commit): the walk from the
+			// oldest stops at the first event young enough to keep.
+			err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq - 1 FROM events WHERE seq IS NOT NULL AND time >= $1 ORDER BY seq LIMIT 1),
+				(SELECT max(seq) FROM events), 0)`, l.Before).Scan(&cutoff)
+			if err != nil {
+				return err
+			}
+		}
+		if l.MaxEntries > 0 {
+			var seq int64
+			err := tx.QueryRow(ctx, `SELECT seq FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1 OFFSET $1`, l.MaxEntries).Scan(&seq)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			cutoff = max(cutoff, seq)
+		}
+		if cutoff == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE seq <= $1`, cutoff)
+		if err != nil {
+			return err
+		}
+		deleted = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `UPDATE event_clock SET pruned = greatest(pruned, $1)`, cutoff)
+		return err
+	})
+	return int(deleted), dbError(err, subject{Kind: "event"})
+}

@@ -1,0 +1,136 @@
+-- 0007: the change feed. Every change of a directory user or group is an
+-- event row, appended by the triggers below in the transaction of the
+-- write itself, whatever the path (a SCIM request, Bulk, a mapping
+-- change, a provider removed): a committed change always has its event,
+-- and a rolled-back one never does.
+--
+-- seq, the feed's cursor, is given at commit, in commit order: replicas
+-- commit concurrently, so a sequence taken during the transaction would
+-- let a reader past N miss an N-1 that commits later. The events of a
+-- transaction are written with no seq; a deferred trigger, which runs at
+-- COMMIT, takes the one row of event_clock (its lock is held until the
+-- commit is visible) and numbers them in the order they were written. A
+-- transaction that numbers after another therefore becomes visible after
+-- it: a reader that sees seq N sees every seq below N that committed.
+--
+-- user_id/user_name name the user of user.* and group.member_* events,
+-- group_id/group_name the group of group.* events (after the change;
+-- before it for a deletion). before and after are the user's
+-- directory-user fields around the change, or the group's names around a
+-- rename. A user's or group's deletion says nothing of the memberships it
+-- ends (they are implied): the memberships' trigger finds no user or no
+-- group any more and appends nothing.
+CREATE TABLE events (
+	id          bigint GENERATED ALWAYS AS IDENTITY,
+	seq         bigint,
+	xid         xid8 NOT NULL DEFAULT pg_current_xact_id(),
+	time        timestamptz NOT NULL DEFAULT clock_timestamp(),
+	type        text NOT NULL,
+	provider_id text COLLATE "C" NOT NULL,
+	user_id     text COLLATE "C" NOT NULL DEFAULT '',
+	user_name   text NOT NULL DEFAULT '',
+	group_id    text COLLATE "C" NOT NULL DEFAULT '',
+	group_name  text NOT NULL DEFAULT '',
+	before      jsonb,
+	after       jsonb,
+	CONSTRAINT events_pkey PRIMARY KEY (id),
+	CONSTRAINT events_seq_unique UNIQUE (seq)
+);
+
+-- The events a transaction has written and not numbered yet.
+CREATE INDEX events_unnumbered ON events (xid) WHERE seq IS NULL;
+-- A user's history (users history), memberships included.
+CREATE INDEX events_user ON events (user_id, seq) WHERE user_id <> '';
+
+-- seq is the last number given; pruned the highest seq pruning removed
+-- (a cursor below it has lost events: its consumer must resync).
+CREATE TABLE event_clock (
+	one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+	seq    bigint NOT NULL DEFAULT 0,
+	pruned bigint NOT NULL DEFAULT 0
+);
+INSERT INTO event_clock DEFAULT VALUES;
+
+CREATE FUNCTION events_number() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	n    bigint;
+	last bigint;
+BEGIN
+	-- The first of the transaction's events to get here numbers them all;
+	-- the others find their number given.
+	IF NOT EXISTS (SELECT 1 FROM events WHERE id = NEW.id AND seq IS NULL) THEN
+		RETURN NULL;
+	END IF;
+	SELECT count(*) INTO n FROM events WHERE xid = pg_current_xact_id() AND seq IS NULL;
+	UPDATE event_clock SET seq = seq + n RETURNING seq INTO last;
+	UPDATE events e SET seq = last - n + p.rank
+	FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM events
+		WHERE xid = pg_current_xact_id() AND seq IS NULL) p
+	WHERE e.id = p.id;
+	RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER events_number AFTER INSERT ON events
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION events_number();
+
+CREATE FUNCTION users_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO events (type, provider_id, user_id, user_name, after)
+		VALUES ('user.created', NEW.provider_id, NEW.id, NEW.user_name, NEW.fields);
+	ELSIF TG_OP = 'UPDATE' THEN
+		IF OLD.fields IS DISTINCT FROM NEW.fields OR OLD.active IS DISTINCT FROM NEW.active
+			OR OLD.user_name IS DISTINCT FROM NEW.user_name THEN
+			INSERT INTO events (type, provider_id, user_id, user_name, before, after)
+			VALUES (CASE WHEN OLD.active AND NOT NEW.active THEN 'user.deactivated'
+			             WHEN NEW.active AND NOT OLD.active THEN 'user.activated'
+			             ELSE 'user.updated' END,
+				NEW.provider_id, NEW.id, NEW.user_name, OLD.fields, NEW.fields);
+		END IF;
+	ELSE
+		INSERT INTO events (type, provider_id, user_id, user_name, before)
+		VALUES ('user.deleted', OLD.provider_id, OLD.id, OLD.user_name, OLD.fields);
+	END IF;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER users_events AFTER INSERT OR UPDATE OR DELETE ON users
+	FOR EACH ROW EXECUTE FUNCTION users_events();
+
+CREATE FUNCTION groups_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO events (type, provider_id, group_id, group_name)
+		VALUES ('group.created', NEW.provider_id, NEW.id, NEW.display_name);
+	ELSIF TG_OP = 'UPDATE' THEN
+		IF OLD.display_name IS DISTINCT FROM NEW.display_name THEN
+			INSERT INTO events (type, provider_id, group_id, group_name, before, after)
+			VALUES ('group.renamed', NEW.provider_id, NEW.id, NEW.display_name,
+				to_jsonb(OLD.display_name), to_jsonb(NEW.display_name));
+		END IF;
+	ELSE
+		INSERT INTO events (type, provider_id, group_id, group_name)
+		VALUES ('group.deleted', OLD.provider_id, OLD.id, OLD.display_name);
+	END IF;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER groups_events AFTER INSERT OR UPDATE OR DELETE ON groups
+	FOR EACH ROW EXECUTE FUNCTION groups_events();
+
+CREATE FUNCTION group_members_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO events (type, provider_id, user_id, user_name, group_id, group_name)
+		SELECT 'group.member_added', g.provider_id, u.id, u.user_name, g.id, g.display_name
+		FROM groups g, users u WHERE g.seq = NEW.group_seq AND u.seq = NEW.user_seq;
+	ELSE
+		INSERT INTO events (type, provider_id, user_id, user_name, group_id, group_name)
+		SELECT 'group.member_removed', g.provider_id, u.id, u.user_name, g.id, g.display_name
+		FROM groups g, users u WHERE g.seq = OLD.group_seq AND u.seq = OLD.user_seq;
+	END IF;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER group_members_events AFTER INSERT OR DELETE ON group_members
+	FOR EACH ROW EXECUTE FUNCTION group_members_events();
