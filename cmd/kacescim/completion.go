@@ -97,11 +97,12 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 			c.ValidArgsFunction = secretIDs
 		case strings.HasPrefix(path, "provider ") && strings.Contains(c.Use, "NAME") && path != "provider add":
 			c.ValidArgsFunction = firstArg(providers)
-		case path == "users show":
+		case path == "users show", path == "users history":
 			c.ValidArgsFunction = firstArg(emails)
 		}
 		for name, complete := range map[string]cobra.CompletionFunc{
 			"provider": providers,
+			"user":     emails,
 			"field":    fields,
 			"suite":    completeSuites,
 			"only":     completeChecks,

@@ -119,7 +119,7 @@ const followOverlap = 100
 // ones it has not printed yet, until ctx ends: the way `logs --follow` is
 // meant to stop, so not an error.
 func followLogs(ctx context.Context, api *client.Admin, q client.LogQuery, opts *logsOptions) error {
-	out := &logStream{g: opts.g}
+	out := newLogStream(opts.g)
 	tick := time.NewTicker(opts.PollInterval)
 	defer tick.Stop()
 	var newest int64
@@ -256,50 +256,67 @@ func latencyCell(p *printer, ms float64) string {
 	}
 }
 
-// logStream prints entries as they arrive, for --follow: the header once,
+// rowStream prints rows as they arrive, for --follow: the header once,
 // then rows (or JSON lines). On a terminal the columns are as wide as the
-// first batch needs, and at least logMinWidths, so that later rows line up
+// first batch needs, and at least minWidths, so that later rows line up
 // under the header without knowing what comes next; a wider cell pushes
 // the rest of its row along rather than wrapping.
-type logStream struct {
-	g       *globalOptions
-	started bool
-	widths  []int
+type rowStream struct {
+	g         *globalOptions
+	headers   []string
+	minWidths []int
+	started   bool
+	widths    []int
 }
 
-func (s *logStream) write(entries []adminapi.LogEntry) error {
+// newLogStream is the rowStream of `logs --follow`.
+func newLogStream(g *globalOptions) *rowStream {
+	return &rowStream{g: g, headers: logHeaders, minWidths: logMinWidths}
+}
+
+func (s *rowStream) write(entries []adminapi.LogEntry) error {
 	// A fresh printer, for a fresh clock: new rows are "just now".
 	p := s.g.printer()
 	if s.g.jsonOutput() {
-		for _, e := range entries {
-			if err := p.JSONLine(e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(p, entries)
 	}
-	rows := logRows(p, entries)
+	return s.writeRows(p, logRows(p, entries))
+}
+
+// writeJSONLines prints each of vs as a line of JSON.
+func writeJSONLines[T any](p *printer, vs []T) error {
+	for _, v := range vs {
+		if err := p.JSONLine(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRows prints rows, made with p, under the header the first call
+// prints.
+func (s *rowStream) writeRows(p *printer, rows [][]string) error {
 	var b strings.Builder
 	if !s.started {
 		s.started = true
 		if p.tty {
-			s.widths = append([]int(nil), logMinWidths...)
-			for _, r := range append([][]string{logHeaders}, rows...) {
+			s.widths = append([]int(nil), s.minWidths...)
+			for _, r := range append([][]string{s.headers}, rows...) {
 				for i, c := range r {
 					s.widths[i] = max(s.widths[i], lipgloss.Width(c))
 				}
 			}
 			bold := p.re.NewStyle().Bold(true)
-			headers := make([]string, len(logHeaders))
+			headers := make([]string, len(s.headers))
 			total := 0
-			for i, h := range logHeaders {
+			for i, h := range s.headers {
 				headers[i] = bold.Render(h)
 				total += s.widths[i] + 2
 			}
 			b.WriteString(s.line(headers))
 			b.WriteString(p.re.NewStyle().Faint(true).Render(strings.Repeat("─", total)) + "\n")
 		} else {
-			b.WriteString(tsvRow(logHeaders))
+			b.WriteString(tsvRow(s.headers))
 		}
 	}
 	for _, r := range rows {
@@ -314,7 +331,7 @@ func (s *logStream) write(entries []adminapi.LogEntry) error {
 }
 
 // line lays cells out in the stream's columns, two spaces apart.
-func (s *logStream) line(cells []string) string {
+func (s *rowStream) line(cells []string) string {
 	var b strings.Builder
 	for i, c := range cells {
 		b.WriteString(c)

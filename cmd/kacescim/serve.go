@@ -46,11 +46,14 @@ type serveOptions struct {
 	LogFormat    string
 	LogLevel     string
 	// LogRetention and LogMaxEntries bound the provisioning log.
-	LogRetention   time.Duration
-	LogMaxEntries  int
-	LogMaxBytes    int64
-	RequestTimeout time.Duration
-	TokenLifetime  time.Duration
+	LogRetention  time.Duration
+	LogMaxEntries int
+	LogMaxBytes   int64
+	// EventRetention and EventMaxEntries bound the change feed.
+	EventRetention  time.Duration
+	EventMaxEntries int
+	RequestTimeout  time.Duration
+	TokenLifetime   time.Duration
 	// AuthFailureRate paces the answers to failed authentications, all
 	// clients together (a second; negative: no pace).
 	AuthFailureRate float64
@@ -142,9 +145,12 @@ is ignored, since it could name any address.`,
 	f.IntVar(&opts.LogMaxEntries, "log-max-entries", server.DefaultLogMaxEntries, "most SCIM requests the provisioning log keeps; the oldest go first")
 	opts.LogMaxBytes = server.DefaultLogMaxBytes
 	f.Var((*byteSizeFlag)(&opts.LogMaxBytes), "log-max-bytes", "most space the provisioning log takes (about: its text and 64 bytes an entry); the oldest entries go first")
+	opts.EventRetention = server.DefaultEventRetention
+	f.Var((*durationFlag)(&opts.EventRetention), "event-retention", "how long the change feed (kacescim events) keeps an event")
+	f.IntVar(&opts.EventMaxEntries, "event-max-entries", server.DefaultEventMaxEntries, "most events the change feed keeps; the oldest go first")
 	f.Var((*prefixesFlag)(&opts.TrustedProxies), "trusted-proxy", "a reverse proxy, by `CIDR` or IP, whose X-Forwarded-For names the client in the logs and to the throttle of wrong keys (repeat or separate with commas)")
 	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "oauth-token-lifetime", "auth-failure-rate", "log-format", "log-level",
-		"log-retention", "log-max-entries", "log-max-bytes", "trusted-proxy")
+		"log-retention", "log-max-entries", "log-max-bytes", "event-retention", "event-max-entries", "trusted-proxy")
 	return cmd
 }
 
@@ -287,6 +293,12 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.LogMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-entries must be positive, got %d", opts.LogMaxEntries))
+	}
+	if opts.EventRetention <= 0 {
+		return usageErr(fmt.Sprintf("--event-retention must be positive, got %s", opts.EventRetention))
+	}
+	if opts.EventMaxEntries <= 0 {
+		return usageErr(fmt.Sprintf("--event-max-entries must be positive, got %d", opts.EventMaxEntries))
 	}
 	if opts.LogMaxBytes <= 0 {
 		return usageErr(fmt.Sprintf("--log-max-bytes must be positive, got %d", opts.LogMaxBytes))
@@ -435,6 +447,8 @@ func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config
 		LogRetention:    opts.LogRetention,
 		LogMaxEntries:   opts.LogMaxEntries,
 		LogMaxBytes:     opts.LogMaxBytes,
+		EventRetention:  opts.EventRetention,
+		EventMaxEntries: opts.EventMaxEntries,
 		TrustedProxies:  opts.TrustedProxies,
 		Version:         opts.g.Build.String(),
 		Logger:          log,

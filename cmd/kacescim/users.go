@@ -33,6 +33,7 @@ and custom fields. HeliumKeycloakObjectGuid is internal and hidden unless
 	cmd.AddCommand(
 		NewCmdUsersList(g),
 		NewCmdUsersShow(g),
+		NewCmdUsersHistory(g),
 	)
 	return cmd
 }

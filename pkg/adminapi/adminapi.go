@@ -291,3 +291,53 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	}
 	return now.Add(-d), nil
 }
+
+// Event is one change of the directory in the change feed (GET
+// /admin/v1/events): a directory user created, changed, activated,
+// deactivated or deleted, a group created, renamed or deleted, a member
+// added to or removed from a group.
+type Event struct {
+	// Cursor increases in commit order: after=Cursor resumes after it.
+	Cursor   int64     `json:"cursor"`
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"`     // user.created, group.member_added, ...
+	Provider string    `json:"provider"` // its name; "" once it is removed
+	// User is the user of user.* and group.member_* events, Group the
+	// group of group.* events: as they are after the change (before it,
+	// for a deletion).
+	User  *EventUser  `json:"user,omitempty"`
+	Group *EventGroup `json:"group,omitempty"`
+	// Changes are the directory-user fields the event changed (a
+	// group's displayName for group.renamed), by name.
+	Changes []FieldChange `json:"changes,omitempty"`
+}
+
+// EventUser names an event's user.
+type EventUser struct {
+	ID       string `json:"id"`
+	UserName string `json:"userName"`
+}
+
+// EventGroup names an event's group.
+type EventGroup struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+// FieldChange is a field's value before and after an event; absent (null)
+// where it had or has none.
+type FieldChange struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// EventList is the body of GET /admin/v1/events: the events after the
+// cursor asked, oldest first. Next is the cursor to ask after next time
+// (the last event's, or the one asked when there is none); Last is the
+// newest cursor of the whole feed.
+type EventList struct {
+	Events []Event `json:"events"`
+	Next   int64   `json:"next"`
+	Last   int64   `json:"last"`
+}

@@ -114,12 +114,15 @@ func decodeEventJSON(s string, v any) error {
 
 // EventQuery selects events: those after the cursor After, in cursor
 // order, at most Limit (0: DefaultEventLimit), of one provider and one
-// user when set (a user's events include their memberships').
+// user when set (a user's events include their memberships'). Newest
+// selects the newest Limit that match instead (After is then ignored),
+// still in cursor order.
 type EventQuery struct {
 	After      int64
 	Limit      int
 	ProviderID string
 	UserID     string
+	Newest     bool
 }
 
 // Limits of an EventQuery.
@@ -180,6 +183,7 @@ func (s *Service) Events(ctx context.Context, q EventQuery) (*EventPage, error) 
 		return nil, err
 	}
 	switch {
+	case q.Newest:
 	case q.After < page.Pruned:
 		return nil, Errorf(EGONE, "the events after cursor %d were pruned (the feed keeps those after %d): resync the directory, then follow the feed from the cursor the snapshot gives", q.After, page.Pruned)
 	case q.After > page.Last:
@@ -196,4 +200,30 @@ func (s *Service) PruneEvents(ctx context.Context, r EventRetention) (int, error
 		l.Before = time.Now().Add(-r.MaxAge)
 	}
 	return s.Store.PruneEvents(ctx, l)
+}
+
+// EventsOf is Events of one provider (providerName, "" for all) and one
+// directory user (userKey: an email or a SCIM id, "" for all). A key no
+// current user has is taken as the id of a removed one, whose events
+// the feed may still hold.
+func (s *Service) EventsOf(ctx context.Context, providerName, userKey string, q EventQuery) (*EventPage, error) {
+	if providerName != "" {
+		p, err := s.Provider(ctx, providerName)
+		if err != nil {
+			return nil, err
+		}
+		q.ProviderID = p.ID
+	}
+	if userKey != "" {
+		u, err := s.Store.FindEntry(ctx, userKey)
+		switch {
+		case err == nil:
+			q.UserID = u.ID
+		case ErrorCode(err) == ENOTFOUND:
+			q.UserID = userKey
+		default:
+			return nil, err
+		}
+	}
+	return s.Events(ctx, q)
 }

@@ -42,6 +42,7 @@ var errorTable = map[string]struct {
 	directory.EPRECONDITION: {http.StatusPreconditionFailed, ""}, // RFC 7644 §3.14 gives it no scimType
 	directory.ETOOMANY:      {http.StatusBadRequest, scim.TypeTooMany},
 	directory.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""}, // with Retry-After: Okta and Entra retry
+	directory.EGONE:         {http.StatusGone, ""},
 }
 
 // unavailableRetryAfter is the Retry-After, in seconds, of a 503.

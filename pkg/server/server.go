@@ -65,6 +65,11 @@ type Config struct {
 	// directory.LogEntrySize counts it (default 512 MiB); the oldest
 	// entries go first.
 	LogMaxBytes int64
+	// EventRetention is how long the change feed keeps an event
+	// (default 30 days); EventMaxEntries caps it (default 1,000,000
+	// events), the oldest going first.
+	EventRetention  time.Duration
+	EventMaxEntries int
 	// TokenLifetime is how long the token endpoint's access tokens live
 	// (default 1 h; 60 min to 6 h, as Entra's app gallery expects).
 	TokenLifetime time.Duration
@@ -108,6 +113,10 @@ const (
 	// send. A longer one gets Go's 431 before any handler runs, instead of
 	// a megabyte of URI parsed and allocated for each request.
 	MaxHeaderBytes = 64 << 10
+	// DefaultEventRetention and DefaultEventMaxEntries bound the change
+	// feed: a month, as WorkOS keeps its events API, and a million events.
+	DefaultEventRetention  = 30 * 24 * time.Hour
+	DefaultEventMaxEntries = 1_000_000
 	// DefaultAuthFailureRate is far more failed authentications a second
 	// than identity providers with a stale key send (a few a second each),
 	// and few enough that answering them takes a small share of a core.
@@ -155,6 +164,12 @@ func New(cfg Config, dir *directory.Service) (*Server, error) {
 	}
 	if cfg.LogMaxBytes <= 0 {
 		cfg.LogMaxBytes = DefaultLogMaxBytes
+	}
+	if cfg.EventRetention <= 0 {
+		cfg.EventRetention = DefaultEventRetention
+	}
+	if cfg.EventMaxEntries <= 0 {
+		cfg.EventMaxEntries = DefaultEventMaxEntries
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -303,12 +318,25 @@ func (s *Server) pruneLog(ctx context.Context) {
 		case n > 0:
 			s.log.Info("pruned provisioning log", "entries", n)
 		}
+		n, err = s.PruneEvents(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("prune change feed", "err", err)
+		case n > 0:
+			s.log.Info("pruned change feed", "events", n)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// PruneEvents deletes the change feed's events beyond the configured
+// retention, and returns how many it deleted.
+func (s *Server) PruneEvents(ctx context.Context) (int, error) {
+	return s.dir.PruneEvents(ctx, directory.EventRetention{MaxAge: s.cfg.EventRetention, MaxEntries: s.cfg.EventMaxEntries})
 }
 
 // PruneLog deletes provisioning-log entries beyond the configured

@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
 )
 
 // The change feed: the events table, which the triggers of migration
@@ -24,18 +26,22 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	where := []string{"e.seq > " + bind(q.After)}
+	after, order := q.After, "e.seq"
+	if q.Newest {
+		after, order = 0, "e.seq DESC"
+	}
+	afterArg := bind(after)
+	where := []string{"e.seq > " + afterArg}
 	if q.ProviderID != "" {
 		where = append(where, "e.provider_id = "+bind(q.ProviderID))
 	}
 	if q.UserID != "" {
-		// events_user, a partial index: the condition restates its own.
-		where = append(where, "e.user_id = "+bind(q.UserID)+" AND e.user_id <> ''")
+		where = append(where, record.UserEventsCondition(bind(q.UserID), afterArg))
 	}
 	query := `SELECT e.seq, e.time, e.type, e.provider_id, COALESCE(p.name, ''), e.user_id, e.user_name, e.group_id, e.group_name,
 			COALESCE(e.before::text, ''), COALESCE(e.after::text, '')
 		FROM events e LEFT JOIN providers p ON p.id = e.provider_id
-		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY e.seq LIMIT ` + bind(max(1, q.Limit))
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + bind(max(1, q.Limit))
 	var page *directory.EventPage
 	err := db.read(ctx, func(tx pgx.Tx) error {
 		page = &directory.EventPage{}
@@ -56,6 +62,9 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		if q.Newest {
+			slices.Reverse(page.Events)
 		}
 		return tx.QueryRow(ctx, `SELECT seq, pruned FROM event_clock`).Scan(&page.Last, &page.Pruned)
 	})

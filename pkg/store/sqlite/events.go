@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
+	"github.com/kacescim/kacescim/pkg/store/internal/record"
 )
 
 // The change feed: the events table, which the triggers of migration
@@ -14,20 +17,27 @@ import (
 // FindEvents returns the events after q.After, in cursor order, with
 // the feed's newest and pruned cursors, all read in one snapshot.
 func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*directory.EventPage, error) {
-	where := []string{"e.seq > ?"}
-	args := []any{q.After}
+	var args []any
+	bind := func(v any) string {
+		args = append(args, v)
+		return "?" + strconv.Itoa(len(args))
+	}
+	after, order := q.After, "e.seq"
+	if q.Newest {
+		after, order = 0, "e.seq DESC"
+	}
+	afterArg := bind(after)
+	where := []string{"e.seq > " + afterArg}
 	if q.ProviderID != "" {
-		where, args = append(where, "e.provider_id = ?"), append(args, q.ProviderID)
+		where = append(where, "e.provider_id = "+bind(q.ProviderID))
 	}
 	if q.UserID != "" {
-		// events_user, a partial index: the condition restates its own.
-		where, args = append(where, "e.user_id = ? AND e.user_id != ''"), append(args, q.UserID)
+		where = append(where, record.UserEventsCondition(bind(q.UserID), afterArg))
 	}
 	query := `SELECT e.seq, e.time, e.type, e.provider_id, COALESCE(p.name, ''), e.user_id, e.user_name, e.group_id, e.group_name,
 			COALESCE(e.before, ''), COALESCE(e.after, '')
 		FROM events e LEFT JOIN providers p ON p.id = e.provider_id
-		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY e.seq LIMIT ?`
-	args = append(args, max(1, q.Limit))
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + bind(max(1, q.Limit))
 	page := &directory.EventPage{}
 	err := db.read(ctx, func(h handle) error {
 		rows, err := h.QueryContext(ctx, query, args...)
@@ -49,6 +59,9 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		}
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		if q.Newest {
+			slices.Reverse(page.Events)
 		}
 		return h.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
 			(SELECT pruned FROM events_pruned)`).Scan(&page.Last, &page.Pruned)

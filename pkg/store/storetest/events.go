@@ -70,7 +70,8 @@ func checkEvents(t *testing.T, what string, got []*directory.Event, want ...stri
 // testEvents: every change of a user or a group appends one event in its
 // own transaction, with the fields it changed; a refused write, and a
 // write that changes no directory field, append none; a user's feed holds
-// its memberships; pruning moves the pruned cursor.
+// its memberships and the renames and deletions of its groups while it
+// was a member; pruning moves the pruned cursor.
 func testEvents(t *testing.T, s directory.Store) {
 	c := ctx(t)
 	_, page := feed(t, s, directory.EventQuery{})
@@ -160,9 +161,26 @@ func testEvents(t *testing.T, s directory.Store) {
 		"user.deactivated user=alice Disabled:false→true",
 		"user.activated user=alice Disabled:true→false",
 		"group.member_added user=alice group=Engineering",
+		// The group's rename and deletion while she is a member change
+		// her Groups field: they are hers too.
+		"group.renamed group=Eng displayName:Engineering→Eng",
 		"group.member_removed user=alice group=Eng",
 		"group.member_added user=alice group=Eng",
+		"group.deleted group=Eng",
 	)
+	// Bob joined after the rename: it is not his.
+	his, _ := feed(t, s, directory.EventQuery{UserID: bob.ID})
+	checkEvents(t, "bob's events", his,
+		"user.created user=bob",
+		"group.member_added user=bob group=Eng",
+		"group.deleted group=Eng",
+		"user.deleted user=bob",
+	)
+	// A user's events after a cursor.
+	late, _ := feed(t, s, directory.EventQuery{UserID: alice.ID, After: mine[5].Cursor})
+	if !reflect.DeepEqual(eventLines(t, late), eventLines(t, mine[6:])) {
+		t.Errorf("alice's events after her 6th: %v", eventLines(t, late))
+	}
 	limited, _ := feed(t, s, directory.EventQuery{Limit: 2})
 	if len(limited) != 2 || limited[1].Cursor != all[1].Cursor {
 		t.Errorf("limit 2: %v", eventLines(t, limited))

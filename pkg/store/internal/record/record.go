@@ -172,3 +172,20 @@ func LogLimit(limit int) int {
 // RederiveChunk is how many users ReplaceMappings loads, derives and
 // writes at a time.
 const RederiveChunk = 500
+
+// UserEventsCondition is the SQL condition, on the events row e, of a
+// directory user's events, the same on every store (their migrations
+// create the same events table and indexes): the user's own events
+// (events_user), and the renames and deletions of the groups the user
+// was a member of when they happened (events_group_changes), since each
+// changed the user's Groups field. user and after are the placeholders
+// of the user's id and of the cursor the events come after.
+func UserEventsCondition(user, after string) string {
+	return `e.seq IN (
+		SELECT seq FROM events WHERE user_id = ` + user + ` AND user_id <> '' AND seq > ` + after + `
+		UNION ALL
+		SELECT r.seq FROM events r WHERE r.type IN ('group.renamed', 'group.deleted') AND r.seq > ` + after + `
+			AND r.group_id IN (SELECT group_id FROM events WHERE user_id = ` + user + ` AND user_id <> '' AND group_id <> '')
+			AND (SELECT m.type FROM events m WHERE m.user_id = ` + user + ` AND m.user_id <> '' AND m.group_id = r.group_id
+				AND m.seq < r.seq ORDER BY m.seq DESC LIMIT 1) = 'group.member_added')`
+}

@@ -41,6 +41,9 @@ CREATE TABLE events (
 CREATE INDEX events_unnumbered ON events (xid) WHERE seq IS NULL;
 -- A user's history (users history), memberships included.
 CREATE INDEX events_user ON events (user_id, seq) WHERE user_id <> '';
+-- The renames and deletions of groups, for the history of their members
+-- (a member's Groups field changes with them).
+CREATE INDEX events_group_changes ON events (group_id, seq) WHERE type IN ('group.renamed', 'group.deleted');
 
 -- seq is the last number given; pruned the highest seq pruning removed
 -- (a cursor below it has lost events: its consumer must resync).

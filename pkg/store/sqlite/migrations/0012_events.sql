@@ -30,6 +30,9 @@ CREATE TABLE events (
 
 -- A user's history (users history), memberships included.
 CREATE INDEX events_user ON events (user_id, seq) WHERE user_id != '';
+-- The renames and deletions of groups, for the history of their members
+-- (a member's Groups field changes with them).
+CREATE INDEX events_group_changes ON events (group_id, seq) WHERE type IN ('group.renamed', 'group.deleted');
 
 -- pruned is the highest seq pruning removed: a cursor below it has lost
 -- events, and its consumer must resync.
