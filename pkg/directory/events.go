@@ -28,6 +28,14 @@ const (
 	EventGroupMemberRemoved = "group.member_removed"
 )
 
+// The stores' rows of membership changes, each of which stands for one
+// group.member_added (group.member_removed) event per member. They never
+// reach a reader of the feed.
+const (
+	EventGroupMembersAdded   = "group.members_added"
+	EventGroupMembersRemoved = "group.members_removed"
+)
+
 // EventTypes lists the event types, in the order above.
 var EventTypes = []string{EventUserCreated, EventUserUpdated, EventUserActivated, EventUserDeactivated, EventUserDeleted,
 	EventGroupCreated, EventGroupRenamed, EventGroupDeleted, EventGroupMemberAdded, EventGroupMemberRemoved}

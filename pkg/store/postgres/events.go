@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,8 @@ import (
 )
 
 // The change feed: the events table, which the triggers of migration
-// 0007 fill in the transaction of each change and number at its commit.
+// 0007 fill in the transaction of each change (a row per statement for
+// memberships) and number at its commit.
 
 // FindEvents returns the events after q.After, in cursor order, with
 // the feed's newest and pruned cursors, all read in one snapshot (an
@@ -36,10 +36,12 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		where = append(where, "e.provider_id = "+bind(q.ProviderID))
 	}
 	if q.UserID != "" {
-		where = append(where, record.UserEventsCondition(bind(q.UserID), afterArg))
+		where = append(where, record.UserEventsCondition(bind(q.UserID), afterArg, bind(record.MemberPattern(q.UserID)), "members::text"))
 	}
+	// A row is at least one event: a limit of rows holds the limit of
+	// events (record.ExpandEvents).
 	query := `SELECT e.seq, e.time, e.type, e.provider_id, COALESCE(p.name, ''), e.user_id, e.user_name, e.group_id, e.group_name,
-			COALESCE(e.before::text, ''), COALESCE(e.after::text, '')
+			COALESCE(e.before::text, ''), COALESCE(e.after::text, ''), e.span, COALESCE(e.members::text, '')
 		FROM events e LEFT JOIN providers p ON p.id = e.provider_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + bind(max(1, q.Limit))
 	var page *directory.EventPage
@@ -49,22 +51,26 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		if err != nil {
 			return err
 		}
+		var found []record.EventRow
 		for rows.Next() {
-			var e directory.Event
-			if err := rows.Scan(&e.Cursor, &e.Time, &e.Type, &e.ProviderID, &e.ProviderName, &e.UserID, &e.UserName,
-				&e.GroupID, &e.GroupName, &e.Before, &e.After); err != nil {
+			var r record.EventRow
+			if err := rows.Scan(&r.Cursor, &r.Time, &r.Type, &r.ProviderID, &r.ProviderName, &r.UserID, &r.UserName,
+				&r.GroupID, &r.GroupName, &r.Before, &r.After, &r.Span, &r.Members); err != nil {
 				rows.Close()
 				return err
 			}
-			e.Time = e.Time.UTC()
-			page.Events = append(page.Events, &e)
+			r.Time = r.Time.UTC()
+			found = append(found, r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		if q.Newest {
-			slices.Reverse(page.Events)
+			slices.Reverse(found)
+		}
+		if page.Events, err = record.ExpandEvents(found, after, q.UserID, max(1, q.Limit), q.Newest); err != nil {
+			return err
 		}
 		return tx.QueryRow(ctx, `SELECT seq, pruned FROM event_clock`).Scan(&page.Last, &page.Pruned)
 	})
@@ -76,7 +82,8 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 
 // PruneEvents deletes the events older than l.Before, then the oldest
 // beyond l.MaxEntries, and moves the pruned cursor past them, in one
-// transaction.
+// transaction; it returns how many events (a membership row's span) it
+// deleted.
 func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, error) {
 	var deleted int64
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -92,21 +99,25 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 			}
 		}
 		if l.MaxEntries > 0 {
-			var seq int64
-			err := tx.QueryRow(ctx, `SELECT seq FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1 OFFSET $1`, l.MaxEntries).Scan(&seq)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			// The newest row past which the events newer than it (a
+			// membership row's span of them) number more than MaxEntries.
+			var seq *int64
+			err := tx.QueryRow(ctx, `SELECT max(seq) FROM (SELECT seq, sum(span) OVER (ORDER BY seq DESC) AS newer FROM events WHERE seq IS NOT NULL) n
+				WHERE newer > $1`, l.MaxEntries).Scan(&seq)
+			if err != nil {
 				return err
 			}
-			cutoff = max(cutoff, seq)
+			if seq != nil {
+				cutoff = max(cutoff, *seq)
+			}
 		}
 		if cutoff == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE seq <= $1`, cutoff)
+		err := tx.QueryRow(ctx, `WITH gone AS (DELETE FROM events WHERE seq <= $1 RETURNING span) SELECT COALESCE(sum(span), 0) FROM gone`, cutoff).Scan(&deleted)
 		if err != nil {
 			return err
 		}
-		deleted = tag.RowsAffected()
 		_, err = tx.Exec(ctx, `UPDATE event_clock SET pruned = greatest(pruned, $1)`, cutoff)
 		return err
 	})

@@ -12,7 +12,8 @@ import (
 )
 
 // The change feed: the events table, which the triggers of migration
-// 0012 fill in the transaction of each change.
+// 0012 and the group writes' membership rows (memberEvents) fill in the
+// transaction of each change.
 
 // FindEvents returns the events after q.After, in cursor order, with
 // the feed's newest and pruned cursors, all read in one snapshot.
@@ -32,10 +33,12 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		where = append(where, "e.provider_id = "+bind(q.ProviderID))
 	}
 	if q.UserID != "" {
-		where = append(where, record.UserEventsCondition(bind(q.UserID), afterArg))
+		where = append(where, record.UserEventsCondition(bind(q.UserID), afterArg, bind(record.MemberPattern(q.UserID)), "members"))
 	}
+	// A row is at least one event: a limit of rows holds the limit of
+	// events (record.ExpandEvents).
 	query := `SELECT e.seq, e.time, e.type, e.provider_id, COALESCE(p.name, ''), e.user_id, e.user_name, e.group_id, e.group_name,
-			COALESCE(e.before, ''), COALESCE(e.after, '')
+			COALESCE(e.before, ''), COALESCE(e.after, ''), e.span, COALESCE(e.members, '')
 		FROM events e LEFT JOIN providers p ON p.id = e.provider_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ` + bind(max(1, q.Limit))
 	page := &directory.EventPage{}
@@ -45,23 +48,27 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 			return err
 		}
 		defer rows.Close()
+		var found []record.EventRow
 		for rows.Next() {
 			var (
-				e  directory.Event
+				r  record.EventRow
 				at int64
 			)
-			if err := rows.Scan(&e.Cursor, &at, &e.Type, &e.ProviderID, &e.ProviderName, &e.UserID, &e.UserName,
-				&e.GroupID, &e.GroupName, &e.Before, &e.After); err != nil {
+			if err := rows.Scan(&r.Cursor, &at, &r.Type, &r.ProviderID, &r.ProviderName, &r.UserID, &r.UserName,
+				&r.GroupID, &r.GroupName, &r.Before, &r.After, &r.Span, &r.Members); err != nil {
 				return err
 			}
-			e.Time = fromMS(at)
-			page.Events = append(page.Events, &e)
+			r.Time = fromMS(at)
+			found = append(found, r)
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		if q.Newest {
-			slices.Reverse(page.Events)
+			slices.Reverse(found)
+		}
+		if page.Events, err = record.ExpandEvents(found, after, q.UserID, max(1, q.Limit), q.Newest); err != nil {
+			return err
 		}
 		return h.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
 			(SELECT pruned FROM events_pruned)`).Scan(&page.Last, &page.Pruned)
@@ -73,8 +80,9 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 }
 
 // PruneEvents deletes the events older than l.Before, then the oldest
-// beyond l.MaxEntries, a slice a write at a time so that SCIM writes
-// wait for none of them long, and moves the pruned cursor past them.
+// beyond l.MaxEntries, a slice of rows a write at a time so that SCIM
+// writes wait for none of them long, and moves the pruned cursor past
+// them; it returns how many events (a membership row's span) it deleted.
 func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, error) {
 	var cutoff int64
 	if !l.Before.IsZero() {
@@ -90,7 +98,10 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 	}
 	if l.MaxEntries > 0 {
 		var seq sql.NullInt64
-		err := db.reader().QueryRowContext(ctx, `SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?`, l.MaxEntries).Scan(&seq)
+		// The newest row past which the events newer than it (a
+		// membership row's span of them) number more than MaxEntries.
+		err := db.reader().QueryRowContext(ctx, `SELECT max(seq) FROM (SELECT seq, sum(span) OVER (ORDER BY seq DESC) AS newer FROM events)
+			WHERE newer > ?`, l.MaxEntries).Scan(&seq)
 		if err != nil && err != sql.ErrNoRows {
 			return 0, dbError(err, subject{Kind: "event"})
 		}
@@ -101,13 +112,24 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 	}
 	total := 0
 	for {
-		var n int64
+		var n, events int64 // rows, and the events they stood for
 		err := db.write(ctx, func(h handle) error {
-			res, err := h.ExecContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)`, cutoff, pruneSlice)
+			rows, err := h.QueryContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?) RETURNING span`, cutoff, pruneSlice)
 			if err != nil {
 				return err
 			}
-			if n, err = res.RowsAffected(); err != nil {
+			n, events = 0, 0
+			for rows.Next() {
+				var span int64
+				if err := rows.Scan(&span); err != nil {
+					rows.Close()
+					return err
+				}
+				n++
+				events += span
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return err
 			}
 			_, err = h.ExecContext(ctx, `UPDATE events_pruned SET pruned = max(pruned, ?)`, cutoff)
@@ -116,7 +138,7 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 		if err != nil {
 			return total, dbError(err, subject{Kind: "event"})
 		}
-		total += int(n)
+		total += int(events)
 		if n < pruneSlice {
 			return total, nil
 		}

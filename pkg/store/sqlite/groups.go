@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kacescim/kacescim/pkg/directory"
@@ -95,6 +97,33 @@ func resolveMembers(ctx context.Context, h handle, providerID string, ms []direc
 	return out, nil
 }
 
+// memberEvents appends the row of the change feed that stands for one
+// event per user (by seq, in order) a write added to (type
+// group.members_added) or removed from (group.members_removed) the group
+// groupSeq: span cursors, the row's seq the last of them (migration 0012).
+// Nothing for no users.
+func memberEvents(ctx context.Context, h handle, groupSeq int64, typ string, userSeqs []int64) error {
+	if len(userSeqs) == 0 {
+		return nil
+	}
+	const q = `INSERT INTO events (seq, time, type, provider_id, group_id, group_name, span, members)
+		SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) + ?1, CAST(unixepoch('subsec') * 1000 AS INTEGER), ?2,
+			g.provider_id, g.id, g.display_name, ?1,
+			(SELECT json_group_array(json_array(u.id, u.user_name) ORDER BY j.key) FROM json_each(?3) j JOIN users u ON u.seq = j.value)
+		FROM groups g WHERE g.seq = ?4`
+	_, err := h.ExecContext(ctx, q, len(userSeqs), typ, intList(userSeqs), groupSeq)
+	return dbError(err, subject{Kind: "event"})
+}
+
+// userSeqs are the users' seqs of resolved, in order.
+func userSeqs(resolved []member) []int64 {
+	seqs := make([]int64, len(resolved))
+	for i, m := range resolved {
+		seqs[i] = m.userSeq
+	}
+	return seqs
+}
+
 // members returns the Members of resolved.
 func members(resolved []member) []directory.Member {
 	if resolved == nil {
@@ -148,7 +177,7 @@ func (db *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
 				return dbError(err, subject{})
 			}
 		}
-		return nil
+		return memberEvents(ctx, h, groupSeq, directory.EventGroupMembersAdded, userSeqs(resolved))
 	})
 	if err != nil {
 		return err
@@ -323,20 +352,33 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 			return dbError(err, subject{})
 		}
 
-		keep := make([]int64, len(resolved))
-		for i, m := range resolved {
-			keep[i] = m.userSeq
-		}
+		keep := userSeqs(resolved)
 		if len(had) > 0 {
 			if _, err := h.ExecContext(ctx, removeGone, groupSeq, intList(keep)); err != nil {
 				return dbError(err, subject{})
 			}
+			kept := make(map[int64]bool, len(keep))
+			for _, seq := range keep {
+				kept[seq] = true
+			}
+			var gone []int64
+			for seq := range had {
+				if !kept[seq] {
+					gone = append(gone, seq)
+				}
+			}
+			slices.Sort(gone) // the order they joined in
+			if err := memberEvents(ctx, h, groupSeq, directory.EventGroupMembersRemoved, gone); err != nil {
+				return err
+			}
 		}
+		var added []int64
 		for _, m := range resolved {
 			display, ok := had[m.userSeq]
 			switch {
 			case !ok:
 				_, err = h.ExecContext(ctx, add, groupSeq, m.userSeq, m.Display)
+				added = append(added, m.userSeq)
 			case display != m.Display:
 				_, err = h.ExecContext(ctx, redisplay, m.Display, groupSeq, m.userSeq)
 			}
@@ -344,7 +386,7 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 				return dbError(err, subject{})
 			}
 		}
-		return nil
+		return memberEvents(ctx, h, groupSeq, directory.EventGroupMembersAdded, added)
 	})
 	if err != nil {
 		return err
@@ -394,7 +436,8 @@ const (
 	// the JSON array bound second; ids of no user, or of a user who is no
 	// member, match nothing.
 	deltaRemove = `DELETE FROM group_members WHERE group_seq = ? AND user_seq IN
-		(SELECT seq FROM users WHERE provider_id = ? AND id IN (SELECT value FROM json_each(?)))`
+		(SELECT seq FROM users WHERE provider_id = ? AND id IN (SELECT value FROM json_each(?)))
+		RETURNING seq, user_seq`
 	// deltaAddByID adds the [id, display] pairs of the JSON array bound
 	// second, for the users of the provider (third) with those ids, in
 	// order (a new membership gets the next seq, so it ends the member
@@ -407,8 +450,45 @@ const (
 	deltaAddByID = `INSERT INTO group_members (group_seq, user_seq, display)
 		SELECT ?1, u.seq, json_extract(j.value, '$[1]') FROM json_each(?2) j CROSS JOIN users u
 		WHERE u.provider_id = ?3 AND u.id = json_extract(j.value, '$[0]') ORDER BY j.key
-		ON CONFLICT (group_seq, user_seq) DO UPDATE SET display = excluded.display`
+		ON CONFLICT (group_seq, user_seq) DO UPDATE SET display = excluded.display
+		RETURNING seq, user_seq`
+	// lastMembership is the newest membership's seq: a membership deltaAddByID
+	// returns with a greater one is new, the others were there.
+	lastMembership = `SELECT COALESCE(max(seq), 0) FROM group_members`
 )
+
+// memberships runs query, a statement on group_members that returns the
+// (seq, user_seq) of the memberships it touched, and returns the user
+// seqs of those whose membership seq is above after, in membership order,
+// and how many it touched in all.
+func memberships(ctx context.Context, h handle, after int64, query string, args ...any) (users []int64, touched int, err error) {
+	rows, err := h.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, dbError(err, subject{})
+	}
+	defer rows.Close()
+	type row struct{ seq, user int64 }
+	var rs []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.seq, &r.user); err != nil {
+			return nil, 0, dbError(err, subject{})
+		}
+		touched++
+		if r.seq > after {
+			rs = append(rs, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, dbError(err, subject{})
+	}
+	slices.SortFunc(rs, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
+	users = make([]int64, len(rs))
+	for i, r := range rs {
+		users[i] = r.user
+	}
+	return users, touched, nil
+}
 
 // ApplyGroupDelta applies d to the provider's group id in one transaction
 // whose cost grows with the members d names, not with the size of the
@@ -459,8 +539,12 @@ func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d dire
 			if err != nil {
 				return dbError(err, subject{})
 			}
-			if _, err := h.ExecContext(ctx, deltaRemove, groupSeq, providerID, string(ids)); err != nil {
-				return dbError(err, subject{})
+			removed, _, err := memberships(ctx, h, 0, deltaRemove, groupSeq, providerID, string(ids))
+			if err != nil {
+				return err
+			}
+			if err := memberEvents(ctx, h, groupSeq, directory.EventGroupMembersRemoved, removed); err != nil {
+				return err
 			}
 		}
 		if len(d.AddMembers) > 0 {
@@ -483,15 +567,22 @@ func (db *DB) ApplyGroupDelta(ctx context.Context, providerID, id string, d dire
 			if err != nil {
 				return dbError(err, subject{})
 			}
-			res, err := h.ExecContext(ctx, deltaAddByID, groupSeq, string(list), providerID)
-			if err != nil {
+			var last int64
+			if err := h.QueryRowContext(ctx, lastMembership).Scan(&last); err != nil {
 				return dbError(err, subject{})
 			}
-			if n, err := res.RowsAffected(); err != nil || n != int64(len(pairs)) {
+			added, n, err := memberships(ctx, h, last, deltaAddByID, groupSeq, string(list), providerID)
+			if err != nil {
+				return err
+			}
+			if n != len(pairs) {
 				if _, err := resolveMembers(ctx, h, providerID, d.AddMembers); err != nil {
 					return err
 				}
 				return fmt.Errorf("sqlite: %d of %d members added", n, len(pairs))
+			}
+			if err := memberEvents(ctx, h, groupSeq, directory.EventGroupMembersAdded, added); err != nil {
+				return err
 			}
 		}
 		return nil

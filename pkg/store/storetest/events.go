@@ -195,6 +195,45 @@ func testEvents(t *testing.T, s directory.Store) {
 	gone, _ := feed(t, s, directory.EventQuery{ProviderID: other.ID})
 	checkEvents(t, "entra's events after its removal", gone, "user.created user=carol", "user.deleted user=carol")
 
+	// A group pushed with three members: an event each, with cursors of
+	// their own, which a reader may stop between.
+	x, y, z := newUser(t, s, p.ID, "xavier"), newUser(t, s, p.ID, "yara"), newUser(t, s, p.ID, "zoe")
+	_, before := feed(t, s, directory.EventQuery{})
+	trio := newGroup(t, s, p.ID, "Trio", x, y, z)
+	pushed, _ := feed(t, s, directory.EventQuery{After: before.Last})
+	checkEvents(t, "a group of three", pushed,
+		"group.created group=Trio",
+		"group.member_added user=xavier group=Trio",
+		"group.member_added user=yara group=Trio",
+		"group.member_added user=zoe group=Trio",
+	)
+	if len(pushed) == 4 {
+		for i := 1; i < 4; i++ {
+			if pushed[i].Cursor != pushed[i-1].Cursor+1 {
+				t.Errorf("cursors %d then %d: a member's event has a cursor of its own", pushed[i-1].Cursor, pushed[i].Cursor)
+			}
+		}
+		mid, _ := feed(t, s, directory.EventQuery{After: pushed[1].Cursor})
+		checkEvents(t, "after the first member", mid, "group.member_added user=yara group=Trio", "group.member_added user=zoe group=Trio")
+		two, _ := feed(t, s, directory.EventQuery{After: before.Last, Limit: 2})
+		checkEvents(t, "two after the group", two, "group.created group=Trio", "group.member_added user=xavier group=Trio")
+		last, _ := feed(t, s, directory.EventQuery{Newest: true, Limit: 2})
+		checkEvents(t, "the newest two", last, "group.member_added user=yara group=Trio", "group.member_added user=zoe group=Trio")
+		hers, _ := feed(t, s, directory.EventQuery{After: before.Last, UserID: y.ID})
+		checkEvents(t, "yara's, of the group", hers, "group.member_added user=yara group=Trio")
+	}
+	// A PUT of the group's members: those gone, then those new.
+	w := newUser(t, s, p.ID, "will")
+	_, before = feed(t, s, directory.EventQuery{})
+	trio.Members = []directory.Member{{Value: z.ID}, {Value: w.ID}}
+	must(t, s.UpdateGroup(c, trio))
+	put, _ := feed(t, s, directory.EventQuery{After: before.Last})
+	checkEvents(t, "a PUT of the members", put,
+		"group.member_removed user=xavier group=Trio",
+		"group.member_removed user=yara group=Trio",
+		"group.member_added user=will group=Trio",
+	)
+
 	// Pruning to 3 events moves Pruned to the newest it removed.
 	all, page = feed(t, s, directory.EventQuery{})
 	n, err := s.PruneEvents(c, directory.EventLimits{MaxEntries: 3})

@@ -176,16 +176,83 @@ const RederiveChunk = 500
 // UserEventsCondition is the SQL condition, on the events row e, of a
 // directory user's events, the same on every store (their migrations
 // create the same events table and indexes): the user's own events
-// (events_user), and the renames and deletions of the groups the user
-// was a member of when they happened (events_group_changes), since each
-// changed the user's Groups field. user and after are the placeholders
-// of the user's id and of the cursor the events come after.
-func UserEventsCondition(user, after string) string {
+// (events_user), the membership rows that name the user
+// (events_group_members), and the renames and deletions of the groups the
+// user was a member of when they happened (events_group_changes), since
+// each changed the user's Groups field. user, after and member are the
+// placeholders of the user's id, of the cursor the events come after and
+// of MemberPattern(id); members is the members column as text.
+func UserEventsCondition(user, after, member, members string) string {
+	const memberRows = `type IN ('` + directory.EventGroupMembersAdded + `', '` + directory.EventGroupMembersRemoved + `')`
 	return `e.seq IN (
 		SELECT seq FROM events WHERE user_id = ` + user + ` AND user_id <> '' AND seq > ` + after + `
 		UNION ALL
+		SELECT seq FROM events WHERE ` + memberRows + ` AND seq > ` + after + ` AND ` + members + ` LIKE ` + member + ` ESCAPE '\'
+		UNION ALL
 		SELECT r.seq FROM events r WHERE r.type IN ('group.renamed', 'group.deleted') AND r.seq > ` + after + `
-			AND r.group_id IN (SELECT group_id FROM events WHERE user_id = ` + user + ` AND user_id <> '' AND group_id <> '')
-			AND (SELECT m.type FROM events m WHERE m.user_id = ` + user + ` AND m.user_id <> '' AND m.group_id = r.group_id
-				AND m.seq < r.seq ORDER BY m.seq DESC LIMIT 1) = 'group.member_added')`
+			AND (SELECT m.type FROM events m WHERE m.` + memberRows + ` AND m.group_id = r.group_id AND m.seq < r.seq
+				AND m.` + members + ` LIKE ` + member + ` ESCAPE '\' ORDER BY m.seq DESC LIMIT 1) = '` + directory.EventGroupMembersAdded + `')`
+}
+
+// MemberPattern is the LIKE pattern (escaped with \) of the user id in a
+// membership row's members, a JSON array of [id, userName] pairs.
+func MemberPattern(id string) string {
+	b, _ := json.Marshal(id)
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace("[" + string(b) + ",")
+	return "%" + esc + "%"
+}
+
+// EventRow is a row of the events table as a store reads it: an event,
+// or a membership row that stands for one event per member.
+type EventRow struct {
+	directory.Event
+	Span    int64
+	Members string // the JSON array of [id, userName] of a membership row
+}
+
+// ExpandEvents turns rows, in cursor order, into the events they stand
+// for: a membership row into one event per member, numbered from its
+// first cursor (the row's Cursor, its last, minus Span-1). It keeps those
+// after the cursor after, of the user userID if set, and at most limit:
+// the first limit, or with newest the last.
+func ExpandEvents(rows []EventRow, after int64, userID string, limit int, newest bool) ([]*directory.Event, error) {
+	var out []*directory.Event
+	for i := range rows {
+		r := &rows[i]
+		var typ string
+		switch r.Type {
+		case directory.EventGroupMembersAdded:
+			typ = directory.EventGroupMemberAdded
+		case directory.EventGroupMembersRemoved:
+			typ = directory.EventGroupMemberRemoved
+		default:
+			if r.Cursor > after {
+				e := r.Event
+				out = append(out, &e)
+			}
+			continue
+		}
+		var members [][2]string
+		if err := json.Unmarshal([]byte(r.Members), &members); err != nil {
+			return nil, fmt.Errorf("event %d: members %.40q: %w", r.Cursor, r.Members, err)
+		}
+		first := r.Cursor - r.Span + 1
+		for j, m := range members {
+			cursor := first + int64(j)
+			if cursor <= after || userID != "" && m[0] != userID {
+				continue
+			}
+			e := r.Event
+			e.Cursor, e.Type, e.UserID, e.UserName = cursor, typ, m[0], m[1]
+			out = append(out, &e)
+		}
+	}
+	if len(out) > limit {
+		if newest {
+			out = out[len(out)-limit:]
+		} else {
+			out = out[:limit]
+		}
+	}
+	return out, nil
 }

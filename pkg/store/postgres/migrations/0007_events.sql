@@ -13,13 +13,19 @@
 -- transaction that numbers after another therefore becomes visible after
 -- it: a reader that sees seq N sees every seq below N that committed.
 --
--- user_id/user_name name the user of user.* and group.member_* events,
--- group_id/group_name the group of group.* events (after the change;
--- before it for a deletion). before and after are the user's
--- directory-user fields around the change, or the group's names around a
--- rename. A user's or group's deletion says nothing of the memberships it
--- ends (they are implied): the memberships' trigger finds no user or no
--- group any more and appends nothing.
+-- user_id/user_name name the user of user.* events, group_id/group_name
+-- the group of group.* events (after the change; before it for a
+-- deletion). before and after are the user's directory-user fields around
+-- the change, or the group's names around a rename.
+--
+-- Memberships: each statement that adds members to a group (or removes
+-- them) appends one row, group.members_added (group.members_removed),
+-- whose members is the array of the members' [id, userName] in order, and
+-- which stands for one event per member: the row takes span cursors, its
+-- seq being the last (a row per member would cost as much as the
+-- memberships themselves). A user's or group's deletion says nothing of
+-- the memberships it ends (they are implied): the memberships' trigger
+-- finds no user or no group any more and appends nothing.
 CREATE TABLE events (
 	id          bigint GENERATED ALWAYS AS IDENTITY,
 	seq         bigint,
@@ -33,6 +39,8 @@ CREATE TABLE events (
 	group_name  text NOT NULL DEFAULT '',
 	before      jsonb,
 	after       jsonb,
+	span        bigint NOT NULL DEFAULT 1,
+	members     jsonb,
 	CONSTRAINT events_pkey PRIMARY KEY (id),
 	CONSTRAINT events_seq_unique UNIQUE (seq)
 );
@@ -44,6 +52,8 @@ CREATE INDEX events_user ON events (user_id, seq) WHERE user_id <> '';
 -- The renames and deletions of groups, for the history of their members
 -- (a member's Groups field changes with them).
 CREATE INDEX events_group_changes ON events (group_id, seq) WHERE type IN ('group.renamed', 'group.deleted');
+-- The membership rows of a group, for the history of a member.
+CREATE INDEX events_group_members ON events (group_id, seq) WHERE type IN ('group.members_added', 'group.members_removed');
 
 -- seq is the last number given; pruned the highest seq pruning removed
 -- (a cursor below it has lost events: its consumer must resync).
@@ -64,10 +74,10 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM events WHERE id = NEW.id AND seq IS NULL) THEN
 		RETURN NULL;
 	END IF;
-	SELECT count(*) INTO n FROM events WHERE xid = pg_current_xact_id() AND seq IS NULL;
+	SELECT sum(span) INTO n FROM events WHERE xid = pg_current_xact_id() AND seq IS NULL;
 	UPDATE event_clock SET seq = seq + n RETURNING seq INTO last;
-	UPDATE events e SET seq = last - n + p.rank
-	FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM events
+	UPDATE events e SET seq = last - n + p.upto
+	FROM (SELECT id, sum(span) OVER (ORDER BY id) AS upto FROM events
 		WHERE xid = pg_current_xact_id() AND seq IS NULL) p
 	WHERE e.id = p.id;
 	RETURN NULL;
@@ -121,19 +131,28 @@ END $$;
 CREATE TRIGGER groups_events AFTER INSERT OR UPDATE OR DELETE ON groups
 	FOR EACH ROW EXECUTE FUNCTION groups_events();
 
-CREATE FUNCTION group_members_events() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION group_members_added_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF TG_OP = 'INSERT' THEN
-		INSERT INTO events (type, provider_id, user_id, user_name, group_id, group_name)
-		SELECT 'group.member_added', g.provider_id, u.id, u.user_name, g.id, g.display_name
-		FROM groups g, users u WHERE g.seq = NEW.group_seq AND u.seq = NEW.user_seq;
-	ELSE
-		INSERT INTO events (type, provider_id, user_id, user_name, group_id, group_name)
-		SELECT 'group.member_removed', g.provider_id, u.id, u.user_name, g.id, g.display_name
-		FROM groups g, users u WHERE g.seq = OLD.group_seq AND u.seq = OLD.user_seq;
-	END IF;
+	INSERT INTO events (type, provider_id, group_id, group_name, span, members)
+	SELECT 'group.members_added', g.provider_id, g.id, g.display_name, count(*),
+		jsonb_agg(jsonb_build_array(u.id, u.user_name) ORDER BY a.seq)
+	FROM added a JOIN groups g ON g.seq = a.group_seq JOIN users u ON u.seq = a.user_seq
+	GROUP BY g.seq, g.provider_id, g.id, g.display_name;
 	RETURN NULL;
 END $$;
 
-CREATE TRIGGER group_members_events AFTER INSERT OR DELETE ON group_members
-	FOR EACH ROW EXECUTE FUNCTION group_members_events();
+CREATE TRIGGER group_members_added AFTER INSERT ON group_members
+	REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION group_members_added_events();
+
+CREATE FUNCTION group_members_removed_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO events (type, provider_id, group_id, group_name, span, members)
+	SELECT 'group.members_removed', g.provider_id, g.id, g.display_name, count(*),
+		jsonb_agg(jsonb_build_array(u.id, u.user_name) ORDER BY r.seq)
+	FROM removed r JOIN groups g ON g.seq = r.group_seq JOIN users u ON u.seq = r.user_seq
+	GROUP BY g.seq, g.provider_id, g.id, g.display_name;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER group_members_removed AFTER DELETE ON group_members
+	REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION group_members_removed_events();

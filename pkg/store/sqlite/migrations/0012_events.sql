@@ -6,15 +6,20 @@
 -- the feed's cursor; one writer commits at a time, so seq order is commit
 -- order, and AUTOINCREMENT never reuses a pruned value.
 --
--- user_id/user_name name the user of user.* and group.member_* events,
--- group_id/group_name the group of group.* events (after the change;
--- before it for a deletion). before and after are the user's
--- directory-user fields (JSON) around the change, or the group's names
--- around a rename. time is the database's clock, unix milliseconds.
+-- user_id/user_name name the user of user.* events, group_id/group_name
+-- the group of group.* events (after the change; before it for a
+-- deletion). before and after are the user's directory-user fields (JSON)
+-- around the change, or the group's names around a rename. time is the
+-- database's clock, unix milliseconds.
 --
--- A user's or group's deletion says nothing of the memberships it ends
--- (they are implied): the memberships' triggers find no user or no group
--- any more and append nothing.
+-- Memberships: the write that adds members to a group (or removes them)
+-- appends one row, group.members_added (group.members_removed), whose
+-- members is the JSON array of the members' [id, userName] in order, and
+-- which stands for one event per member: the row takes span cursors, its
+-- seq being the last (the store writes it, not a trigger: SQLite has no
+-- trigger per statement, and a row per member would cost as much as the
+-- memberships themselves). A user's or group's deletion says nothing of
+-- the memberships it ends: they are implied.
 CREATE TABLE events (
 	seq         INTEGER PRIMARY KEY AUTOINCREMENT,
 	time        INTEGER NOT NULL,
@@ -25,7 +30,9 @@ CREATE TABLE events (
 	group_id    TEXT    NOT NULL DEFAULT '',
 	group_name  TEXT    NOT NULL DEFAULT '',
 	before      TEXT,
-	after       TEXT
+	after       TEXT,
+	span        INTEGER NOT NULL DEFAULT 1,
+	members     TEXT
 ) STRICT;
 
 -- A user's history (users history), memberships included.
@@ -33,6 +40,8 @@ CREATE INDEX events_user ON events (user_id, seq) WHERE user_id != '';
 -- The renames and deletions of groups, for the history of their members
 -- (a member's Groups field changes with them).
 CREATE INDEX events_group_changes ON events (group_id, seq) WHERE type IN ('group.renamed', 'group.deleted');
+-- The membership rows of a group, for the history of a member.
+CREATE INDEX events_group_members ON events (group_id, seq) WHERE type IN ('group.members_added', 'group.members_removed');
 
 -- pruned is the highest seq pruning removed: a cursor below it has lost
 -- events, and its consumer must resync.
@@ -76,16 +85,4 @@ END;
 CREATE TRIGGER groups_deleted AFTER DELETE ON groups BEGIN
 	INSERT INTO events (time, type, provider_id, group_id, group_name)
 	VALUES (CAST(unixepoch('subsec') * 1000 AS INTEGER), 'group.deleted', OLD.provider_id, OLD.id, OLD.display_name);
-END;
-
-CREATE TRIGGER group_members_added AFTER INSERT ON group_members BEGIN
-	INSERT INTO events (time, type, provider_id, user_id, user_name, group_id, group_name)
-	SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER), 'group.member_added', g.provider_id, u.id, u.user_name, g.id, g.display_name
-	FROM groups g, users u WHERE g.seq = NEW.group_seq AND u.seq = NEW.user_seq;
-END;
-
-CREATE TRIGGER group_members_removed AFTER DELETE ON group_members BEGIN
-	INSERT INTO events (time, type, provider_id, user_id, user_name, group_id, group_name)
-	SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER), 'group.member_removed', g.provider_id, u.id, u.user_name, g.id, g.display_name
-	FROM groups g, users u WHERE g.seq = OLD.group_seq AND u.seq = OLD.user_seq;
 END;
