@@ -341,3 +341,21 @@ type EventList struct {
 	Next   int64   `json:"next"`
 	Last   int64   `json:"last"`
 }
+
+// Snapshot is the body of GET /admin/v1/snapshot: the directory users and
+// groups (of one provider, or all) as of the feed's cursor Cursor, read in
+// one snapshot of the database. A consumer that lost its cursor (410 gone)
+// reads it, then follows the feed with after=Cursor.
+type Snapshot struct {
+	Cursor int64           `json:"cursor"`
+	Users  []DirectoryUser `json:"users"`
+	Groups []SnapshotGroup `json:"groups"`
+}
+
+// SnapshotGroup is a group of a Snapshot with its members.
+type SnapshotGroup struct {
+	Provider    string      `json:"provider"`
+	ID          string      `json:"id"`
+	DisplayName string      `json:"displayName"`
+	Members     []EventUser `json:"members"`
+}

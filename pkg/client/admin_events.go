@@ -43,3 +43,18 @@ func (a *Admin) Events(ctx context.Context, q EventQuery) (*adminapi.EventList, 
 	}
 	return &list, nil
 }
+
+// Snapshot returns the directory users and groups of provider ("" for
+// every provider) as of the feed cursor it gives: what to read after a
+// cursor is gone, before following the feed again from that cursor.
+func (a *Admin) Snapshot(ctx context.Context, provider string) (*adminapi.Snapshot, error) {
+	v := url.Values{}
+	if provider != "" {
+		v.Set("provider", provider)
+	}
+	var snap adminapi.Snapshot
+	if err := a.callQuery(ctx, http.MethodGet, "/snapshot", nil, v, nil, &snap); err != nil {
+		return nil, err
+	}
+	return &snap, nil
+}

@@ -164,6 +164,10 @@ type EventStore interface {
 	// PruneEvents deletes the events beyond l, the oldest first, moving
 	// Pruned to the highest cursor it deleted; it returns how many.
 	PruneEvents(ctx context.Context, l EventLimits) (int, error)
+	// Snapshot reads the users and groups of the provider providerID (""
+	// for all), in creation order, and the feed's newest cursor, in one
+	// snapshot: the directory as of that cursor.
+	Snapshot(ctx context.Context, providerID string) (*Snapshot, error)
 }
 
 // EventRetention is what the change feed keeps: events younger than
@@ -234,4 +238,48 @@ func (s *Service) EventsOf(ctx context.Context, providerName, userKey string, q 
 		}
 	}
 	return s.Events(ctx, q)
+}
+
+// Snapshot is the directory as of a cursor of the change feed: what a
+// consumer that lost its cursor (EGONE) reads again, then follows the feed
+// from Cursor. Users have ProviderID, ID, UserName, Fields, Groups and
+// LastModified; Groups have ProviderID, ID, DisplayName and Members (the
+// users' ids and userNames).
+type Snapshot struct {
+	Cursor int64
+	Users  []*User
+	Groups []*Group
+}
+
+// DirectorySnapshot is a Snapshot as the admin sees it: directory users
+// with their fields as the mappings derive them (the Groups field too).
+type DirectorySnapshot struct {
+	Cursor int64
+	Users  []*Entry
+	Groups []*Group
+}
+
+// Snapshot reads the directory of one provider (providerName, "" for
+// all) and the feed's newest cursor in one snapshot of the database.
+func (s *Service) Snapshot(ctx context.Context, providerName string) (*DirectorySnapshot, error) {
+	var providerID string
+	if providerName != "" {
+		p, err := s.Provider(ctx, providerName)
+		if err != nil {
+			return nil, err
+		}
+		providerID = p.ID
+	}
+	snap, err := s.Store.Snapshot(ctx, providerID)
+	if err != nil {
+		return nil, err
+	}
+	out := &DirectorySnapshot{Cursor: snap.Cursor, Users: make([]*Entry, len(snap.Users)), Groups: snap.Groups}
+	mappers := newMapperCache(s)
+	for i, u := range snap.Users {
+		if out.Users[i], err = mappers.view(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

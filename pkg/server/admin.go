@@ -59,6 +59,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("GET "+p+"/users/{key}", s.adminGetUser)
 	handle("GET "+p+"/logs", s.adminListLog)
 	handle("GET "+p+"/events", s.adminListEvents)
+	handle("GET "+p+"/snapshot", s.adminSnapshot)
 	handle(p+"/", func(w http.ResponseWriter, r *http.Request) error {
 		return directory.Errorf(directory.ENOTFOUND, "no admin endpoint %s %s", r.Method, r.URL.Path)
 	})

@@ -69,3 +69,38 @@ func adminEvent(e *directory.Event) (adminapi.Event, error) {
 	}
 	return ae, nil
 }
+
+// adminSnapshot serves GET /admin/v1/snapshot: the directory users and
+// groups of one provider (provider, by name) or all, with the feed's
+// cursor they are as of.
+func (s *Server) adminSnapshot(w http.ResponseWriter, r *http.Request) error {
+	provider := strings.TrimSpace(r.URL.Query().Get("provider"))
+	infoFrom(r.Context()).provider = provider
+	snap, err := s.dir.Snapshot(r.Context(), provider)
+	if err != nil {
+		return err
+	}
+	out := adminapi.Snapshot{Cursor: snap.Cursor, Users: make([]adminapi.DirectoryUser, 0, len(snap.Users)),
+		Groups: make([]adminapi.SnapshotGroup, 0, len(snap.Groups))}
+	names := map[string]string{}
+	for _, u := range snap.Users {
+		out.Users = append(out.Users, adminDirectoryUser(u))
+		names[u.ProviderID] = u.ProviderName
+	}
+	for _, g := range snap.Groups {
+		name, ok := names[g.ProviderID]
+		if !ok {
+			p, err := s.dir.Store.FindProviderByID(r.Context(), g.ProviderID)
+			if err != nil {
+				return err
+			}
+			name, names[g.ProviderID] = p.Name, p.Name
+		}
+		sg := adminapi.SnapshotGroup{Provider: name, ID: g.ID, DisplayName: g.DisplayName, Members: make([]adminapi.EventUser, 0, len(g.Members))}
+		for _, m := range g.Members {
+			sg.Members = append(sg.Members, adminapi.EventUser{ID: m.Value, UserName: m.Display})
+		}
+		out.Groups = append(out.Groups, sg)
+	}
+	return s.adminJSON(w, r, http.StatusOK, out)
+}

@@ -55,6 +55,11 @@ func TestAdminEvents(t *testing.T) {
 		t.Errorf("an unknown provider: %d %s", status, body)
 	}
 
+	snap := decodeAdmin[adminapi.Snapshot](t, e.mustDo("GET", adminapi.Prefix+"/snapshot?provider=okta", "", 200))
+	if snap.Cursor != 5 || len(snap.Users) != 5 || snap.Users[0].ID != ids[0] || snap.Users[0].Provider != "okta" || len(snap.Groups) != 0 {
+		t.Errorf("the snapshot: %+v", snap)
+	}
+
 	n, err := e.srv.PruneEvents(t.Context())
 	if err != nil || n != 2 {
 		t.Fatalf("PruneEvents to 3: %d, %v", n, err)

@@ -236,6 +236,25 @@ func feedUnderLoad(t *testing.T, rs *replicaSet) {
 		t.Errorf("%d of %d racing creates won", dupWins.Load(), rounds)
 	}
 
+	// The snapshot: as of the feed's newest cursor, the group holds every
+	// user a push added.
+	snap, err := rs.a.admin.Snapshot(t.Context(), "okta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := all[len(all)-1].Cursor; snap.Cursor != last {
+		t.Errorf("the snapshot's cursor %d, the feed's newest %d", snap.Cursor, last)
+	}
+	if len(snap.Groups) != 1 || len(snap.Groups[0].Members) != len(joined) || len(snap.Users) != shared+len(created) {
+		t.Errorf("the snapshot: %d users, %d groups; want %d users and the group of %d", len(snap.Users), len(snap.Groups), shared+len(created), len(joined))
+	} else {
+		for _, m := range snap.Groups[0].Members {
+			if !joined[m.ID] {
+				t.Errorf("the snapshot's group holds %s, whom no push added", m.UserName)
+			}
+		}
+	}
+
 	// Each shared user's events chain in commit order: every change of
 	// Disabled starts from where the one before it left it, and the last
 	// one leaves it as the user is now.

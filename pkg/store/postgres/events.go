@@ -123,3 +123,77 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 	})
 	return int(deleted), dbError(err, subject{Kind: "event"})
 }
+
+// Snapshot reads the provider's users, groups and memberships and the
+// feed's newest cursor in one REPEATABLE READ transaction.
+func (db *DB) Snapshot(ctx context.Context, providerID string) (*directory.Snapshot, error) {
+	var b record.SnapshotBuilder
+	err := db.read(ctx, func(tx pgx.Tx) error {
+		b = record.SnapshotBuilder{}
+		if err := tx.QueryRow(ctx, `SELECT seq FROM event_clock`).Scan(&b.Snap.Cursor); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, provider_id, id, user_name, fields::text, last_modified FROM users
+			WHERE $1 = '' OR provider_id = $1 ORDER BY seq`, providerID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				u      directory.User
+				seq    int64
+				fields string
+			)
+			if err := rows.Scan(&seq, &u.ProviderID, &u.ID, &u.UserName, &fields, &u.LastModified); err != nil {
+				rows.Close()
+				return err
+			}
+			u.LastModified = u.LastModified.UTC()
+			if err := b.AddUser(seq, &u, fields); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, `SELECT seq, provider_id, id, display_name, last_modified FROM groups
+			WHERE $1 = '' OR provider_id = $1 ORDER BY seq`, providerID); err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				g   directory.Group
+				seq int64
+			)
+			if err := rows.Scan(&seq, &g.ProviderID, &g.ID, &g.DisplayName, &g.LastModified); err != nil {
+				rows.Close()
+				return err
+			}
+			g.LastModified = g.LastModified.UTC()
+			b.AddGroup(seq, &g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, `SELECT m.group_seq, m.user_seq FROM group_members m JOIN groups g ON g.seq = m.group_seq
+			WHERE $1 = '' OR g.provider_id = $1 ORDER BY m.seq`, providerID); err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var gs, us int64
+			if err := rows.Scan(&gs, &us); err != nil {
+				return err
+			}
+			b.AddMembership(gs, us)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, dbError(err, subject{Kind: "snapshot"})
+	}
+	return &b.Snap, nil
+}

@@ -234,6 +234,38 @@ func testEvents(t *testing.T, s directory.Store) {
 		"group.member_added user=will group=Trio",
 	)
 
+	// The snapshot: the provider's users and groups with their
+	// memberships, as of the newest cursor.
+	snap, err := s.Snapshot(c, p.ID)
+	must(t, err)
+	_, now := feed(t, s, directory.EventQuery{})
+	if snap.Cursor != now.Last {
+		t.Errorf("snapshot cursor %d, the feed's newest %d", snap.Cursor, now.Last)
+	}
+	var names []string
+	for _, u := range snap.Users {
+		names = append(names, u.UserName)
+		if u.ProviderID != p.ID || u.ID == "" || u.LastModified.IsZero() {
+			t.Errorf("snapshot user %+v", u)
+		}
+	}
+	if want := []string{"alice", "xavier", "yara", "zoe", "will"}; !slices.Equal(names, want) {
+		t.Errorf("snapshot users %v, want %v", names, want)
+	}
+	if snap.Users[0].Fields["Email"] != "alice@corp.example.com" {
+		t.Errorf("alice's fields in the snapshot: %v", snap.Users[0].Fields)
+	}
+	if len(snap.Groups) != 1 || snap.Groups[0].DisplayName != "Trio" ||
+		!reflect.DeepEqual(snap.Groups[0].Members, []directory.Member{{Value: z.ID, Display: "zoe"}, {Value: w.ID, Display: "will"}}) {
+		t.Errorf("snapshot groups: %+v", snap.Groups)
+	}
+	if got := snap.Users[3].Groups; len(got) != 1 || got[0].DisplayName != "Trio" || got[0].ID != trio.ID {
+		t.Errorf("zoe's groups in the snapshot: %+v", got)
+	}
+	if all, err := s.Snapshot(c, ""); err != nil || len(all.Users) != len(snap.Users) {
+		t.Errorf("the snapshot of every provider: %v, %v", all, err)
+	}
+
 	// Pruning to 3 events moves Pruned to the newest it removed.
 	all, page = feed(t, s, directory.EventQuery{})
 	n, err := s.PruneEvents(c, directory.EventLimits{MaxEntries: 3})

@@ -256,3 +256,45 @@ func ExpandEvents(rows []EventRow, after int64, userID string, limit int, newest
 	}
 	return out, nil
 }
+
+// SnapshotBuilder gathers a directory.Snapshot from a store's rows: its
+// users and groups by seq, then the memberships between them.
+type SnapshotBuilder struct {
+	Snap   directory.Snapshot
+	users  map[int64]*directory.User
+	groups map[int64]*directory.Group
+}
+
+// AddUser adds a user row; fields is the stored JSON of its fields.
+func (b *SnapshotBuilder) AddUser(seq int64, u *directory.User, fields string) error {
+	if err := json.Unmarshal([]byte(fields), &u.Fields); err != nil {
+		return fmt.Errorf("user %s: fields: %w", u.ID, err)
+	}
+	if b.users == nil {
+		b.users = map[int64]*directory.User{}
+	}
+	b.users[seq] = u
+	b.Snap.Users = append(b.Snap.Users, u)
+	return nil
+}
+
+// AddGroup adds a group row.
+func (b *SnapshotBuilder) AddGroup(seq int64, g *directory.Group) {
+	if b.groups == nil {
+		b.groups = map[int64]*directory.Group{}
+	}
+	b.groups[seq] = g
+	b.Snap.Groups = append(b.Snap.Groups, g)
+}
+
+// AddMembership adds a membership row, in membership order, between rows
+// added before it; one whose group or user the snapshot does not hold is
+// ignored.
+func (b *SnapshotBuilder) AddMembership(groupSeq, userSeq int64) {
+	g, u := b.groups[groupSeq], b.users[userSeq]
+	if g == nil || u == nil {
+		return
+	}
+	g.Members = append(g.Members, directory.Member{Value: u.ID, Display: u.UserName})
+	u.Groups = append(u.Groups, directory.GroupRef{ID: g.ID, DisplayName: g.DisplayName})
+}
