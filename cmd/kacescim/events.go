@@ -131,9 +131,10 @@ func runEvents(ctx context.Context, opts *eventsOptions) error {
 		if err != nil {
 			return err
 		}
+		full := len(list.Events) == q.Limit || q.Limit == 0 && len(list.Events) == directory.DefaultEventLimit
 		next := list.Next
 		q.After, q.Limit = &next, directory.MaxEventLimit
-		if len(list.Events) == q.Limit {
+		if full {
 			continue // more are waiting: no pause
 		}
 		select {

@@ -141,11 +141,14 @@ const (
 
 // EventPage is what FindEvents returns: the events, the newest cursor
 // of the whole feed (Last: 0 while it is empty) and the highest cursor
-// pruning removed (Pruned: a cursor below it has lost events).
+// pruning removed (Pruned: a cursor below it has lost events). Complete
+// says that Events are every event up to Last that the query selects (the
+// limit cut none), so that a reader may go on after Last.
 type EventPage struct {
-	Events []*Event
-	Last   int64
-	Pruned int64
+	Events   []*Event
+	Last     int64
+	Pruned   int64
+	Complete bool
 }
 
 // EventLimits is what PruneEvents keeps: events from Before on (zero: no
@@ -195,7 +198,7 @@ func (s *Service) Events(ctx context.Context, q EventQuery) (*EventPage, error) 
 		return nil, err
 	}
 	switch {
-	case q.Newest:
+	case q.Newest, q.After == 0: // the newest, or from the oldest kept
 	case q.After < page.Pruned:
 		return nil, Errorf(EGONE, "the events after cursor %d were pruned (the feed keeps those after %d): resync the directory, then follow the feed from the cursor the snapshot gives", q.After, page.Pruned)
 	case q.After > page.Last:

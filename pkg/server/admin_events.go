@@ -38,7 +38,9 @@ func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	list := adminapi.EventList{Events: make([]adminapi.Event, 0, len(page.Events)), Next: q.After, Last: page.Last}
-	if q.Newest {
+	if q.Newest || page.Complete {
+		// Nothing more matches up to Last: a follower of a quiet
+		// provider or user goes on from there, not from an old cursor.
 		list.Next = page.Last
 	}
 	for _, e := range page.Events {

@@ -72,4 +72,19 @@ func TestAdminEvents(t *testing.T) {
 	if len(rest.Events) != 3 || rest.Events[0].Cursor != 3 {
 		t.Errorf("after the pruned cursor 2: %+v", rest)
 	}
+	// 0 is "from the oldest kept", never gone: a user's history after the
+	// feed was pruned.
+	oldest := decodeAdmin[adminapi.EventList](t, e.mustDo("GET", adminapi.Prefix+"/events?after=0", "", 200))
+	if len(oldest.Events) != 3 || oldest.Events[0].Cursor != 3 {
+		t.Errorf("after 0, once pruned: %+v", oldest)
+	}
+	hers := decodeAdmin[adminapi.EventList](t, e.mustDo("GET", adminapi.Prefix+"/events?after=0&user=user4@example.com", "", 200))
+	if len(hers.Events) != 1 || hers.Events[0].User.ID != ids[4] {
+		t.Errorf("user4's events once pruned: %+v", hers)
+	}
+	// Nothing more of user3 after their event: next moves to the newest
+	// cursor, so that a follower does not scan from an old one again.
+	if quiet := decodeAdmin[adminapi.EventList](t, e.mustDo("GET", adminapi.Prefix+"/events?after=4&user=user3@example.com", "", 200)); len(quiet.Events) != 0 || quiet.Next != 5 {
+		t.Errorf("user3's events after 4: %+v, want none and next 5", quiet)
+	}
 }

@@ -194,8 +194,9 @@ func (f *failedAuth) flushLocked(log *slog.Logger, now time.Time) {
 // that waits for its answers (as every HTTP/1.1 client on a connection
 // does) then gets that many a second however fast it could send and
 // however many connections it opens, and a key guesser gets no more
-// tries than that. Valid credentials never wait: the pace is applied
-// only once a request has failed. What the waiting requests hold is
+// tries than that. A valid credential never waits: the pace is applied
+// only once a request has failed (a credential first used from an
+// address already throttled is refused with the failures around it). What the waiting requests hold is
 // bounded: a failure whose turn is more than maxFailureWait away (or
 // past the request's deadline), or whose request would take the ones
 // waiting past maxFailureWaitingBytes, is answered at once with its

@@ -79,7 +79,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if oe.authFailed {
-		s.paceFailure(w, r)
+		s.paceFailure(w, r.WithContext(ctx))
 	}
 	if oe.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(oe.retryAfter))
@@ -167,7 +167,7 @@ func (s *Server) issueToken(ctx context.Context, w http.ResponseWriter, r *http.
 	good := "oauth " + clientID + ":" + secret
 	if ok, retryAfter := s.authFails.allow(ri.clientIP, now); !ok && !s.authFails.knownGood(good, now) {
 		s.metrics.limited.WithLabelValues("auth_failures").Inc()
-		return nil, nil, &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter,
+		return nil, nil, &oauthError{status: http.StatusTooManyRequests, code: "slow_down", retryAfter: retryAfter, authFailed: true,
 			description: "too many failed authentications from " + ri.clientIP + ": retry after the number of seconds in Retry-After"}
 	}
 	if clientID == "" || secret == "" {

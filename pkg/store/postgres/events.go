@@ -72,6 +72,7 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		if page.Events, err = record.ExpandEvents(found, after, q.UserID, max(1, q.Limit), q.Newest); err != nil {
 			return err
 		}
+		page.Complete = !q.Newest && len(found) < max(1, q.Limit) && len(page.Events) < max(1, q.Limit)
 		return tx.QueryRow(ctx, `SELECT seq, pruned FROM event_clock`).Scan(&page.Last, &page.Pruned)
 	})
 	if err != nil {
@@ -92,7 +93,7 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 		if !l.Before.IsZero() {
 			// Times grow with seq (numbered at commit): the walk from the
 			// oldest stops at the first event young enough to keep.
-			err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq - 1 FROM events WHERE seq IS NOT NULL AND time >= $1 ORDER BY seq LIMIT 1),
+			err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq - span FROM events WHERE seq IS NOT NULL AND time >= $1 ORDER BY seq LIMIT 1),
 				(SELECT max(seq) FROM events), 0)`, l.Before).Scan(&cutoff)
 			if err != nil {
 				return err

@@ -70,6 +70,7 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 		if page.Events, err = record.ExpandEvents(found, after, q.UserID, max(1, q.Limit), q.Newest); err != nil {
 			return err
 		}
+		page.Complete = !q.Newest && len(found) < max(1, q.Limit) && len(page.Events) < max(1, q.Limit)
 		return h.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
 			(SELECT pruned FROM events_pruned)`).Scan(&page.Last, &page.Pruned)
 	})
@@ -89,7 +90,7 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 		// Times grow with seq (one writer, one clock): the walk from the
 		// oldest stops at the first event young enough to keep.
 		var seq sql.NullInt64
-		err := db.reader().QueryRowContext(ctx, `SELECT COALESCE((SELECT seq - 1 FROM events WHERE time >= ? ORDER BY seq LIMIT 1),
+		err := db.reader().QueryRowContext(ctx, `SELECT COALESCE((SELECT seq - span FROM events WHERE time >= ? ORDER BY seq LIMIT 1),
 			(SELECT max(seq) FROM events))`, toMS(l.Before)).Scan(&seq)
 		if err != nil {
 			return 0, dbError(err, subject{Kind: "event"})

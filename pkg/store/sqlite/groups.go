@@ -306,9 +306,10 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 			RETURNING seq`
 		current    = `SELECT version FROM groups WHERE provider_id = ? AND id = ?`
 		list       = `SELECT user_seq, display FROM group_members WHERE group_seq = ?`
-		removeGone = `DELETE FROM group_members WHERE group_seq = ? AND user_seq NOT IN (SELECT value FROM json_each(?))`
-		add        = `INSERT INTO group_members (group_seq, user_seq, display) VALUES (?, ?, ?)`
-		redisplay  = `UPDATE group_members SET display = ? WHERE group_seq = ? AND user_seq = ?`
+		removeGone = `DELETE FROM group_members WHERE group_seq = ? AND user_seq NOT IN (SELECT value FROM json_each(?))
+			RETURNING seq, user_seq`
+		add       = `INSERT INTO group_members (group_seq, user_seq, display) VALUES (?, ?, ?)`
+		redisplay = `UPDATE group_members SET display = ? WHERE group_seq = ? AND user_seq = ?`
 	)
 	s := subject{Kind: "group", ID: g.ID, Name: g.DisplayName}
 	var resolved []member
@@ -354,20 +355,10 @@ func (db *DB) UpdateGroup(ctx context.Context, g *directory.Group) error {
 
 		keep := userSeqs(resolved)
 		if len(had) > 0 {
-			if _, err := h.ExecContext(ctx, removeGone, groupSeq, intList(keep)); err != nil {
-				return dbError(err, subject{})
+			gone, _, err := memberships(ctx, h, 0, removeGone, groupSeq, intList(keep))
+			if err != nil {
+				return err
 			}
-			kept := make(map[int64]bool, len(keep))
-			for _, seq := range keep {
-				kept[seq] = true
-			}
-			var gone []int64
-			for seq := range had {
-				if !kept[seq] {
-					gone = append(gone, seq)
-				}
-			}
-			slices.Sort(gone) // the order they joined in
 			if err := memberEvents(ctx, h, groupSeq, directory.EventGroupMembersRemoved, gone); err != nil {
 				return err
 			}

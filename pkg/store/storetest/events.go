@@ -234,6 +234,26 @@ func testEvents(t *testing.T, s directory.Store) {
 		"group.member_added user=will group=Trio",
 	)
 
+	// A user deleted while a member: the group's later rename and
+	// deletion are no longer theirs.
+	vic := newUser(t, s, p.ID, "vic")
+	temp := newGroup(t, s, p.ID, "Temp", vic)
+	must(t, s.DeleteUser(c, p.ID, vic.ID))
+	_, err = s.ApplyGroupDelta(c, p.ID, temp.ID, directory.GroupDelta{DisplayName: "Temporary", LastModified: t0})
+	must(t, err)
+	must(t, s.DeleteGroup(c, p.ID, temp.ID))
+	vics, _ := feed(t, s, directory.EventQuery{UserID: vic.ID})
+	checkEvents(t, "vic's events", vics, "user.created user=vic", "group.member_added user=vic group=Temp", "user.deleted user=vic")
+	// A query that selects nothing more says so (Complete), whatever the
+	// newest cursor: a follower goes on from Last.
+	_, quiet := feed(t, s, directory.EventQuery{UserID: vic.ID, After: vics[len(vics)-1].Cursor})
+	if !quiet.Complete || len(quiet.Events) != 0 {
+		t.Errorf("vic's events after the last: %+v", quiet)
+	}
+	if _, cut := feed(t, s, directory.EventQuery{Limit: 2}); cut.Complete {
+		t.Error("two events of many: Complete")
+	}
+
 	// The snapshot: the provider's users and groups with their
 	// memberships, as of the newest cursor.
 	snap, err := s.Snapshot(c, p.ID)

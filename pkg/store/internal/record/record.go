@@ -179,7 +179,8 @@ const RederiveChunk = 500
 // (events_user), the membership rows that name the user
 // (events_group_members), and the renames and deletions of the groups the
 // user was a member of when they happened (events_group_changes), since
-// each changed the user's Groups field. user, after and member are the
+// each changed the user's Groups field (not after the user's deletion,
+// which ended them without a membership row). user, after and member are the
 // placeholders of the user's id, of the cursor the events come after and
 // of MemberPattern(id); members is the members column as text.
 func UserEventsCondition(user, after, member, members string) string {
@@ -190,6 +191,7 @@ func UserEventsCondition(user, after, member, members string) string {
 		SELECT seq FROM events WHERE ` + memberRows + ` AND seq > ` + after + ` AND ` + members + ` LIKE ` + member + ` ESCAPE '\'
 		UNION ALL
 		SELECT r.seq FROM events r WHERE r.type IN ('group.renamed', 'group.deleted') AND r.seq > ` + after + `
+			AND NOT EXISTS (SELECT 1 FROM events d WHERE d.user_id = ` + user + ` AND d.user_id <> '' AND d.type = 'user.deleted' AND d.seq < r.seq)
 			AND (SELECT m.type FROM events m WHERE m.` + memberRows + ` AND m.group_id = r.group_id AND m.seq < r.seq
 				AND m.` + members + ` LIKE ` + member + ` ESCAPE '\' ORDER BY m.seq DESC LIMIT 1) = '` + directory.EventGroupMembersAdded + `')`
 }

@@ -69,11 +69,14 @@ DECLARE
 	n    bigint;
 	last bigint;
 BEGIN
-	-- The first of the transaction's events to get here numbers them all;
-	-- the others find their number given.
-	IF NOT EXISTS (SELECT 1 FROM events WHERE id = NEW.id AND seq IS NULL) THEN
+	-- The first of the transaction's events to get here numbers them all
+	-- and says so in a setting of the transaction; the others return at
+	-- once (they run while the clock is held: a provider removed is a
+	-- hundred thousand of them).
+	IF current_setting('kacescim.events_numbered', true) = pg_current_xact_id()::text THEN
 		RETURN NULL;
 	END IF;
+	PERFORM set_config('kacescim.events_numbered', pg_current_xact_id()::text, true);
 	SELECT sum(span) INTO n FROM events WHERE xid = pg_current_xact_id() AND seq IS NULL;
 	UPDATE event_clock SET seq = seq + n RETURNING seq INTO last;
 	UPDATE events e SET seq = last - n + p.upto
