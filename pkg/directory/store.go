@@ -93,6 +93,7 @@ type Store interface {
 	OAuthStore
 	FederationStore
 	EventStore
+	WebhookStore
 
 	// Ping checks that the database answers, for readiness probes.
 	Ping(ctx context.Context) error

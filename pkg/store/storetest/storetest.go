@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 		{"RequestLogBatch", testRequestLogBatch},
 		{"RequestLogBySize", testRequestLogBySize},
 		{"Events", testEvents},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
