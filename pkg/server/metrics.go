@@ -26,6 +26,7 @@ type metrics struct {
 	authFails *prometheus.CounterVec
 	limited   *prometheus.CounterVec
 	paced     *prometheus.CounterVec
+	webhooks  *prometheus.CounterVec
 }
 
 func newMetrics(st directory.Store) *metrics {
@@ -52,8 +53,12 @@ func newMetrics(st directory.Store) *metrics {
 			Name: "kacescim_auth_failure_pace_total",
 			Help: "Answers to failed authentications past the pace of --auth-failure-rate, by outcome: waited (held for their turn) or closed (answered at once with the connection closed: too many waiting, or a turn over 10 s away or past the request's deadline).",
 		}, []string{"outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kacescim_webhook_deliveries_total",
+			Help: "Webhook deliveries, by outcome: delivered (answered 2xx) or failed (an error, a timeout or another status; tried again after a back-off).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.limited, m.paced,
+	m.reg.MustRegister(m.requests, m.latency, m.authFails, m.limited, m.paced, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if ws, ok := st.(directory.WriteStatser); ok {
 		m.reg.MustRegister(writeStatsCollector{ws})
@@ -68,6 +73,9 @@ func newMetrics(st directory.Store) *metrics {
 	}
 	for _, outcome := range []string{"waited", "closed"} {
 		m.paced.WithLabelValues(outcome)
+	}
+	for _, outcome := range []string{"delivered", "failed"} {
+		m.webhooks.WithLabelValues(outcome)
 	}
 	return m
 }

@@ -87,6 +87,15 @@ type Config struct {
 	// of wrong keys from addresses the per-address throttle never sees
 	// twice runs at that pace instead of the server's speed (authfail.go).
 	AuthFailureRate float64
+	// WebhookTimeout bounds a webhook delivery (default 10 s);
+	// WebhookRetryWindow is how long a failing webhook is retried before
+	// it is dead (default 24 h).
+	WebhookTimeout     time.Duration
+	WebhookRetryWindow time.Duration
+	// WebhookPoll is how often the delivery looks for new events
+	// (default 500 ms); WebhookBackoff the first wait after a failure
+	// (default 1 s), doubled at each failure up to 10 minutes.
+	WebhookPoll, WebhookBackoff time.Duration
 	// Version is the program's version line, for /healthz.
 	Version string
 	// Logger receives the structured request log (default: discard).
@@ -258,6 +267,7 @@ func (s *Server) serve(ctx context.Context, listeners map[net.Listener]http.Hand
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	defer stopPruning()
 	go s.pruneLog(pruneCtx)
+	go s.StartWebhooks(pruneCtx)
 	var servers []*http.Server
 	errc := make(chan error, len(listeners))
 	for ln, h := range listeners {
