@@ -52,6 +52,15 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		return out, nil
 	})
 
+	webhookIDs := g.completeFromServer(func(ctx context.Context, a *client.Admin) ([]string, error) {
+		hooks, err := a.Webhooks(ctx)
+		var ids []string
+		for _, h := range hooks {
+			ids = append(ids, h.ID)
+		}
+		return ids, err
+	})
+
 	// revoke-key's and revoke-secret's arguments: a provider, then the ids
 	// that ids lists of that provider.
 	providerThen := func(ids func(ctx context.Context, a *client.Admin, provider string) ([]string, error)) cobra.CompletionFunc {
@@ -99,6 +108,8 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 			c.ValidArgsFunction = firstArg(providers)
 		case path == "users show", path == "users history":
 			c.ValidArgsFunction = firstArg(emails)
+		case path == "webhooks show", path == "webhooks remove", path == "webhooks replay":
+			c.ValidArgsFunction = firstArg(webhookIDs)
 		}
 		for name, complete := range map[string]cobra.CompletionFunc{
 			"provider": providers,

@@ -52,8 +52,11 @@ type serveOptions struct {
 	// EventRetention and EventMaxEntries bound the change feed.
 	EventRetention  time.Duration
 	EventMaxEntries int
-	RequestTimeout  time.Duration
-	TokenLifetime   time.Duration
+	// WebhookTimeout and WebhookRetryWindow time the webhook deliveries.
+	WebhookTimeout     time.Duration
+	WebhookRetryWindow time.Duration
+	RequestTimeout     time.Duration
+	TokenLifetime      time.Duration
 	// AuthFailureRate paces the answers to failed authentications, all
 	// clients together (a second; negative: no pace).
 	AuthFailureRate float64
@@ -148,9 +151,12 @@ is ignored, since it could name any address.`,
 	opts.EventRetention = server.DefaultEventRetention
 	f.Var((*durationFlag)(&opts.EventRetention), "event-retention", "how long the change feed (kacescim events) keeps an event")
 	f.IntVar(&opts.EventMaxEntries, "event-max-entries", server.DefaultEventMaxEntries, "most events the change feed keeps; the oldest go first")
+	opts.WebhookTimeout, opts.WebhookRetryWindow = server.DefaultWebhookTimeout, server.DefaultWebhookRetryWindow
+	f.Var((*durationFlag)(&opts.WebhookTimeout), "webhook-timeout", "longest a webhook receiver may take to answer a delivery")
+	f.Var((*durationFlag)(&opts.WebhookRetryWindow), "webhook-retry-window", "how long a failing webhook is tried again before it is dead (kacescim webhooks replay starts it again)")
 	f.Var((*prefixesFlag)(&opts.TrustedProxies), "trusted-proxy", "a reverse proxy, by `CIDR` or IP, whose X-Forwarded-For names the client in the logs and to the throttle of wrong keys (repeat or separate with commas)")
 	configurable(f, "listen", "admin-listen", "metrics-listen", "public-url", "database", "durability", "pprof-listen", "tls-cert", "tls-key", "admin-token", "max-body-bytes", "request-timeout", "oauth-token-lifetime", "auth-failure-rate", "log-format", "log-level",
-		"log-retention", "log-max-entries", "log-max-bytes", "event-retention", "event-max-entries", "trusted-proxy")
+		"log-retention", "log-max-entries", "log-max-bytes", "event-retention", "event-max-entries", "webhook-timeout", "webhook-retry-window", "trusted-proxy")
 	return cmd
 }
 
@@ -297,6 +303,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.EventRetention <= 0 {
 		return usageErr(fmt.Sprintf("--event-retention must be positive, got %s", opts.EventRetention))
 	}
+	if opts.WebhookTimeout <= 0 || opts.WebhookRetryWindow <= 0 {
+		return usageErr(fmt.Sprintf("--webhook-timeout and --webhook-retry-window must be positive, got %s and %s", opts.WebhookTimeout, opts.WebhookRetryWindow))
+	}
 	if opts.EventMaxEntries <= 0 {
 		return usageErr(fmt.Sprintf("--event-max-entries must be positive, got %d", opts.EventMaxEntries))
 	}
@@ -434,24 +443,26 @@ func (opts *serveOptions) open(ctx context.Context, dataDir string, log *slog.Lo
 // config is the server configuration the options describe.
 func (opts *serveOptions) config(dataDir string, log *slog.Logger) server.Config {
 	return server.Config{
-		Listen:          opts.Listen,
-		PublicURL:       opts.PublicURL,
-		DataDir:         dataDir,
-		TLSCertFile:     opts.TLSCert,
-		TLSKeyFile:      opts.TLSKey,
-		AdminToken:      opts.AdminToken,
-		MaxBodyBytes:    opts.MaxBodyBytes,
-		RequestTimeout:  opts.RequestTimeout,
-		TokenLifetime:   opts.TokenLifetime,
-		AuthFailureRate: opts.AuthFailureRate,
-		LogRetention:    opts.LogRetention,
-		LogMaxEntries:   opts.LogMaxEntries,
-		LogMaxBytes:     opts.LogMaxBytes,
-		EventRetention:  opts.EventRetention,
-		EventMaxEntries: opts.EventMaxEntries,
-		TrustedProxies:  opts.TrustedProxies,
-		Version:         opts.g.Build.String(),
-		Logger:          log,
+		Listen:             opts.Listen,
+		PublicURL:          opts.PublicURL,
+		DataDir:            dataDir,
+		TLSCertFile:        opts.TLSCert,
+		TLSKeyFile:         opts.TLSKey,
+		AdminToken:         opts.AdminToken,
+		MaxBodyBytes:       opts.MaxBodyBytes,
+		RequestTimeout:     opts.RequestTimeout,
+		TokenLifetime:      opts.TokenLifetime,
+		AuthFailureRate:    opts.AuthFailureRate,
+		LogRetention:       opts.LogRetention,
+		LogMaxEntries:      opts.LogMaxEntries,
+		LogMaxBytes:        opts.LogMaxBytes,
+		EventRetention:     opts.EventRetention,
+		EventMaxEntries:    opts.EventMaxEntries,
+		WebhookTimeout:     opts.WebhookTimeout,
+		WebhookRetryWindow: opts.WebhookRetryWindow,
+		TrustedProxies:     opts.TrustedProxies,
+		Version:            opts.g.Build.String(),
+		Logger:             log,
 	}
 }
 

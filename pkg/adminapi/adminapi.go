@@ -359,3 +359,48 @@ type SnapshotGroup struct {
 	DisplayName string      `json:"displayName"`
 	Members     []EventUser `json:"members"`
 }
+
+// Webhook is a subscriber of the change feed, without its secret.
+type Webhook struct {
+	ID       string    `json:"id"`
+	URL      string    `json:"url"`
+	Provider string    `json:"provider"`         // "" for every provider
+	Events   []string  `json:"events,omitempty"` // the event types it gets; none for all
+	Format   string    `json:"format"`           // set or json
+	Created  time.Time `json:"created"`
+	// Delivery: the cursor delivered through, the state (active or
+	// dead), the failures since the last success.
+	Cursor       int64      `json:"cursor"`
+	State        string     `json:"state"`
+	Delivered    int64      `json:"delivered"`
+	Attempts     int        `json:"attempts"`
+	NextAttempt  *time.Time `json:"nextAttempt,omitempty"`
+	FailingSince *time.Time `json:"failingSince,omitempty"`
+	LastError    string     `json:"lastError,omitempty"`
+}
+
+// WebhookList is the body of GET /admin/v1/webhooks.
+type WebhookList struct {
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// CreateWebhookRequest is the body of POST /admin/v1/webhooks.
+type CreateWebhookRequest struct {
+	URL      string   `json:"url"`
+	Provider string   `json:"provider,omitempty"`
+	Events   []string `json:"events,omitempty"`
+	Format   string   `json:"format,omitempty"` // set (default) or json
+}
+
+// WebhookCreated answers POST /admin/v1/webhooks: the webhook and its
+// signing secret, which is never shown again.
+type WebhookCreated struct {
+	Webhook
+	Secret string `json:"secret"`
+}
+
+// ReplayRequest is the body of POST /admin/v1/webhooks/{id}/replay: the
+// cursor to deliver again after.
+type ReplayRequest struct {
+	From int64 `json:"from"`
+}

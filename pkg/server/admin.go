@@ -60,6 +60,11 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	handle("GET "+p+"/logs", s.adminListLog)
 	handle("GET "+p+"/events", s.adminListEvents)
 	handle("GET "+p+"/snapshot", s.adminSnapshot)
+	handle("GET "+p+"/webhooks", s.adminListWebhooks)
+	handle("POST "+p+"/webhooks", s.adminCreateWebhook)
+	handle("GET "+p+"/webhooks/{id}", s.adminGetWebhook)
+	handle("DELETE "+p+"/webhooks/{id}", s.adminDeleteWebhook)
+	handle("POST "+p+"/webhooks/{id}/replay", s.adminReplayWebhook)
 	handle(p+"/", func(w http.ResponseWriter, r *http.Request) error {
 		return directory.Errorf(directory.ENOTFOUND, "no admin endpoint %s %s", r.Method, r.URL.Path)
 	})
