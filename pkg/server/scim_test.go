@@ -41,6 +41,9 @@ type scimEnv struct {
 	// requestTimeout is the server's Config.RequestTimeout (its default
 	// when 0); set it and restart for another.
 	requestTimeout time.Duration
+	// webhookBackoff is the server's Config.WebhookBackoff (its default
+	// when 0); set it and restart for another.
+	webhookBackoff time.Duration
 }
 
 type fakeClock struct {
@@ -79,6 +82,7 @@ func (e *scimEnv) start() {
 		TrustedProxies:  e.trustedProxies,
 		AuthFailureRate: e.authFailureRate,
 		RequestTimeout:  e.requestTimeout,
+		WebhookBackoff:  e.webhookBackoff,
 		Logger:          slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, servertest.Database(e.database), servertest.Clock(e.clock.Now))
 	if err != nil {

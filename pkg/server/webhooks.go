@@ -66,14 +66,43 @@ func (s *Server) StartWebhooks(ctx context.Context) {
 	lease := c.timeout + 30*time.Second
 	t := time.NewTicker(c.poll)
 	defer t.Stop()
+	d := &deliveries{busy: map[string]bool{}}
+	defer d.wg.Wait()
 	for {
-		s.deliverRound(ctx, client, holder, lease, c)
+		s.deliverRound(ctx, client, holder, lease, c, d)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// deliveries are the webhooks being delivered to now, each by a goroutine
+// of its own: a receiver that hangs until the timeout delays only its own
+// events, never another webhook's.
+type deliveries struct {
+	mu   sync.Mutex
+	busy map[string]bool
+	wg   sync.WaitGroup
+}
+
+// start runs deliver for the webhook id unless it is running already.
+func (d *deliveries) start(id string, deliver func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.busy[id] {
+		return
+	}
+	d.busy[id] = true
+	d.wg.Go(func() {
+		defer func() {
+			d.mu.Lock()
+			delete(d.busy, id)
+			d.mu.Unlock()
+		}()
+		deliver()
+	})
 }
 
 func (s *Server) webhookConfig() webhookConfig {
@@ -101,10 +130,10 @@ func randomHolder() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// deliverRound delivers, if this server holds the lease, what each
-// webhook that is due has waiting: the webhooks side by side, each one's
-// events one at a time.
-func (s *Server) deliverRound(ctx context.Context, client *http.Client, holder string, lease time.Duration, c webhookConfig) {
+// deliverRound starts, if this server holds the lease, the delivery of
+// what each webhook that is due and not being delivered to has waiting:
+// the webhooks side by side, each one's events one at a time.
+func (s *Server) deliverRound(ctx context.Context, client *http.Client, holder string, lease time.Duration, c webhookConfig, d *deliveries) {
 	st := s.dir.Store
 	if ok, err := st.TakeWebhookLease(ctx, holder, time.Now(), lease); err != nil || !ok {
 		if err != nil && ctx.Err() == nil {
@@ -119,15 +148,13 @@ func (s *Server) deliverRound(ctx context.Context, client *http.Client, holder s
 		}
 		return
 	}
-	var wg sync.WaitGroup
 	now := time.Now()
 	for _, w := range hooks {
 		if w.State != directory.WebhookActive || now.Before(w.NextAttempt) {
 			continue
 		}
-		wg.Go(func() { s.deliverHook(ctx, client, holder, lease, c, w) })
+		d.start(w.ID, func() { s.deliverHook(ctx, client, holder, lease, c, w) })
 	}
-	wg.Wait()
 }
 
 // deliverHook sends w's events after its cursor, in order, until one
