@@ -179,7 +179,12 @@ func (s *Server) deliverHook(ctx context.Context, client *http.Client, holder st
 			continue
 		}
 		if ok, err := s.dir.Store.TakeWebhookLease(ctx, holder, time.Now(), lease); err != nil || !ok {
-			break // another server delivers now
+			// Another server delivers now: keep what was skipped, and
+			// leave the rest to it.
+			if w.Cursor != saved {
+				s.saveHook(ctx, w)
+			}
+			return
 		}
 		err := s.sendEvent(ctx, client, w, e)
 		now := time.Now()
