@@ -130,17 +130,11 @@ func randomHolder() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// deliverRound starts, if this server holds the lease, the delivery of
-// what each webhook that is due and not being delivered to has waiting:
-// the webhooks side by side, each one's events one at a time.
+// deliverRound starts the delivery of what each webhook that is due and
+// not being delivered to has waiting: the webhooks side by side, each
+// one's events one at a time, each POST under the lease.
 func (s *Server) deliverRound(ctx context.Context, client *http.Client, holder string, lease time.Duration, c webhookConfig, d *deliveries) {
 	st := s.dir.Store
-	if ok, err := st.TakeWebhookLease(ctx, holder, time.Now(), lease); err != nil || !ok {
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("webhooks: lease", "err", err)
-		}
-		return
-	}
 	hooks, err := st.FindWebhooks(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -149,10 +143,15 @@ func (s *Server) deliverRound(ctx context.Context, client *http.Client, holder s
 		return
 	}
 	now := time.Now()
+	due := hooks[:0]
 	for _, w := range hooks {
-		if w.State != directory.WebhookActive || now.Before(w.NextAttempt) {
-			continue
+		if w.State == directory.WebhookActive && !now.Before(w.NextAttempt) {
+			due = append(due, w)
 		}
+	}
+	// The lease is taken before each POST (deliverHook), not here: a
+	// server with nothing to send writes nothing.
+	for _, w := range due {
 		d.start(w.ID, func() { s.deliverHook(ctx, client, holder, lease, c, w) })
 	}
 }
@@ -179,6 +178,9 @@ func (s *Server) deliverHook(ctx context.Context, client *http.Client, holder st
 			continue
 		}
 		if ok, err := s.dir.Store.TakeWebhookLease(ctx, holder, time.Now(), lease); err != nil || !ok {
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("webhooks: lease", "err", err)
+			}
 			// Another server delivers now: keep what was skipped, and
 			// leave the rest to it.
 			if w.Cursor != saved {
