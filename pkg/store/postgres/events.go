@@ -13,18 +13,13 @@ import (
 )
 
 // The change feed: the events table, which the triggers of migration
-// 0007 fill and number in the transaction of each change (a row per
-// statement for memberships).
-
-// lastEventQuery reads the feed's newest cursor as the reader's snapshot
-// sees it (not events_seq, which moves before a commit) and the pruned
-// one: the newest event kept, or the last pruned when none is.
-const lastEventQuery = `SELECT greatest((SELECT COALESCE(max(seq), 0) FROM events), pruned), pruned FROM event_clock`
+// 0007 fill in the transaction of each change (a row per statement for
+// memberships) and number at its commit.
 
 // FindEvents returns the events after q.After, in cursor order, with
 // the feed's newest and pruned cursors, all read in one snapshot (an
-// event is numbered in commit order, so the snapshot holds every event up
-// to Last).
+// event is numbered in the transaction that commits it, so the snapshot
+// holds every event up to Last).
 func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*directory.EventPage, error) {
 	var args []any
 	bind := func(v any) string {
@@ -78,7 +73,7 @@ func (db *DB) FindEvents(ctx context.Context, q directory.EventQuery) (*director
 			return err
 		}
 		page.Complete = !q.Newest && len(found) < max(1, q.Limit) && len(page.Events) < max(1, q.Limit)
-		return tx.QueryRow(ctx, lastEventQuery).Scan(&page.Last, &page.Pruned)
+		return tx.QueryRow(ctx, `SELECT seq, pruned FROM event_clock`).Scan(&page.Last, &page.Pruned)
 	})
 	if err != nil {
 		return nil, dbError(err, subject{Kind: "event"})
@@ -96,9 +91,9 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 		deleted = 0
 		var cutoff int64
 		if !l.Before.IsZero() {
-			// Times grow with seq (numbered in commit order): the walk from the
+			// Times grow with seq (numbered at commit): the walk from the
 			// oldest stops at the first event young enough to keep.
-			err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq - span FROM events WHERE time >= $1 ORDER BY seq LIMIT 1),
+			err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq - span FROM events WHERE seq IS NOT NULL AND time >= $1 ORDER BY seq LIMIT 1),
 				(SELECT max(seq) FROM events), 0)`, l.Before).Scan(&cutoff)
 			if err != nil {
 				return err
@@ -108,7 +103,7 @@ func (db *DB) PruneEvents(ctx context.Context, l directory.EventLimits) (int, er
 			// The newest row past which the events newer than it (a
 			// membership row's span of them) number more than MaxEntries.
 			var seq *int64
-			err := tx.QueryRow(ctx, `SELECT max(seq) FROM (SELECT seq, sum(span) OVER (ORDER BY seq DESC) AS newer FROM events) n
+			err := tx.QueryRow(ctx, `SELECT max(seq) FROM (SELECT seq, sum(span) OVER (ORDER BY seq DESC) AS newer FROM events WHERE seq IS NOT NULL) n
 				WHERE newer > $1`, l.MaxEntries).Scan(&seq)
 			if err != nil {
 				return err
@@ -136,8 +131,7 @@ func (db *DB) Snapshot(ctx context.Context, providerID string) (*directory.Snaps
 	var b record.SnapshotBuilder
 	err := db.read(ctx, func(tx pgx.Tx) error {
 		b = record.SnapshotBuilder{}
-		var pruned int64
-		if err := tx.QueryRow(ctx, lastEventQuery).Scan(&b.Snap.Cursor, &pruned); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT seq FROM event_clock`).Scan(&b.Snap.Cursor); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT seq, provider_id, id, user_name, fields::text, last_modified FROM users

@@ -4,15 +4,14 @@
 -- change, a provider removed): a committed change always has its event,
 -- and a rolled-back one never does.
 --
--- seq, the feed's cursor, follows commit order: replicas commit
--- concurrently, so a number taken freely during a transaction would let a
--- reader past N miss an N-1 that commits later. A transaction takes its
--- numbers from events_seq only under an advisory lock of the schema's
--- feed, which it holds from its first event until it ends, after its
--- commit is visible: a transaction that numbers after another becomes
--- visible after it, and a reader that sees seq N sees every seq below N
--- that committed (a rolled-back transaction leaves a gap). The lock is
--- transaction-scoped and re-entrant; each row writes once.
+-- seq, the feed's cursor, is given at commit, in commit order: replicas
+-- commit concurrently, so a sequence taken during the transaction would
+-- let a reader past N miss an N-1 that commits later. The events of a
+-- transaction are written with no seq; a deferred trigger, which runs at
+-- COMMIT, takes the one row of event_clock (its lock is held until the
+-- commit is visible) and numbers them in the order they were written. A
+-- transaction that numbers after another therefore becomes visible after
+-- it: a reader that sees seq N sees every seq below N that committed.
 --
 -- user_id/user_name name the user of user.* events, group_id/group_name
 -- the group of group.* events (after the change; before it for a
@@ -28,7 +27,9 @@
 -- the memberships it ends (they are implied): the memberships' trigger
 -- finds no user or no group any more and appends nothing.
 CREATE TABLE events (
-	seq         bigint NOT NULL,
+	id          bigint GENERATED ALWAYS AS IDENTITY,
+	seq         bigint,
+	xid         xid8 NOT NULL DEFAULT pg_current_xact_id(),
 	time        timestamptz NOT NULL DEFAULT clock_timestamp(),
 	type        text NOT NULL,
 	provider_id text COLLATE "C" NOT NULL,
@@ -40,10 +41,12 @@ CREATE TABLE events (
 	after       jsonb,
 	span        bigint NOT NULL DEFAULT 1,
 	members     jsonb,
-	CONSTRAINT events_pkey PRIMARY KEY (seq)
+	CONSTRAINT events_pkey PRIMARY KEY (id),
+	CONSTRAINT events_seq_unique UNIQUE (seq)
 );
 
-CREATE SEQUENCE events_seq AS bigint;
+-- The events a transaction has written and not numbered yet.
+CREATE INDEX events_unnumbered ON events (xid) WHERE seq IS NULL;
 -- A user's history (users history), memberships included.
 CREATE INDEX events_user ON events (user_id, seq) WHERE user_id <> '';
 -- The renames and deletions of groups, for the history of their members
@@ -52,29 +55,39 @@ CREATE INDEX events_group_changes ON events (group_id, seq) WHERE type IN ('grou
 -- The membership rows of a group, for the history of a member.
 CREATE INDEX events_group_members ON events (group_id, seq) WHERE type IN ('group.members_added', 'group.members_removed');
 
--- pruned is the highest seq pruning removed (a cursor below it has lost
--- events: its consumer must resync).
+-- seq is the last number given; pruned the highest seq pruning removed
+-- (a cursor below it has lost events: its consumer must resync).
 CREATE TABLE event_clock (
 	one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+	seq    bigint NOT NULL DEFAULT 0,
 	pruned bigint NOT NULL DEFAULT 0
 );
 INSERT INTO event_clock DEFAULT VALUES;
 
--- events_number gives a row its seq (the last of its span) under the
--- feed's lock.
 CREATE FUNCTION events_number() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	n    bigint;
+	last bigint;
 BEGIN
-	PERFORM pg_advisory_xact_lock(hashtext('kacescim.events:' || current_schema()));
-	NEW.seq := nextval('events_seq');
-	IF NEW.span > 1 THEN
-		NEW.seq := NEW.seq + NEW.span - 1;
-		PERFORM setval('events_seq', NEW.seq);
+	-- The first of the transaction's events to get here numbers them all
+	-- and says so in a setting of the transaction; the others return at
+	-- once (they run while the clock is held: a provider removed is a
+	-- hundred thousand of them).
+	IF current_setting('kacescim.events_numbered', true) = pg_current_xact_id()::text THEN
+		RETURN NULL;
 	END IF;
-	RETURN NEW;
+	PERFORM set_config('kacescim.events_numbered', pg_current_xact_id()::text, true);
+	SELECT sum(span) INTO n FROM events WHERE xid = pg_current_xact_id() AND seq IS NULL;
+	UPDATE event_clock SET seq = seq + n RETURNING seq INTO last;
+	UPDATE events e SET seq = last - n + p.upto
+	FROM (SELECT id, sum(span) OVER (ORDER BY id) AS upto FROM events
+		WHERE xid = pg_current_xact_id() AND seq IS NULL) p
+	WHERE e.id = p.id;
+	RETURN NULL;
 END $$;
 
-CREATE TRIGGER events_number BEFORE INSERT ON events
-	FOR EACH ROW EXECUTE FUNCTION events_number();
+CREATE CONSTRAINT TRIGGER events_number AFTER INSERT ON events
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION events_number();
 
 CREATE FUNCTION users_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
